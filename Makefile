@@ -1,0 +1,66 @@
+# tradehost: set-up, build, run and test. `make run` and `make test` are the whole set-up on a
+# fresh Debian 12 machine: they install what is missing (apt-get, as root), build, then act.
+
+BUILD_DIR  ?= build
+BUILD_TYPE ?= Release
+JOBS       ?= $(shell nproc)
+CONFIG     ?= configs/dev.yaml
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build and test dependencies (Debian 12 package names, see ../shared/DEPENDENCIES.md).
+DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
+  libnats-dev nats-server libboost-dev libboost-filesystem-dev libyaml-cpp-dev \
+  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev sqlite3 prometheus-cpp-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus
+# Extra tools for benchmarks and packaging checks.
+BENCH_PACKAGES   := wrk nginx-light
+PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd dpkg-dev file
+
+.PHONY: all deps build run test bench package package-test format clean
+
+all: build
+
+# Idempotent and quick when everything is present: one dpkg-query, no apt-get.
+define install_missing
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./scripts/dev-setup.sh
+	$(BUILD_DIR)/bin/tradehost run -c $(CONFIG)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	$(call install_missing,$(BENCH_PACKAGES))
+	./scripts/bench.sh $(BUILD_DIR)
+
+package: build
+	$(call install_missing,$(PACKAGE_PACKAGES))
+	cd $(BUILD_DIR) && cpack
+
+package-test: package
+	./packaging/test-packages.sh $(BUILD_DIR)
+
+format:
+	find host plugin-api plugins tests bench examples -name '*.[ch]pp' -o -name '*.[ch]' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

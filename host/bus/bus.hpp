@@ -1,0 +1,75 @@
+// The event bus seen by the pipeline: publish a Message on its subject; subscribe a handler to
+// a set of subjects under a durable name. Two implementations: embedded_bus.hpp (in-process,
+// the default) and jetstream_bus.hpp (NATS JetStream).
+#pragma once
+
+#include "events/events.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace th {
+
+enum class PublishStatus {
+  ok,          // handed to the bus durably (embedded: enqueued; JetStream: acked)
+  duplicate,   // the bus already had a message with this msg_id; nothing new was stored
+  unavailable, // the bus cannot accept now (stopped, disconnected past the timeout, full past the timeout)
+};
+
+struct SubscriptionSpec {
+  std::string durable;           // e.g. "mcp-signals"; subscribers with one durable share work
+  std::vector<Subject> subjects; // delivered in publish order, across these subjects
+};
+
+// Handlers run on a thread owned by the bus, one at a time per subscription. A handler that
+// returns has "processed" the message (JetStream acks it then). Redelivered messages (JetStream
+// after a crash) carry redelivered = true.
+struct Delivery {
+  const Message &message;
+  bool redelivered = false;
+};
+using Handler = std::function<void(const Delivery &)>;
+
+struct ConsumerHealth {
+  std::string durable;
+  std::string filter_subject;
+  bool healthy = true;
+  uint64_t num_pending = 0;
+  uint64_t num_waiting = 0;
+};
+
+struct BusHealth {
+  std::string state; // "embedded", "connected", "disconnected"
+  std::vector<ConsumerHealth> consumers;
+};
+
+class Bus {
+public:
+  virtual ~Bus() = default;
+
+  // Subscribe before start(). Throws std::runtime_error on a bad spec.
+  virtual void subscribe(const SubscriptionSpec &spec, Handler handler) = 0;
+
+  virtual void start() = 0;
+
+  // Publishes message. Blocks while a subscriber queue is full (back-pressure, never a silent
+  // drop) for at most `timeout`, then returns unavailable. Safe from any thread, including
+  // from inside a handler.
+  virtual PublishStatus publish(const Message &message,
+                                std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) = 0;
+
+  // Waits until every message published so far has been handled by every subscriber
+  // (including messages those handlers published in turn). Returns false on timeout.
+  virtual bool wait_idle(std::chrono::milliseconds timeout) = 0;
+
+  // Stops delivery after draining what is queued; later publishes return unavailable.
+  virtual void stop() = 0;
+
+  virtual BusHealth health() const = 0;
+};
+
+} // namespace th

@@ -1,0 +1,46 @@
+// One plugin shared library loaded through Boost.DLL, with its identity and its descriptor.
+#pragma once
+
+#include <tradehost/plugin.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace th {
+
+struct PluginIdentity {
+  std::string name;
+  std::string version;
+  std::string description;
+  int32_t kind = 0; // TH_KIND_*
+  uint16_t abi_major = 0;
+  uint16_t abi_minor = 0;
+  uint32_t flags = 0;
+  std::filesystem::path path; // absolute
+  std::string sha256;         // hex of the file's bytes
+};
+
+std::string_view kind_name(int32_t kind); // "strategy", "risk", "executor", "audit-sink", "unknown"
+
+class PluginLibrary {
+public:
+  virtual ~PluginLibrary() = default;
+  virtual const PluginIdentity &identity() const = 0;
+  // A host-sized copy of the plugin's descriptor: fields its struct_size did not reach are zero.
+  virtual const th_plugin_descriptor &descriptor() const = 0;
+  virtual std::string_view params_schema() const = 0; // "" when the plugin publishes none
+};
+
+// Why a file was not loaded. The message names the file and the reason, e.g.
+// "plugins/x.so: ABI major 2 is not supported by this host (ABI 1.0)".
+struct LoadRefusal {
+  std::filesystem::path path;
+  std::string reason;
+};
+
+// Loads one file. On refusal returns nullptr and fills *refusal. Never throws for a bad plugin.
+std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal);
+
+} // namespace th

@@ -1,0 +1,58 @@
+// tradehost: the plugin host for event-driven trading. Dispatches to one sub-command.
+#include "cli/commands.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char *const usage = R"(tradehost - plugin host for event-driven algorithmic trading
+
+Usage: tradehost <command> [options]
+
+Commands:
+  run -c FILE [--role ROLE]     run a deployment until SIGINT/SIGTERM
+  validate -c FILE              check a deployment without starting it
+  plugins -c FILE [--json]      list plugin libraries and refusals
+  replay -c FILE SIGNALS.jsonl  feed normalized signals through a deployment, print a summary
+  send -c FILE --source S BODY  sign and post a webhook (BODY or @file)
+  audit verify|export|keygen    check, export or key the hash-chained audit trail
+  completion bash               print a bash completion script
+
+Options:
+  -h, --help                    this help; `tradehost <command> --help` for a command's
+  -V, --version                 print the version
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+)";
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (command == "-V" || command == "--version" || command == "version") {
+    std::printf("tradehost %s (plugin ABI %d.%d)\n", TRADEHOST_VERSION, 1, 0);
+    return 0;
+  }
+  using namespace th::cli;
+  if (command == "run") return run_command(args);
+  if (command == "validate") return validate_command(args);
+  if (command == "plugins") return plugins_command(args);
+  if (command == "replay") return replay_command(args);
+  if (command == "send") return send_command(args);
+  if (command == "audit") return audit_command(args);
+  if (command == "completion") return completion_command(args);
+  std::fprintf(stderr, "tradehost: unknown command '%s'\n\n%s", command.c_str(), usage);
+  return 2;
+}

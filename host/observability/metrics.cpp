@@ -1,0 +1,127 @@
+#include "observability/metrics.hpp"
+
+#include <tradehost/plugin.h>
+
+#include <prometheus/text_serializer.h>
+
+#include <regex>
+#include <sstream>
+
+namespace th {
+namespace {
+template <class Builder> auto &family(Builder &&b, prometheus::Registry &r, const char *name, const char *help) {
+  return b.Name(name).Help(help).Register(r);
+}
+bool valid_name(const std::string &n) {
+  static const std::regex re("^[a-zA-Z_:][a-zA-Z0-9_:]*$");
+  return std::regex_match(n, re);
+}
+bool valid_label(const std::string &n) {
+  static const std::regex re("^[a-zA-Z_][a-zA-Z0-9_]*$");
+  return std::regex_match(n, re) && n.rfind("__", 0) != 0;
+}
+} // namespace
+
+struct Metrics::Dynamic {
+  int32_t type = 0;
+  std::vector<std::string> label_names;
+  prometheus::Family<prometheus::Counter> *counter = nullptr;
+  prometheus::Family<prometheus::Gauge> *gauge = nullptr;
+  prometheus::Family<prometheus::Histogram> *histogram = nullptr;
+};
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      gateway_webhooks_received(family(prometheus::BuildCounter(), *registry_, "gateway_webhooks_received_total",
+                                       "Webhooks received by source and status")),
+      gateway_validation_errors(family(prometheus::BuildCounter(), *registry_, "gateway_validation_errors_total",
+                                       "Webhook validation errors by type")),
+      gateway_request_duration(family(prometheus::BuildHistogram(), *registry_,
+                                      "gateway_request_duration_seconds", "HTTP request duration by endpoint")),
+      gateway_rate_limit_exceeded(family(prometheus::BuildCounter(), *registry_,
+                                         "gateway_rate_limit_exceeded_total", "Requests refused by rate limit")),
+      gateway_replay_attacks_blocked(family(prometheus::BuildCounter(), *registry_,
+                                            "gateway_replay_attacks_blocked_total",
+                                            "Webhooks refused as replays (stale timestamp or reused nonce)")),
+      agent_signals_received(family(prometheus::BuildCounter(), *registry_, "agent_signals_received_total",
+                                    "Signals delivered to agents by signal type")),
+      agent_decisions_made(family(prometheus::BuildCounter(), *registry_, "agent_decisions_made_total",
+                                  "Order intents emitted by strategy")),
+      agent_decision_latency(family(prometheus::BuildHistogram(), *registry_, "agent_decision_latency_seconds",
+                                    "Time a strategy takes per signal")),
+      agent_risk_checks_failed(family(prometheus::BuildCounter(), *registry_, "agent_risk_checks_failed_total",
+                                      "Order intents rejected by the risk chain, by rule")),
+      audit_events(family(prometheus::BuildCounter(), *registry_, "audit_events_total",
+                          "Audit events handed to audit sinks by type")),
+      audit_hash_validations(family(prometheus::BuildCounter(), *registry_, "audit_hash_validations_total",
+                                    "Audit chain hash validations by status")),
+      plugin_events(family(prometheus::BuildCounter(), *registry_, "tradehost_plugin_events_total",
+                           "Plugin library loads, refusals, unloads and swaps")),
+      unknown_fields(family(prometheus::BuildCounter(), *registry_, "gateway_unknown_fields_total",
+                            "Unknown signal fields accepted and passed on, by field name")),
+      bus_published(family(prometheus::BuildCounter(), *registry_, "tradehost_bus_published_total",
+                           "Messages published on the bus by subject")) {}
+
+const prometheus::Histogram::BucketBoundaries &Metrics::latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries b{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                                         0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
+                                                         0.1,     0.25,     0.5,     1,      2.5};
+  return b;
+}
+
+bool Metrics::plugin_metric(int32_t type, const std::string &name,
+                            const std::vector<std::pair<std::string, std::string>> &labels, double value) {
+  if (!valid_name(name)) return false;
+  std::vector<std::string> names;
+  std::map<std::string, std::string> label_map;
+  for (auto &[k, v] : labels) {
+    if (!valid_label(k)) return false;
+    names.push_back(k);
+    label_map[k] = v;
+  }
+  std::lock_guard lock(mutex_);
+  auto &slot = dynamic_[name];
+  if (!slot) {
+    auto d = std::make_shared<Dynamic>();
+    d->type = type;
+    d->label_names = names;
+    try {
+      switch (type) {
+      case TH_METRIC_COUNTER: d->counter = &prometheus::BuildCounter().Name(name).Help("plugin metric").Register(*registry_); break;
+      case TH_METRIC_GAUGE: d->gauge = &prometheus::BuildGauge().Name(name).Help("plugin metric").Register(*registry_); break;
+      case TH_METRIC_HISTOGRAM:
+        d->histogram = &prometheus::BuildHistogram().Name(name).Help("plugin metric").Register(*registry_);
+        break;
+      default: dynamic_.erase(name); return false;
+      }
+    } catch (const std::exception &) { // the name is taken by a host family
+      dynamic_.erase(name);
+      return false;
+    }
+    slot = d;
+  }
+  if (slot->type != type || slot->label_names != names) return false;
+  switch (type) {
+  case TH_METRIC_COUNTER:
+    if (value < 0) return false;
+    slot->counter->Add(label_map).Increment(value);
+    break;
+  case TH_METRIC_GAUGE: slot->gauge->Add(label_map).Set(value); break;
+  case TH_METRIC_HISTOGRAM: {
+    // Buckets cover both small (latency in seconds) and large (bps) observations.
+    static const prometheus::Histogram::BucketBoundaries b{0.0001, 0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000};
+    slot->histogram->Add(label_map, b).Observe(value);
+    break;
+  }
+  }
+  return true;
+}
+
+std::string Metrics::serialize() const {
+  prometheus::TextSerializer s;
+  std::ostringstream out;
+  s.Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+} // namespace th
