@@ -298,8 +298,10 @@ typedef struct th_host_api {
   th_status (*emit_reconcile)(th_host *host, const th_reconcile *reconcile);
 
   /* Read a position. An empty agent_id means the calling agent (strategy instances) or the
-   * total over all agents (other kinds). *out must have struct_size set by the caller; the host
-   * writes only fields the caller's size reaches. A flat, unknown position reads as zeros. */
+   * total over all agents (other kinds). An empty instrument sums the PnL fields over every
+   * instrument (quantity, avg_entry_price and last_price are then zero). *out must have
+   * struct_size set by the caller; the host writes only fields the caller's size reaches.
+   * A flat, unknown position reads as zeros. */
   th_status (*get_position)(th_host *host, th_str agent_id, th_str instrument, th_position *out);
 
   /* Count, set or observe a metric. Names and labels follow Prometheus rules; a metric keeps
@@ -327,7 +329,9 @@ typedef struct th_instance th_instance; /* opaque, owned by the plugin */
 typedef struct th_plugin_descriptor {
   uint32_t struct_size;
   uint16_t abi_major; /* TH_ABI_VERSION_MAJOR the plugin was built against */
-  uint16_t abi_minor; /* TH_ABI_VERSION_MINOR the plugin was built against */
+  uint16_t abi_minor; /* the lowest host ABI minor the plugin needs: normally the header's
+                         TH_ABI_VERSION_MINOR; a plugin built against a later 1.y header that uses
+                         nothing 1.y added may state an earlier minor and load in older hosts */
   int32_t kind;       /* TH_KIND_* */
   uint32_t flags;     /* TH_PLUGIN_FLAG_* */
   th_str name;        /* [a-z0-9_-]+, unique per version within a host */
