@@ -43,4 +43,7 @@ struct LoadRefusal {
 // Loads one file. On refusal returns nullptr and fills *refusal. Never throws for a bad plugin.
 std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal);
 
+// Lower-case hex SHA-256 of a file's bytes; throws std::runtime_error when it cannot be read.
+std::string sha256_of_file(const std::filesystem::path &path);
+
 } // namespace th

@@ -1,0 +1,57 @@
+// Settings of the JetStream bus: the `bus.jetstream` section of a deployment (docs/jetstream.md).
+#pragma once
+
+#include "config/deployment.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace th {
+
+struct JetStreamTlsOptions {
+  std::string ca_file;   // trusted CAs (PEM); setting any tls field turns TLS on
+  std::string cert_file; // client certificate chain (PEM), with key_file
+  std::string key_file;
+  bool enabled() const { return !ca_file.empty() || !cert_file.empty() || !key_file.empty(); }
+};
+
+// Settings shared by every durable consumer this process creates or checks.
+struct JetStreamConsumerOptions {
+  int ack_wait_s = 30;      // un-acked deliveries are redelivered after this long
+  int max_deliver = 10;     // deliveries per message before the server gives up on it
+  int fetch_batch = 64;     // messages per pull request
+  int fetch_wait_ms = 250;  // how long one pull request waits for messages (also bounds stop())
+};
+
+struct JetStreamOptions {
+  std::vector<std::string> servers;  // default: $NATS_URL, else nats://127.0.0.1:4222
+  std::string stream = "TRADING";
+  int replicas = 1;                  // stream replicas when the bus creates the stream
+  int duplicate_window_s = 120;      // Nats-Msg-Id de-duplication window of the stream
+  int max_in_flight = 1024;          // publishes awaiting their PubAck, per process
+  int publish_timeout_ms = 5000;     // upper bound of one publish(), including waiting for a reconnect
+  int connect_timeout_ms = 2000;     // per attempt at start()
+  int reconnect_wait_ms = 250;       // pause between reconnect attempts (attempts never stop)
+  int reconnect_buffer_bytes = 8 << 20; // what is buffered while disconnected (acks, in-flight)
+  std::string connection_name = "tradehost";
+  // Authentication: at most one of creds_file, nkey_file (+ nkey), user (+ password).
+  std::string creds_file;
+  std::string nkey;      // public user nkey ("U...") matching nkey_file
+  std::string nkey_file; // file holding the nkey seed
+  std::string user;
+  std::string password; // put ${NATS_PASSWORD} in the file: never a literal secret
+  JetStreamTlsOptions tls;
+  JetStreamConsumerOptions consumers;
+};
+
+// The defaults above with servers filled from $NATS_URL (or nats://127.0.0.1:4222).
+JetStreamOptions default_jetstream_options();
+
+// Parses the bus.jetstream object (`section`, may be null or empty for all defaults). Throws
+// ConfigErrors naming file, YAML path and line (via deployment.locate) for every problem found.
+JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const Deployment &deployment);
+
+} // namespace th

@@ -1,0 +1,110 @@
+#include "cli/runtime.hpp"
+
+#include "bus/embedded_bus.hpp"
+#include "events/json_codec.hpp"
+#include "loader/plugin_params.hpp"
+#include "observability/log.hpp"
+
+#if __has_include("bus/jetstream_bus.hpp")
+#include "bus/jetstream_bus.hpp"
+#define TRADEHOST_HAS_JETSTREAM 1
+#endif
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+namespace th::cli {
+namespace {
+
+std::string file_sha256(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  char buf[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", md[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+void print_errors(const ConfigErrors &e) {
+  for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
+}
+
+} // namespace
+
+void Runtime::audit_startup() {
+  auto now = clock.now_ns();
+  auto record = [&](std::string type, std::string id, nlohmann::json data) {
+    AuditRecord r{std::move(id), host_corr_id, std::move(type), now, "host", data.dump()};
+    Message m{Subject::audit_event, r, r.event_id};
+    bus->publish(m);
+  };
+  record("config_loaded", "config_loaded:" + host_corr_id,
+         {{"file", deployment.file}, {"sha256", file_sha256(deployment.file)}, {"name", deployment.name}});
+  for (const auto &lib : registry.libraries()) {
+    const auto &id = lib->identity();
+    record("plugin_loaded", "plugin_loaded:" + host_corr_id + ":" + id.sha256,
+           {{"name", id.name},
+            {"version", id.version},
+            {"kind", kind_name(id.kind)},
+            {"abi", std::to_string(id.abi_major) + "." + std::to_string(id.abi_minor)},
+            {"path", id.path.string()},
+            {"sha256", id.sha256}});
+  }
+}
+
+std::unique_ptr<Runtime> load_runtime(const std::string &config_path, bool force_embedded) {
+  auto rt = std::make_unique<Runtime>();
+  try {
+    rt->deployment = load_deployment(config_path);
+  } catch (const ConfigErrors &e) {
+    print_errors(e);
+    return nullptr;
+  }
+  const Deployment &d = rt->deployment;
+  if (auto level = log::level_from_name(d.logging.level)) log::set_level(*level);
+  if (!d.logging.file.empty()) log::set_file(d.logging.file);
+
+  rt->registry.scan(d.plugin_dirs);
+  for (const auto &refusal : rt->registry.refusals())
+    std::fprintf(stderr, "warning: plugin refused: %s: %s\n", refusal.path.c_str(), refusal.reason.c_str());
+  if (auto errors = validate_plugin_params(d, rt->registry); !errors.empty()) {
+    print_errors(ConfigErrors(std::move(errors)));
+    return nullptr;
+  }
+
+  std::mt19937_64 rng(std::random_device{}());
+  char id[40];
+  std::snprintf(id, sizeof id, "host_%016llx", static_cast<unsigned long long>(rng()));
+  rt->host_corr_id = id;
+
+  if (force_embedded || d.bus.kind == "embedded") {
+    rt->bus = make_embedded_bus({d.bus.queue_capacity});
+  } else {
+#ifdef TRADEHOST_HAS_JETSTREAM
+    try {
+      rt->bus = make_jetstream_bus(parse_jetstream_options(d.bus.jetstream, d));
+    } catch (const ConfigErrors &e) {
+      print_errors(e);
+      return nullptr;
+    }
+#else
+    std::fprintf(stderr, "error: %s: bus.kind: this build has no JetStream bus\n", d.file.c_str());
+    return nullptr;
+#endif
+  }
+  rt->pipeline = std::make_unique<Pipeline>(rt->deployment, rt->registry, rt->stage_context());
+  return rt;
+}
+
+} // namespace th::cli

@@ -1,0 +1,38 @@
+// What `run` and `replay` share: a deployment loaded and checked, its plugins scanned, and the
+// process-wide parts (metrics, portfolio, clock, bus) the pipeline is wired onto.
+#pragma once
+
+#include "bus/bus.hpp"
+#include "config/deployment.hpp"
+#include "loader/plugin_registry.hpp"
+#include "observability/metrics.hpp"
+#include "pipeline/clock.hpp"
+#include "pipeline/pipeline.hpp"
+#include "portfolio/portfolio.hpp"
+
+#include <memory>
+#include <string>
+
+namespace th::cli {
+
+struct Runtime {
+  Deployment deployment;
+  PluginRegistry registry;
+  Metrics metrics;
+  Portfolio portfolio;
+  Clock clock;
+  std::unique_ptr<Bus> bus;
+  std::unique_ptr<Pipeline> pipeline;
+  std::string host_corr_id; // corr_id of the process's own audit events (config_loaded, plugin_loaded)
+
+  StageContext stage_context() { return {*bus, metrics, portfolio, clock}; }
+  // Publishes config_loaded and one plugin_loaded per library on audit.event.
+  void audit_startup();
+};
+
+// Loads the deployment, applies its logging settings, scans plugins, validates plugin params
+// and creates the bus (embedded when force_embedded or the deployment says so). Prints every
+// problem to stderr; returns nullptr when the deployment is invalid (exit code 2).
+std::unique_ptr<Runtime> load_runtime(const std::string &config_path, bool force_embedded);
+
+} // namespace th::cli

@@ -1,0 +1,180 @@
+#include "config/yaml_document.hpp"
+
+#include "config/json_pointer.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <regex>
+
+namespace th {
+
+using nlohmann::json;
+
+json resolve_plain_scalar(const std::string &text) {
+  static const std::regex decimal(R"([-+]?[0-9]+)");
+  static const std::regex octal(R"(0o[0-7]+)");
+  static const std::regex hex(R"(0x[0-9a-fA-F]+)");
+  static const std::regex floating(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (std::regex_match(text, decimal)) {
+    const char *begin = text.data() + (text[0] == '+' ? 1 : 0);
+    int64_t value = 0;
+    if (auto r = std::from_chars(begin, text.data() + text.size(), value); r.ec == std::errc()) return value;
+    uint64_t big = 0;
+    if (auto r = std::from_chars(begin, text.data() + text.size(), big); r.ec == std::errc()) return big;
+    return std::strtod(text.c_str(), nullptr); // too large for 64 bits
+  }
+  if (std::regex_match(text, octal) || std::regex_match(text, hex)) {
+    uint64_t value = 0;
+    int base = text[1] == 'o' ? 8 : 16;
+    if (auto r = std::from_chars(text.data() + 2, text.data() + text.size(), value, base); r.ec == std::errc())
+      return value <= static_cast<uint64_t>(INT64_MAX) ? json(static_cast<int64_t>(value)) : json(value);
+    return text;
+  }
+  if (std::regex_match(text, floating)) return std::strtod(text.c_str(), nullptr);
+  return text;
+}
+
+namespace {
+
+const std::string core_tag = "tag:yaml.org,2002:";
+
+class Reader {
+public:
+  Reader(const std::string &file, const EnvLookup &env, YamlDocument &out) : file_(file), env_(env), out_(out) {}
+
+  json convert(const YAML::Node &node, const std::string &pointer, const std::string &path,
+               const YAML::Mark &where) {
+    record(pointer, path, where);
+    switch (node.Type()) {
+    case YAML::NodeType::Map: return convert_map(node, pointer, path);
+    case YAML::NodeType::Sequence: {
+      json array = json::array();
+      size_t index = 0;
+      for (const YAML::Node &item : node) {
+        YAML::Mark mark = usable(item.Mark()) && !item.IsNull() ? item.Mark() : where;
+        array.push_back(
+            convert(item, pointer + "/" + std::to_string(index), yaml_path_index(path, index), mark));
+        ++index;
+      }
+      return array;
+    }
+    case YAML::NodeType::Scalar: return convert_scalar(node, pointer, path);
+    default: return nullptr;
+    }
+  }
+
+private:
+  static bool usable(const YAML::Mark &m) { return m.line >= 0 && m.column >= 0; }
+  static bool before(const YAML::Mark &a, const YAML::Mark &b) {
+    return a.line < b.line || (a.line == b.line && a.column < b.column);
+  }
+
+  SourceLocation location(const std::string &path, const YAML::Mark &mark) const {
+    if (!usable(mark)) return {file_, path, 1, 1};
+    return {file_, path, mark.line + 1, mark.column + 1};
+  }
+
+  void record(const std::string &pointer, const std::string &path, const YAML::Mark &mark) {
+    out_.locations[pointer] = location(path, mark);
+  }
+
+  // Where a mapping's value is reported: a scalar at itself; a collection, an empty value or an
+  // alias (whose mark is the anchor, earlier in the file) at its key.
+  static YAML::Mark value_mark(const YAML::Node &key, const YAML::Node &value) {
+    if (value.IsScalar() && usable(value.Mark()) && !before(value.Mark(), key.Mark())) return value.Mark();
+    return key.Mark();
+  }
+
+  json convert_map(const YAML::Node &node, const std::string &pointer, const std::string &path) {
+    json object = json::object();
+    std::map<std::string, int> first_line;
+    std::vector<YAML::Node> merges;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node &key = it->first;
+      const YAML::Node &value = it->second;
+      if (!key.IsScalar()) {
+        out_.errors.push_back({location(path, key.Mark()), "mapping keys must be plain scalars"});
+        continue;
+      }
+      const std::string &name = key.Scalar();
+      if (name == "<<" && key.Tag() == "?") {
+        merges.push_back(value);
+        continue;
+      }
+      std::string child_pointer = pointer + "/" + escape_pointer_token(name);
+      std::string child_path = yaml_path_key(path, name);
+      if (auto seen = first_line.find(name); seen != first_line.end()) {
+        out_.errors.push_back({location(child_path, key.Mark()),
+                               "duplicate key '" + name + "' (first at line " + std::to_string(seen->second) + ")"});
+        continue;
+      }
+      first_line[name] = key.Mark().line + 1;
+      object[name] = convert(value, child_pointer, child_path, value_mark(key, value));
+    }
+    // Merge keys: keys written in this mapping win over merged ones; earlier merges win over later.
+    for (const YAML::Node &merge : merges) {
+      std::vector<YAML::Node> sources;
+      if (merge.IsMap()) sources.push_back(merge);
+      if (merge.IsSequence())
+        for (const YAML::Node &s : merge) sources.push_back(s);
+      for (const YAML::Node &source : sources) {
+        if (!source.IsMap()) {
+          out_.errors.push_back({location(path, merge.Mark()), "a '<<' merge takes a mapping or a list of mappings"});
+          continue;
+        }
+        for (auto it = source.begin(); it != source.end(); ++it) {
+          if (!it->first.IsScalar()) continue;
+          const std::string &name = it->first.Scalar();
+          if (object.contains(name)) continue;
+          object[name] = convert(it->second, pointer + "/" + escape_pointer_token(name), yaml_path_key(path, name),
+                                 value_mark(it->first, it->second));
+        }
+      }
+    }
+    return object;
+  }
+
+  json convert_scalar(const YAML::Node &node, const std::string &pointer, const std::string &path) {
+    const std::string &text = node.Scalar();
+    const std::string &tag = node.Tag();
+    bool plain = tag == "?";
+    bool explicit_string = tag == "!" || tag == core_tag + "str";
+    if (text.find('$') == std::string::npos) {
+      if (plain || (!explicit_string && tag.rfind(core_tag, 0) == 0)) return resolve_plain_scalar(text);
+      return text;
+    }
+    EnvExpansion expanded = expand_env(text, env_);
+    for (std::string &error : expanded.errors)
+      out_.errors.push_back({out_.locations[pointer], std::move(error)});
+    if (!expanded.errors.empty()) out_.unexpanded.insert(pointer);
+    if (plain && expanded.whole_reference) return resolve_plain_scalar(expanded.text);
+    return expanded.text;
+  }
+
+  const std::string &file_;
+  const EnvLookup &env_;
+  YamlDocument &out_;
+};
+
+} // namespace
+
+YamlDocument read_yaml_document(std::string_view text, const std::string &file, const EnvLookup &env) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception &e) {
+    SourceLocation where{file, "", e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column >= 0 ? e.mark.column + 1 : 0};
+    throw ConfigErrors({{where, "YAML syntax error: " + e.msg}});
+  }
+  YamlDocument out;
+  Reader reader(file, env, out);
+  out.value = reader.convert(root, "", "", root.Mark());
+  return out;
+}
+
+} // namespace th

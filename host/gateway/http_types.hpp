@@ -1,0 +1,40 @@
+// What a route handler sees and returns: a request already read in full (headers and body,
+// within the server's limits) and a response the server writes back.
+#pragma once
+
+#include <boost/beast/http/fields.hpp>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace th::gateway {
+
+struct HttpRequest {
+  std::string_view method;         // "GET", "POST", ...
+  std::string_view target;         // as sent, e.g. "/webhook/test?x=1"
+  std::string_view path;           // target without the query
+  std::string_view body;           // raw bytes (de-chunked)
+  std::string_view client_address; // peer IP, e.g. "127.0.0.1"
+  const boost::beast::http::fields *fields = nullptr;
+
+  // The value of a header ("" when absent). Names are case-insensitive.
+  std::string_view header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers; // extra headers
+  bool close = false;                                        // close the connection after this one
+};
+
+using RouteHandler = std::function<HttpResponse(const HttpRequest &)>;
+
+// {"detail": detail} as a JSON response with this status.
+HttpResponse json_error(int status, std::string_view detail);
+
+} // namespace th::gateway

@@ -1,0 +1,244 @@
+// Loading one plugin file: open it with Boost.DLL, call its entry point, check the descriptor
+// against the ABI rules, and keep the library mapped for as long as anything refers to it.
+#include "loader/plugin_library.hpp"
+
+#include "config/json_schema.hpp"
+
+#include <boost/dll/shared_library.hpp>
+#include <openssl/evp.h>
+
+#include <dlfcn.h>
+
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+#include <system_error>
+
+namespace th {
+namespace {
+
+// The descriptor prefix a v1.0 host needs before it can say anything: size and ABI version.
+constexpr size_t version_prefix_size = offsetof(th_plugin_descriptor, abi_minor) + sizeof(uint16_t);
+// Identity and lifecycle fields every kind needs; kind-specific callbacks past them are checked
+// per kind, so a descriptor that stops earlier simply lacks the later capabilities.
+constexpr size_t minimum_descriptor_size = offsetof(th_plugin_descriptor, last_error) + sizeof(void *);
+// A struct_size beyond this is garbage, not a later minor.
+constexpr uint32_t maximum_descriptor_size = 64 * 1024;
+constexpr size_t maximum_text_size = 1 << 20;
+
+class LoadedLibrary final : public PluginLibrary {
+public:
+  LoadedLibrary(boost::dll::shared_library library, PluginIdentity identity, const th_plugin_descriptor &descriptor,
+                std::string schema)
+      : library_(std::move(library)), identity_(std::move(identity)), descriptor_(descriptor),
+        schema_(std::move(schema)) {}
+
+  const PluginIdentity &identity() const override { return identity_; }
+  const th_plugin_descriptor &descriptor() const override { return descriptor_; }
+  std::string_view params_schema() const override { return schema_; }
+
+private:
+  boost::dll::shared_library library_; // declared first: unloaded last
+  PluginIdentity identity_;
+  th_plugin_descriptor descriptor_;
+  std::string schema_;
+};
+
+std::string version_text(unsigned major, unsigned minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+const std::string &host_abi() {
+  static const std::string text = version_text(TH_ABI_VERSION_MAJOR, TH_ABI_VERSION_MINOR);
+  return text;
+}
+
+// A th_str from the plugin as a string, or nullopt when it is malformed (NULL with a length, or
+// absurdly long).
+std::optional<std::string> text_of(th_str s) {
+  if (s.len == 0) return std::string();
+  if (!s.ptr || s.len > maximum_text_size) return std::nullopt;
+  return std::string(s.ptr, s.len);
+}
+
+bool starts_with_elf_magic(const std::filesystem::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 4> magic{};
+  return in.read(magic.data(), magic.size()) && std::memcmp(magic.data(), "\x7f" "ELF", 4) == 0;
+}
+
+bool valid_name(const std::string &name) {
+  static const std::regex pattern("[a-z0-9_-]+");
+  return !name.empty() && name.size() <= 64 && std::regex_match(name, pattern);
+}
+
+bool valid_version(const std::string &version) {
+  static const std::regex pattern(R"((0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?)");
+  return version.size() <= 64 && std::regex_match(version, pattern);
+}
+
+// The callbacks a kind cannot work without (create/destroy/last_error are checked for all).
+struct RequiredCallback {
+  int32_t kind;
+  const char *name;
+  bool (*present)(const th_plugin_descriptor &);
+};
+constexpr RequiredCallback required_callbacks[] = {
+    {TH_KIND_STRATEGY, "on_signal", [](const th_plugin_descriptor &d) { return d.on_signal != nullptr; }},
+    {TH_KIND_RISK, "check_order", [](const th_plugin_descriptor &d) { return d.check_order != nullptr; }},
+    {TH_KIND_EXECUTOR, "on_order_intent", [](const th_plugin_descriptor &d) { return d.on_order_intent != nullptr; }},
+    {TH_KIND_AUDIT_SINK, "on_audit_event", [](const th_plugin_descriptor &d) { return d.on_audit_event != nullptr; }},
+};
+
+struct Refused {
+  std::string reason;
+};
+
+} // namespace
+
+std::string_view kind_name(int32_t kind) {
+  switch (kind) {
+  case TH_KIND_STRATEGY: return "strategy";
+  case TH_KIND_RISK: return "risk";
+  case TH_KIND_EXECUTOR: return "executor";
+  case TH_KIND_AUDIT_SINK: return "audit-sink";
+  default: return "unknown";
+  }
+}
+
+std::string sha256_of_file(const std::filesystem::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 unavailable");
+  std::array<char, 64 * 1024> buffer;
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+    if (in.eof()) break;
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest.data(), &length);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned i = 0; i < length; ++i) {
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+namespace {
+
+std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
+  std::error_code fs_error;
+  if (!std::filesystem::is_regular_file(path, fs_error)) throw Refused{"not a regular file"};
+  if (!starts_with_elf_magic(path)) throw Refused{"not a shared library (no ELF header)"};
+
+  // RTLD_NOW: a missing symbol fails here, not in the middle of a trade. RTLD_LOCAL: plugins
+  // cannot see each other's symbols.
+  boost::dll::fs::error_code error;
+  boost::dll::shared_library library(boost::dll::fs::path(path.string()), error,
+                                     boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  if (error || !library.is_loaded()) {
+    // Boost.DLL reduces the failure to an errno; dlerror() still holds the loader's words.
+    const char *why = dlerror();
+    throw Refused{std::string("not a loadable shared library: ") + (why ? why : error.message())};
+  }
+  if (!library.has(TH_PLUGIN_ENTRY_SYMBOL))
+    throw Refused{"missing entry symbol " TH_PLUGIN_ENTRY_SYMBOL " (is it exported with TH_PLUGIN_EXPORT?)"};
+  auto entry = library.get<const th_plugin_descriptor *()>(TH_PLUGIN_ENTRY_SYMBOL);
+  const th_plugin_descriptor *raw = entry();
+  if (!raw) throw Refused{TH_PLUGIN_ENTRY_SYMBOL "() returned NULL"};
+
+  if (raw->struct_size < version_prefix_size || raw->struct_size > maximum_descriptor_size)
+    throw Refused{"descriptor struct_size " + std::to_string(raw->struct_size) + " is not a plausible size"};
+  if (raw->abi_major != TH_ABI_VERSION_MAJOR)
+    throw Refused{"built for plugin ABI " + version_text(raw->abi_major, raw->abi_minor) + "; this host implements " +
+                  host_abi()};
+  if (raw->abi_minor > TH_ABI_VERSION_MINOR)
+    throw Refused{"needs plugin ABI " + version_text(raw->abi_major, raw->abi_minor) + "; this host implements " +
+                  host_abi()};
+  if (raw->struct_size < minimum_descriptor_size)
+    throw Refused{"descriptor struct_size " + std::to_string(raw->struct_size) + " is smaller than the " +
+                  std::to_string(minimum_descriptor_size) + " bytes of the ABI 1.0 identity and lifecycle fields"};
+
+  // A host-sized copy: bytes past the plugin's struct_size stay zero (absent), bytes past ours
+  // (fields from a later minor) are ignored.
+  th_plugin_descriptor descriptor{};
+  std::memcpy(&descriptor, raw, std::min<size_t>(raw->struct_size, sizeof descriptor));
+
+  PluginIdentity identity;
+  identity.kind = descriptor.kind;
+  identity.abi_major = descriptor.abi_major;
+  identity.abi_minor = descriptor.abi_minor;
+  identity.flags = descriptor.flags;
+  identity.path = path;
+
+  auto name = text_of(descriptor.name);
+  if (!name || !valid_name(*name))
+    throw Refused{"invalid plugin name \"" + name.value_or("<unreadable>") +
+                  "\" (expected 1-64 characters of [a-z0-9_-])"};
+  identity.name = *name;
+  auto version = text_of(descriptor.version);
+  if (!version || !valid_version(*version))
+    throw Refused{"plugin " + identity.name + ": invalid version \"" + version.value_or("<unreadable>") +
+                  "\" (expected a semantic version such as 1.0.0)"};
+  identity.version = *version;
+  auto description = text_of(descriptor.description);
+  if (!description) throw Refused{"plugin " + identity.name + ": unreadable description"};
+  identity.description = *description;
+
+  if (kind_name(descriptor.kind) == "unknown")
+    throw Refused{"plugin " + identity.name + ": unknown kind " + std::to_string(descriptor.kind) +
+                  " (expected 1 strategy, 2 risk, 3 executor or 4 audit-sink)"};
+  if (!descriptor.create || !descriptor.destroy || !descriptor.last_error)
+    throw Refused{"plugin " + identity.name + ": missing required function " +
+                  (!descriptor.create ? "create" : !descriptor.destroy ? "destroy" : "last_error")};
+  for (const auto &required : required_callbacks)
+    if (required.kind == descriptor.kind && !required.present(descriptor))
+      throw Refused{"plugin " + identity.name + ": missing required function " + required.name + " for kind " +
+                    std::string(kind_name(descriptor.kind))};
+
+  auto schema = text_of(descriptor.params_schema);
+  if (!schema) throw Refused{"plugin " + identity.name + ": unreadable params_schema"};
+  if (!schema->empty()) {
+    try {
+      JsonSchema::parse(*schema);
+    } catch (const std::exception &e) {
+      throw Refused{"plugin " + identity.name + ": params_schema is not a valid JSON Schema: " + e.what()};
+    }
+  }
+
+  try {
+    identity.sha256 = sha256_of_file(path);
+  } catch (const std::exception &e) {
+    throw Refused{e.what()};
+  }
+  return std::make_shared<LoadedLibrary>(std::move(library), std::move(identity), descriptor, std::move(*schema));
+}
+
+} // namespace
+
+std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal) {
+  // Boost.DLL takes a bare file name as ./name; identity records absolute paths anyway.
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  if (error) absolute = path;
+  absolute = absolute.lexically_normal();
+  try {
+    return load_checked(absolute);
+  } catch (const Refused &r) {
+    if (refusal) *refusal = LoadRefusal{absolute, absolute.string() + ": " + r.reason};
+  } catch (const std::exception &e) {
+    if (refusal) *refusal = LoadRefusal{absolute, absolute.string() + ": " + e.what()};
+  }
+  return nullptr;
+}
+
+} // namespace th

@@ -1,0 +1,32 @@
+// Audit: every event on every subject becomes an AuditRecord (signal_published,
+// decision_made, order_rejected, fill_received, position_updated, or the audit.event as sent)
+// and goes to every audit sink. Event ids are derived from the event's own ids, so a redelivered
+// event is stored once by the sinks.
+#pragma once
+
+#include "loader/plugin_instance.hpp"
+#include "pipeline/stage_services.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace th {
+
+// The audit record for a bus message (exposed for tests and the replay output).
+AuditRecord audit_record_for(const Message &m);
+
+class AuditStage : public StageServices {
+public:
+  using StageServices::StageServices;
+
+  void add_sink(std::unique_ptr<PluginInstance> sink) { sinks_.push_back(std::move(sink)); }
+  const std::vector<std::unique_ptr<PluginInstance>> &instances() const { return sinks_; }
+
+  // Bus handler for every subject.
+  void handle(const Message &message);
+
+private:
+  std::vector<std::unique_ptr<PluginInstance>> sinks_;
+};
+
+} // namespace th

@@ -1,0 +1,62 @@
+// The pipeline wired from a deployment: creates the plugin instances for this process's roles
+// and subscribes each stage to the bus under the contract's durable names:
+//   agents    <- signals.normalized                       (mcp-signals)
+//   executors <- signals.normalized + decisions.order_intent (exec-intents)
+//   portfolio <- executions.fill                          (portfolio)
+//   audit     <- every subject                            (audit-all)
+#pragma once
+
+#include "config/deployment.hpp"
+#include "loader/plugin_registry.hpp"
+#include "pipeline/agent_stage.hpp"
+#include "pipeline/audit_stage.hpp"
+#include "pipeline/execution_stage.hpp"
+#include "pipeline/portfolio_stage.hpp"
+#include "pipeline/risk_chain.hpp"
+#include "pipeline/roles.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace th {
+
+class Pipeline {
+public:
+  Pipeline(const Deployment &deployment, const PluginRegistry &registry, StageContext ctx);
+  ~Pipeline();
+
+  // Creates instances for the roles and subscribes the stages (before bus.start()). An
+  // instance whose plugin is missing or whose create() fails is reported (returned, and
+  // logged) and skipped; the rest runs.
+  std::vector<std::string> build(unsigned roles);
+
+  void start(); // start() on every instance
+  void stop();  // stop() on every instance; sinks flush. Call once the bus is idle.
+
+  struct Stats {
+    uint64_t signals = 0, intents = 0, rejections = 0, fills = 0, reconciles = 0;
+  };
+  Stats stats() const;
+
+  // Every instance, for `plugins`-style listings and health.
+  std::vector<const PluginInstance *> instances() const;
+
+private:
+  std::unique_ptr<PluginInstance> create(const std::string &id, const PluginRef &ref, int32_t kind,
+                                         HostServices &services, std::vector<std::string> &problems);
+
+  const Deployment &deployment_;
+  const PluginRegistry &registry_;
+  StageContext ctx_;
+  RiskChain risk_;
+  AgentStage agents_;
+  ExecutionStage execution_;
+  std::unique_ptr<PortfolioStage> portfolio_;
+  AuditStage audit_;
+  std::atomic<uint64_t> signals_{0}, reconciles_{0};
+  bool started_ = false;
+};
+
+} // namespace th

@@ -1,0 +1,30 @@
+// The portfolio: every fill updates positions and PnL. Where this process runs the executors,
+// the resulting reconcile is published on executions.fill's companion subject
+// executions.reconcile; elsewhere the stage only mirrors positions for get_position().
+// Plugins with on_fill see the fills (strategies only their own agent's).
+#pragma once
+
+#include "loader/plugin_instance.hpp"
+#include "pipeline/stage_services.hpp"
+
+#include <vector>
+
+namespace th {
+
+class PortfolioStage : public StageServices {
+public:
+  PortfolioStage(StageContext ctx, bool publish_reconciles) : StageServices(ctx), publish_(publish_reconciles) {}
+
+  void add_fill_listener(PluginInstance *instance) {
+    if (instance->has_on_fill()) listeners_.push_back(instance);
+  }
+
+  // Bus handler for executions.fill.
+  void on_fill(const Fill &fill);
+
+private:
+  bool publish_;
+  std::vector<PluginInstance *> listeners_;
+};
+
+} // namespace th

@@ -1,0 +1,58 @@
+// Appends events to the chain in one transaction per batch (the writer side of the plugin; also
+// used by tests and benchmarks). Single writer per database: the appender keeps the head in memory.
+#pragma once
+
+#include "audit_chain/checkpoint.hpp"
+#include "audit_chain/head.hpp"
+#include "audit_chain/row.hpp"
+#include "audit_chain/sqlite.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace th::audit {
+
+// An event before chaining. `data` must be canonical JSON (see canonicalize()).
+struct PendingEvent {
+  std::string event_id, correlation_id, event_type, timestamp, service, data;
+};
+
+enum class Synchronous { off, normal, full };
+
+struct AppenderOptions {
+  Synchronous synchronous = Synchronous::normal;
+};
+
+class Appender {
+public:
+  // Opens or creates the database (WAL mode) and reads the stored head.
+  Appender(const std::string &db_path, AppenderOptions options);
+  ~Appender();
+
+  // Inserts the events in order in one transaction. An event whose event_id is already stored
+  // is skipped without taking a position. With a checkpoint, it is stored in the same
+  // transaction. Returns the number of rows written. On failure rolls back and throws.
+  size_t append(const PendingEvent *events, size_t count, const SigningKey *checkpoint_key = nullptr);
+  size_t append(const std::vector<PendingEvent> &events) { return append(events.data(), events.size()); }
+
+  // Signs the current head into the checkpoints table (own transaction) unless it is already
+  // checkpointed or the chain is empty. Returns the new checkpoint.
+  std::optional<Checkpoint> checkpoint(const SigningKey &key);
+
+  const Head &head() const { return head_; }
+  Database &database() { return db_; }
+
+private:
+  void insert_checkpoint(const Checkpoint &);
+
+  Database db_;
+  Head head_;
+  Statement insert_;
+  Statement insert_checkpoint_;
+  RowHasher hasher_;
+  std::string hash_;
+};
+
+} // namespace th::audit

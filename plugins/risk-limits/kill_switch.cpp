@@ -1,0 +1,20 @@
+#include "kill_switch.hpp"
+
+#include <cerrno>
+#include <sys/stat.h>
+
+namespace risk_limits {
+
+bool KillSwitch::engaged() {
+  const auto now = std::chrono::steady_clock::now();
+  just_checked_ = !checked_once_ || now - last_check_ >= interval_;
+  if (!just_checked_) return engaged_;
+  struct stat st;
+  if (::stat(path_.c_str(), &st) == 0) engaged_ = true;
+  else engaged_ = !(errno == ENOENT || errno == ENOTDIR);
+  last_check_ = now;
+  checked_once_ = true;
+  return engaged_;
+}
+
+} // namespace risk_limits

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every benchmark that was built and prints their tables. Usage: scripts/bench.sh [BUILD_DIR]
+set -uo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+status=0
+run() {
+  local name=$1; shift
+  printf '\n== %s ==\n' "$name"
+  "$@" || { echo "benchmark $name failed"; status=1; }
+}
+for b in abi bus exec audit jetstream; do
+  [ -x "$build/bin/bench_$b" ] && run "$b" "$build/bin/bench_$b"
+done
+[ -x "$here/bench/gateway/run.sh" ] && run gateway "$here/bench/gateway/run.sh" "$build"
+[ -x "$here/bench/e2e/run.sh" ] && run e2e "$here/bench/e2e/run.sh" "$build"
+exit $status
