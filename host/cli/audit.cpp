@@ -1,12 +1,246 @@
+// tradehost audit: verify, export, keygen and head for the hash-chained audit trail written by
+// the audit-sqlite plugin. The format is in docs/audit-format.md; the logic is in audit_chain.
+#include "cli/args.hpp"
 #include "cli/commands.hpp"
 
+#include <audit_chain/checkpoint.hpp>
+#include <audit_chain/head.hpp>
+#include <audit_chain/row.hpp>
+#include <audit_chain/schema.hpp>
+#include <audit_chain/sqlite.hpp>
+#include <audit_chain/verify.hpp>
+
+#include <charconv>
 #include <cstdio>
+#include <exception>
+#include <string>
 
 namespace th::cli {
+namespace {
 
-int audit_command(const Args &) {
-  std::fputs("tradehost audit: not built yet\n", stderr);
-  return 1;
+const char *const audit_usage = R"(Usage: tradehost audit <verify|export|keygen|head> [options]
+
+  verify DB [--pubkey FILE] [--checkpoints FILE] [--json]
+                     check every row and checkpoint; exit 0 valid, 1 tampered, 2 unreadable
+  export DB [--from N] [--to M]
+                     write rows N..M (default: all) as JSON lines to stdout
+  keygen --out PREFIX
+                     write an Ed25519 key pair: PREFIX.key (mode 0600) and PREFIX.pub
+  head DB            print the last position, hash and checkpoint as JSON
+
+`tradehost audit <command> --help` describes a command.
+)";
+
+const char *const verify_usage = R"(Usage: tradehost audit verify DB [--pubkey FILE] [--checkpoints FILE] [--json]
+
+Recomputes every row's hash, checks each row's link to the one before, that positions run
+1, 2, 3, ... without gaps or moves, and that every checkpoint (the database's checkpoints
+table, plus the sidecar file given with --checkpoints) names a row that exists and has the
+signed hash. With --pubkey (PEM, from `audit keygen`) checkpoint signatures are verified too;
+without it they are not, and a rewritten chain with rewritten checkpoints can go unnoticed.
+
+Prints the first bad position and why: hash_mismatch, broken_link, gap, reordering,
+insertion, truncation, checkpoint_mismatch, bad_signature or malformed.
+
+Options:
+  --pubkey FILE       trusted Ed25519 public key (PEM)
+  --checkpoints FILE  sidecar checkpoint file (JSON lines), e.g. DB.checkpoints.jsonl
+  --json              print the result as one JSON object
+
+Exit codes: 0 valid, 1 tampered, 2 unreadable (database, key or sidecar) or usage error.
+)";
+
+const char *const export_usage = R"(Usage: tradehost audit export DB [--from N] [--to M]
+
+Writes rows with chain_position N..M (inclusive; default the whole chain) to stdout, one JSON
+object per line in canonical form: chain_position, correlation_id, data, event_id, event_type,
+hash, previous_hash, service, timestamp. Nothing is verified; use `audit verify` for that.
+
+Exit codes: 0 ok, 2 unreadable database or usage error.
+)";
+
+const char *const keygen_usage = R"(Usage: tradehost audit keygen --out PREFIX
+
+Writes a new Ed25519 key pair for signing audit checkpoints: PREFIX.key (PKCS#8 PEM, mode
+0600; give it to the audit-sqlite plugin as signing_key) and PREFIX.pub (PEM; give it to
+`audit verify --pubkey`). Refuses to overwrite existing files. Prints the public key (hex).
+
+Exit codes: 0 ok, 1 the files could not be written, 2 usage error.
+)";
+
+const char *const head_usage = R"(Usage: tradehost audit head DB
+
+Prints {"chain_position":N,"hash":"sha256:..","last_checkpoint":{..}|null} for the database
+(position 0 and the genesis hash for an empty chain). Nothing is verified.
+
+Exit codes: 0 ok, 2 unreadable database or usage error.
+)";
+
+int usage_error(const std::string &message, const char *usage) {
+  std::fprintf(stderr, "tradehost audit: %s\n\n%s", message.c_str(), usage);
+  return 2;
+}
+
+// Parses the sub-command's options; returns nullopt after printing help (exit 0).
+std::optional<ParsedArgs> parse(const Args &args, const std::vector<OptionSpec> &specs, const char *usage) {
+  ParsedArgs parsed = parse_args(args, specs);
+  if (parsed.has("--help")) {
+    std::fputs(usage, stdout);
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+uint64_t position_value(const ParsedArgs &a, const std::string &name, uint64_t fallback) {
+  auto v = a.value(name);
+  if (!v) return fallback;
+  uint64_t out = 0;
+  auto r = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (r.ec != std::errc() || r.ptr != v->data() + v->size())
+    throw UsageError(name + " needs a non-negative integer, not \"" + *v + "\"");
+  return out;
+}
+
+std::string one_db(const ParsedArgs &a) {
+  if (a.positional.size() != 1) throw UsageError("expected exactly one database path");
+  return a.positional[0];
+}
+
+int verify_command(const Args &args) {
+  auto a = parse(args, {{"--pubkey", "", true}, {"--checkpoints", "", true}, {"--json", "", false}}, verify_usage);
+  if (!a) return 0;
+  std::string db = one_db(*a);
+  audit::VerifyOptions options{a->value("--pubkey"), a->value("--checkpoints")};
+  audit::VerifyReport r;
+  try {
+    r = audit::verify(db, options);
+  } catch (const audit::Unreadable &e) {
+    if (a->has("--json"))
+      std::printf("%s\n", nlohmann::json{{"status", "unreadable"}, {"error", e.what()}}.dump().c_str());
+    std::fprintf(stderr, "tradehost audit verify: unreadable: %s\n", e.what());
+    return 2;
+  }
+  if (a->has("--json")) {
+    nlohmann::json out{{"status", r.ok() ? "valid" : "tampered"},
+                       {"rows", r.rows},
+                       {"checkpoints", r.checkpoints},
+                       {"signatures_checked", r.signatures_checked},
+                       {"head_position", r.head_position},
+                       {"head_hash", r.head_hash}};
+    if (r.first_problem)
+      out["first_problem"] = {{"chain_position", r.first_problem->chain_position},
+                              {"reason", audit::problem_name(r.first_problem->problem)},
+                              {"detail", r.first_problem->detail}};
+    std::printf("%s\n", out.dump().c_str());
+  } else if (r.ok()) {
+    std::printf("valid: %llu rows, head %s at position %llu, %llu checkpoints (%s)\n",
+                static_cast<unsigned long long>(r.rows), r.head_hash.c_str(),
+                static_cast<unsigned long long>(r.head_position), static_cast<unsigned long long>(r.checkpoints),
+                r.signatures_checked ? "signatures verified" : "signatures NOT checked: no --pubkey");
+  } else {
+    std::printf("tampered: first bad position %llu: %s: %s\n",
+                static_cast<unsigned long long>(r.first_problem->chain_position),
+                std::string(audit::problem_name(r.first_problem->problem)).c_str(), r.first_problem->detail.c_str());
+  }
+  return r.ok() ? 0 : 1;
+}
+
+int export_command(const Args &args) {
+  auto a = parse(args, {{"--from", "", true}, {"--to", "", true}}, export_usage);
+  if (!a) return 0;
+  std::string path = one_db(*a);
+  uint64_t from = position_value(*a, "--from", 1), to = position_value(*a, "--to", INT64_MAX);
+  try {
+    audit::Database db(path, audit::Database::Mode::read_only);
+    audit::require_schema(db);
+    audit::Statement rows(db, "SELECT chain_position, event_id, correlation_id, event_type, timestamp, service, "
+                              "data, previous_hash, hash FROM events WHERE chain_position BETWEEN ?1 AND ?2 "
+                              "ORDER BY chain_position");
+    rows.bind(1, static_cast<int64_t>(from));
+    rows.bind(2, static_cast<int64_t>(std::min<uint64_t>(to, INT64_MAX)));
+    std::string line;
+    while (rows.step()) {
+      audit::RowView row{static_cast<uint64_t>(rows.int64(0)), rows.text(1), rows.text(2), rows.text(3),
+                         rows.text(4), rows.text(5), rows.text(6), rows.text(7)};
+      line.clear();
+      audit::append_row_record(row, rows.text(8), line);
+      line += '\n';
+      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) {
+        std::fputs("tradehost audit export: cannot write to stdout\n", stderr);
+        return 1;
+      }
+    }
+  } catch (const audit::SqliteError &e) {
+    std::fprintf(stderr, "tradehost audit export: unreadable: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
+
+int keygen_command(const Args &args) {
+  auto a = parse(args, {{"--out", "-o", true}}, keygen_usage);
+  if (!a) return 0;
+  auto prefix = a->value("--out");
+  if (!prefix || prefix->empty() || !a->positional.empty()) throw UsageError("keygen needs --out PREFIX and nothing else");
+  try {
+    std::string public_key = audit::generate_key_pair(*prefix);
+    std::printf("wrote %s.key (private, mode 0600) and %s.pub; public key %s\n", prefix->c_str(), prefix->c_str(),
+                public_key.c_str());
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "tradehost audit keygen: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+int head_command(const Args &args) {
+  auto a = parse(args, {}, head_usage);
+  if (!a) return 0;
+  std::string path = one_db(*a);
+  try {
+    std::printf("%s\n", audit::to_json(audit::read_head(path)).dump().c_str());
+  } catch (const audit::SqliteError &e) {
+    std::fprintf(stderr, "tradehost audit head: unreadable: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
+
+} // namespace
+
+int audit_command(const Args &args) {
+  if (args.empty()) {
+    std::fputs(audit_usage, stderr);
+    return 2;
+  }
+  const std::string &sub = args[0];
+  Args rest(args.begin() + 1, args.end());
+  const char *usage = audit_usage;
+  try {
+    if (sub == "--help" || sub == "-h" || sub == "help") {
+      std::fputs(audit_usage, stdout);
+      return 0;
+    }
+    if (sub == "verify") {
+      usage = verify_usage;
+      return verify_command(rest);
+    }
+    if (sub == "export") {
+      usage = export_usage;
+      return export_command(rest);
+    }
+    if (sub == "keygen") {
+      usage = keygen_usage;
+      return keygen_command(rest);
+    }
+    if (sub == "head") {
+      usage = head_usage;
+      return head_command(rest);
+    }
+    return usage_error("unknown audit command '" + sub + "'", audit_usage);
+  } catch (const UsageError &e) {
+    return usage_error(e.what(), usage);
+  }
 }
 
 } // namespace th::cli

@@ -145,10 +145,12 @@ std::string suggestion(const json *object_schema, const std::string &unknown) {
   return best.empty() ? "" : " (did you mean '" + best + "'?)";
 }
 
+// The last '...' in a description: the property name valijson names.
 std::string quoted_name(const std::string &description) {
-  size_t first = description.find('\'');
   size_t last = description.rfind('\'');
-  return first == std::string::npos || last <= first ? "" : description.substr(first + 1, last - first - 1);
+  if (last == std::string::npos || last == 0) return "";
+  size_t first = description.rfind('\'', last - 1);
+  return first == std::string::npos ? "" : description.substr(first + 1, last - first - 1);
 }
 
 bool starts_with(const std::string &s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }

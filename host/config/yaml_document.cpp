@@ -63,7 +63,7 @@ public:
       }
       return array;
     }
-    case YAML::NodeType::Scalar: return convert_scalar(node, pointer, path);
+    case YAML::NodeType::Scalar: return convert_scalar(node, pointer);
     default: return nullptr;
     }
   }
@@ -95,13 +95,13 @@ private:
     std::map<std::string, int> first_line;
     std::vector<YAML::Node> merges;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node &key = it->first;
-      const YAML::Node &value = it->second;
-      if (!key.IsScalar()) {
-        out_.errors.push_back({location(path, key.Mark()), "mapping keys must be plain scalars"});
+      YAML::Node key = it->first; // copies: the iterator hands out temporaries
+      YAML::Node value = it->second;
+      if (!key.IsScalar() && !key.IsNull()) {
+        out_.errors.push_back({location(path, key.Mark()), "mapping keys must be scalars"});
         continue;
       }
-      const std::string &name = key.Scalar();
+      std::string name = key.IsNull() ? "null" : key.Scalar(); // JSON keys are text
       if (name == "<<" && key.Tag() == "?") {
         merges.push_back(value);
         continue;
@@ -128,20 +128,22 @@ private:
           continue;
         }
         for (auto it = source.begin(); it != source.end(); ++it) {
-          if (!it->first.IsScalar()) continue;
-          const std::string &name = it->first.Scalar();
+          YAML::Node key = it->first;
+          YAML::Node value = it->second;
+          if (!key.IsScalar()) continue;
+          std::string name = key.Scalar();
           if (object.contains(name)) continue;
-          object[name] = convert(it->second, pointer + "/" + escape_pointer_token(name), yaml_path_key(path, name),
-                                 value_mark(it->first, it->second));
+          object[name] = convert(value, pointer + "/" + escape_pointer_token(name), yaml_path_key(path, name),
+                                 value_mark(key, value));
         }
       }
     }
     return object;
   }
 
-  json convert_scalar(const YAML::Node &node, const std::string &pointer, const std::string &path) {
-    const std::string &text = node.Scalar();
-    const std::string &tag = node.Tag();
+  json convert_scalar(const YAML::Node &node, const std::string &pointer) {
+    std::string text = node.Scalar();
+    std::string tag = node.Tag();
     bool plain = tag == "?";
     bool explicit_string = tag == "!" || tag == core_tag + "str";
     if (text.find('$') == std::string::npos) {
@@ -152,7 +154,8 @@ private:
     for (std::string &error : expanded.errors)
       out_.errors.push_back({out_.locations[pointer], std::move(error)});
     if (!expanded.errors.empty()) out_.unexpanded.insert(pointer);
-    if (plain && expanded.whole_reference) return resolve_plain_scalar(expanded.text);
+    // An empty result stays "" (not YAML's null): `token: ${TOKEN:-}` means an empty token.
+    if (plain && expanded.whole_reference && !expanded.text.empty()) return resolve_plain_scalar(expanded.text);
     return expanded.text;
   }
 

@@ -41,7 +41,8 @@ Date date_from_days(int64_t days) {
   days += 719468;
   const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
   const unsigned day_of_era = static_cast<unsigned>(days - era * 146097);
-  const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
   const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   const unsigned shifted_month = (5 * day_of_year + 2) / 153;
   const unsigned day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
@@ -49,7 +50,9 @@ Date date_from_days(int64_t days) {
   return {static_cast<int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0), month, day};
 }
 
-bool is_leap(int64_t year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
+bool is_leap(int64_t year) {
+  return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+}
 
 unsigned days_in_month(int64_t year, unsigned month) {
   static constexpr std::array<unsigned, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -65,11 +68,13 @@ void put_digits(char *out, int64_t value, int width) {
 
 // Reads exactly `width` decimal digits at text[pos]; -1 when they are not all digits.
 int read_digits(std::string_view text, size_t pos, size_t width) {
-  if (pos + width > text.size()) return -1;
+  if (pos + width > text.size())
+    return -1;
   int value = 0;
   for (size_t i = 0; i < width; ++i) {
     const char c = text[pos + i];
-    if (c < '0' || c > '9') return -1;
+    if (c < '0' || c > '9')
+      return -1;
     value = value * 10 + (c - '0');
   }
   return value;
@@ -80,7 +85,8 @@ int read_digits(std::string_view text, size_t pos, size_t width) {
 std::string format_timestamp(TimeNs ns) {
   // Floor to milliseconds so times before 1970 still round towards the past.
   int64_t ms = ns / 1'000'000;
-  if (ns % 1'000'000 < 0) --ms;
+  if (ns % 1'000'000 < 0)
+    --ms;
   int64_t seconds = ms / 1000;
   int64_t millis = ms % 1000;
   if (millis < 0) {
@@ -98,8 +104,9 @@ std::string format_timestamp(TimeNs ns) {
     char wide[48];
     std::snprintf(wide, sizeof wide, "%lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                   static_cast<long long>(date.year), date.month, date.day,
-                  static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
-                  static_cast<long long>(second_of_day % 60), static_cast<long long>(millis));
+                  static_cast<long long>(second_of_day / 3600),
+                  static_cast<long long>(second_of_day / 60 % 60), static_cast<long long>(second_of_day % 60),
+                  static_cast<long long>(millis));
     return wide;
   }
   char buffer[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
@@ -122,9 +129,12 @@ std::optional<TimeNs> parse_timestamp(std::string_view text) {
   const int hour = read_digits(text, 11, 2);
   const int minute = read_digits(text, 14, 2);
   const int second = read_digits(text, 17, 2);
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return std::nullopt;
-  if (text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':') return std::nullopt;
-  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return std::nullopt;
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0)
+    return std::nullopt;
+  if (text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':')
+    return std::nullopt;
+  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ')
+    return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || static_cast<unsigned>(day) > days_in_month(year, month) ||
       hour > 23 || minute > 59 || second > 60) // 60: a leap second, folded into the next one
     return std::nullopt;
@@ -140,10 +150,12 @@ std::optional<TimeNs> parse_timestamp(std::string_view text) {
       scale /= 10;
       ++pos;
     }
-    if (pos == first) return std::nullopt;
+    if (pos == first)
+      return std::nullopt;
   }
 
-  if (pos >= text.size()) return std::nullopt;
+  if (pos >= text.size())
+    return std::nullopt;
   int64_t offset_seconds = 0;
   const char zone = text[pos];
   if (zone == 'Z' || zone == 'z') {
@@ -159,10 +171,11 @@ std::optional<TimeNs> parse_timestamp(std::string_view text) {
   } else {
     return std::nullopt;
   }
-  if (pos != text.size()) return std::nullopt;
+  if (pos != text.size())
+    return std::nullopt;
 
-  const int64_t local_seconds = days_from_date(year, month, day) * seconds_per_day + hour * 3600 +
-                                minute * 60 + second;
+  const int64_t local_seconds =
+      days_from_date(year, month, day) * seconds_per_day + hour * 3600 + minute * 60 + second;
   return (local_seconds - offset_seconds) * ns_per_second + fraction_ns;
 }
 
@@ -172,12 +185,16 @@ std::optional<TimeNs> parse_timestamp(std::string_view text) {
 namespace {
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
+    if (x >= 'A' && x <= 'Z')
+      x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = static_cast<char>(y - 'A' + 'a');
+    if (x != y)
+      return false;
   }
   return true;
 }
@@ -188,7 +205,8 @@ template <size_t N> std::string_view name_in(const std::array<std::string_view, 
 }
 template <size_t N> int32_t value_in(const std::array<std::string_view, N> &names, std::string_view name) {
   for (size_t i = 0; i < N; ++i)
-    if (equals_ignoring_case(names[i], name)) return static_cast<int32_t>(i + 1);
+    if (equals_ignoring_case(names[i], name))
+      return static_cast<int32_t>(i + 1);
   return 0;
 }
 
@@ -200,16 +218,36 @@ constexpr std::array<std::string_view, 4> fill_status_names{"complete", "partial
 
 } // namespace
 
-std::string_view signal_action_name(int32_t v) { return name_in(signal_action_names, v); }
-int32_t signal_action_from_name(std::string_view n) { return value_in(signal_action_names, n); }
-std::string_view side_name(int32_t v) { return name_in(side_names, v); }
-int32_t side_from_name(std::string_view n) { return value_in(side_names, n); }
-std::string_view order_type_name(int32_t v) { return name_in(order_type_names, v); }
-int32_t order_type_from_name(std::string_view n) { return value_in(order_type_names, n); }
-std::string_view time_in_force_name(int32_t v) { return v == 0 ? "DAY" : name_in(time_in_force_names, v); }
-int32_t time_in_force_from_name(std::string_view n) { return value_in(time_in_force_names, n); }
-std::string_view fill_status_name(int32_t v) { return name_in(fill_status_names, v); }
-int32_t fill_status_from_name(std::string_view n) { return value_in(fill_status_names, n); }
+std::string_view signal_action_name(int32_t v) {
+  return name_in(signal_action_names, v);
+}
+int32_t signal_action_from_name(std::string_view n) {
+  return value_in(signal_action_names, n);
+}
+std::string_view side_name(int32_t v) {
+  return name_in(side_names, v);
+}
+int32_t side_from_name(std::string_view n) {
+  return value_in(side_names, n);
+}
+std::string_view order_type_name(int32_t v) {
+  return name_in(order_type_names, v);
+}
+int32_t order_type_from_name(std::string_view n) {
+  return value_in(order_type_names, n);
+}
+std::string_view time_in_force_name(int32_t v) {
+  return v == 0 ? "DAY" : name_in(time_in_force_names, v);
+}
+int32_t time_in_force_from_name(std::string_view n) {
+  return value_in(time_in_force_names, n);
+}
+std::string_view fill_status_name(int32_t v) {
+  return name_in(fill_status_names, v);
+}
+int32_t fill_status_from_name(std::string_view n) {
+  return value_in(fill_status_names, n);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -217,25 +255,30 @@ int32_t fill_status_from_name(std::string_view n) { return value_in(fill_status_
 namespace {
 
 void put_if_set(json &j, const char *key, const std::string &value) {
-  if (!value.empty()) j[key] = value;
+  if (!value.empty())
+    j[key] = value;
 }
 void put_if_set(json &j, const char *key, const std::optional<double> &value) {
-  if (value) j[key] = *value;
+  if (value)
+    j[key] = *value;
 }
 
 // Writes the unmodelled fields back at the top level. A modelled field wins over an extra one
 // of the same name; for nested objects (fees, risk_params) the extra's unknown keys are added.
 void merge_extra(json &j, const std::string &extra_json) {
-  if (extra_json.empty()) return;
+  if (extra_json.empty())
+    return;
   json extra = json::parse(extra_json, nullptr, /*allow_exceptions=*/false);
-  if (!extra.is_object()) return; // not ours to repair; the decoder only ever stores objects
+  if (!extra.is_object())
+    return; // not ours to repair; the decoder only ever stores objects
   for (auto &[key, value] : extra.items()) {
     auto existing = j.find(key);
     if (existing == j.end()) {
       j.emplace(key, std::move(value));
     } else if (existing->is_object() && value.is_object()) {
       for (auto &[inner_key, inner_value] : value.items())
-        if (!existing->contains(inner_key)) existing->emplace(inner_key, std::move(inner_value));
+        if (!existing->contains(inner_key))
+          existing->emplace(inner_key, std::move(inner_value));
     }
   }
 }
@@ -251,7 +294,8 @@ void put_intent_fields(json &j, const OrderIntent &o) {
   j["timestamp"] = format_timestamp(o.timestamp_ns);
   put_if_set(j, "price_limit", o.price_limit);
   put_if_set(j, "stop_price", o.stop_price);
-  if (o.time_in_force != 0) j["time_in_force"] = time_in_force_name(o.time_in_force);
+  if (o.time_in_force != 0)
+    j["time_in_force"] = time_in_force_name(o.time_in_force);
   put_if_set(j, "strategy", o.strategy);
   const RiskParams &r = o.risk_params;
   if (r.max_position || r.stop_loss || r.take_profit || r.max_slippage_bps) {
@@ -380,53 +424,65 @@ private:
 
 void require(const Seen &seen, std::initializer_list<std::pair<unsigned, const char *>> required) {
   for (const auto &[bit, name] : required)
-    if (!seen.has(bit)) fail(name, "is required");
+    if (!seen.has(bit))
+      fail(name, "is required");
 }
 
 void require_object(const json &j, const char *what) {
-  if (!j.is_object()) fail(what, std::string("expected a JSON object, got ") + j.type_name());
+  if (!j.is_object())
+    fail(what, std::string("expected a JSON object, got ") + j.type_name());
 }
 
 const std::string &get_string(const json &v, std::string_view field) {
-  if (!v.is_string()) fail(field, std::string("expected a string, got ") + v.type_name());
+  if (!v.is_string())
+    fail(field, std::string("expected a string, got ") + v.type_name());
   return v.get_ref<const std::string &>();
 }
 
 double get_number(const json &v, std::string_view field) {
-  if (!v.is_number()) fail(field, std::string("expected a number, got ") + v.type_name());
+  if (!v.is_number())
+    fail(field, std::string("expected a number, got ") + v.type_name());
   const double d = v.get<double>();
-  if (!std::isfinite(d)) fail(field, "expected a finite number");
+  if (!std::isfinite(d))
+    fail(field, "expected a finite number");
   return d;
 }
 
 std::optional<double> get_optional_number(const json &v, std::string_view field) {
-  if (v.is_null()) return std::nullopt;
+  if (v.is_null())
+    return std::nullopt;
   return get_number(v, field);
 }
 
 // An optional string: null reads as absent.
 void read_optional_string(const json &v, std::string_view field, std::string &out) {
-  if (v.is_null()) return;
+  if (v.is_null())
+    return;
   out = get_string(v, field);
 }
 
 TimeNs get_time(const json &v, std::string_view field) {
   if (v.is_string()) {
     const std::string &text = v.get_ref<const std::string &>();
-    if (auto t = parse_timestamp(text)) return *t;
+    if (auto t = parse_timestamp(text))
+      return *t;
     fail(field, "expected an RFC 3339 timestamp such as 2025-01-15T10:30:01.250Z, got \"" + text + "\"");
   }
   // Unix seconds, accepted for robustness with producers that send numbers.
   constexpr double max_seconds = 9.2e9;
   if (v.is_number_integer()) {
     const int64_t s = v.get<int64_t>();
-    if (s > max_seconds || s < -max_seconds) fail(field, "unix seconds out of range");
+    if (s > max_seconds || s < -max_seconds)
+      fail(field, "unix seconds out of range");
     return s * ns_per_second;
   }
   if (v.is_number_float()) {
     const double s = v.get<double>();
-    if (!std::isfinite(s) || s > max_seconds || s < -max_seconds) fail(field, "unix seconds out of range");
-    return static_cast<TimeNs>(std::llround(s * 1e9));
+    if (!std::isfinite(s) || s > max_seconds || s < -max_seconds)
+      fail(field, "unix seconds out of range");
+    // A double holds about 7 decimals of a current unix time: keep microseconds, exactly.
+    const double whole = std::floor(s);
+    return static_cast<TimeNs>(whole) * ns_per_second + std::llround((s - whole) * 1e6) * 1000;
   }
   fail(field, std::string("expected an RFC 3339 timestamp string, got ") + v.type_name());
 }
@@ -434,7 +490,8 @@ TimeNs get_time(const json &v, std::string_view field) {
 int32_t get_enum(const json &v, std::string_view field, int32_t (*from_name)(std::string_view),
                  const char *allowed) {
   const int32_t value = from_name(get_string(v, field));
-  if (value == 0) fail(field, "\"" + v.get_ref<const std::string &>() + "\" is not one of " + allowed);
+  if (value == 0)
+    fail(field, "\"" + v.get_ref<const std::string &>() + "\" is not one of " + allowed);
   return value;
 }
 
@@ -442,12 +499,14 @@ int32_t get_enum(const json &v, std::string_view field, int32_t (*from_name)(std
 class Extra {
 public:
   void keep(const std::string &key, const json &value) {
-    if (fields_.is_null()) fields_ = json::object();
+    if (fields_.is_null())
+      fields_ = json::object();
     fields_.emplace(key, value);
   }
   // For nested objects the model knows (fees, risk_params): keeps just their unknown keys.
   void keep_nested(const std::string &key, const std::string &inner_key, const json &value) {
-    if (fields_.is_null()) fields_ = json::object();
+    if (fields_.is_null())
+      fields_ = json::object();
     fields_[key][inner_key] = value;
   }
   std::string text() const { return fields_.is_null() ? std::string() : fields_.dump(); }
@@ -469,16 +528,21 @@ enum IntentBit : unsigned {
 
 RiskParams risk_params_from_json(const json &v, Extra &extra) {
   RiskParams r;
-  if (v.is_null()) return r;
+  if (v.is_null())
+    return r;
   require_object(v, "risk_params");
   for (auto it = v.begin(); it != v.end(); ++it) {
     const std::string &k = it.key();
-    if (k == "max_position") r.max_position = get_optional_number(*it, "risk_params.max_position");
-    else if (k == "stop_loss") r.stop_loss = get_optional_number(*it, "risk_params.stop_loss");
-    else if (k == "take_profit") r.take_profit = get_optional_number(*it, "risk_params.take_profit");
+    if (k == "max_position")
+      r.max_position = get_optional_number(*it, "risk_params.max_position");
+    else if (k == "stop_loss")
+      r.stop_loss = get_optional_number(*it, "risk_params.stop_loss");
+    else if (k == "take_profit")
+      r.take_profit = get_optional_number(*it, "risk_params.take_profit");
     else if (k == "max_slippage_bps")
       r.max_slippage_bps = get_optional_number(*it, "risk_params.max_slippage_bps");
-    else extra.keep_nested("risk_params", k, *it);
+    else
+      extra.keep_nested("risk_params", k, *it);
   }
   return r;
 }
@@ -491,26 +555,40 @@ void decode_intent(const json &j, OrderIntent &o, Rejection *rejection) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string &k = it.key();
     const json &v = *it;
-    if (k == "corr_id") o.corr_id = get_string(v, k), seen.mark(intent_corr_id);
-    else if (k == "agent_id") o.agent_id = get_string(v, k), seen.mark(intent_agent_id);
-    else if (k == "instrument") o.instrument = get_string(v, k), seen.mark(intent_instrument);
-    else if (k == "side") o.side = get_enum(v, k, side_from_name, "buy, sell"), seen.mark(intent_side);
-    else if (k == "quantity") o.quantity = get_number(v, k), seen.mark(intent_quantity);
+    if (k == "corr_id")
+      o.corr_id = get_string(v, k), seen.mark(intent_corr_id);
+    else if (k == "agent_id")
+      o.agent_id = get_string(v, k), seen.mark(intent_agent_id);
+    else if (k == "instrument")
+      o.instrument = get_string(v, k), seen.mark(intent_instrument);
+    else if (k == "side")
+      o.side = get_enum(v, k, side_from_name, "buy, sell"), seen.mark(intent_side);
+    else if (k == "quantity")
+      o.quantity = get_number(v, k), seen.mark(intent_quantity);
     else if (k == "order_type")
       o.order_type = get_enum(v, k, order_type_from_name, "market, limit, stop, stop_limit"),
       seen.mark(intent_order_type);
-    else if (k == "timestamp") o.timestamp_ns = get_time(v, k), seen.mark(intent_timestamp);
-    else if (k == "parent_corr_id") read_optional_string(v, k, o.parent_corr_id);
-    else if (k == "price_limit") o.price_limit = get_optional_number(v, k);
-    else if (k == "stop_price") o.stop_price = get_optional_number(v, k);
+    else if (k == "timestamp")
+      o.timestamp_ns = get_time(v, k), seen.mark(intent_timestamp);
+    else if (k == "parent_corr_id")
+      read_optional_string(v, k, o.parent_corr_id);
+    else if (k == "price_limit")
+      o.price_limit = get_optional_number(v, k);
+    else if (k == "stop_price")
+      o.stop_price = get_optional_number(v, k);
     else if (k == "time_in_force") {
-      if (!v.is_null()) o.time_in_force = get_enum(v, k, time_in_force_from_name, "DAY, IOC, FOK, GTC, GTD");
-    } else if (k == "strategy") read_optional_string(v, k, o.strategy);
-    else if (k == "risk_params") o.risk_params = risk_params_from_json(v, extra);
+      if (!v.is_null())
+        o.time_in_force = get_enum(v, k, time_in_force_from_name, "DAY, IOC, FOK, GTC, GTD");
+    } else if (k == "strategy")
+      read_optional_string(v, k, o.strategy);
+    else if (k == "risk_params")
+      o.risk_params = risk_params_from_json(v, extra);
     else if (rejection && k == "rejection_reason")
       rejection->reason = get_string(v, k), seen.mark(intent_rejection_reason);
-    else if (rejection && k == "rule") read_optional_string(v, k, rejection->rule);
-    else extra.keep(k, v);
+    else if (rejection && k == "rule")
+      read_optional_string(v, k, rejection->rule);
+    else
+      extra.keep(k, v);
   }
   require(seen, {{intent_corr_id, "corr_id"},
                  {intent_agent_id, "agent_id"},
@@ -519,7 +597,8 @@ void decode_intent(const json &j, OrderIntent &o, Rejection *rejection) {
                  {intent_quantity, "quantity"},
                  {intent_order_type, "order_type"},
                  {intent_timestamp, "timestamp"}});
-  if (rejection) require(seen, {{intent_rejection_reason, "rejection_reason"}});
+  if (rejection)
+    require(seen, {{intent_rejection_reason, "rejection_reason"}});
   o.extra_json = extra.text();
 }
 
@@ -534,16 +613,24 @@ Signal signal_from_json(const json &j) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string &k = it.key();
     const json &v = *it;
-    if (k == "corr_id") s.corr_id = get_string(v, k), seen.mark(corr_id);
-    else if (k == "instrument") s.instrument = get_string(v, k), seen.mark(instrument);
+    if (k == "corr_id")
+      s.corr_id = get_string(v, k), seen.mark(corr_id);
+    else if (k == "instrument")
+      s.instrument = get_string(v, k), seen.mark(instrument);
     else if (k == "signal")
       s.action = get_enum(v, k, signal_action_from_name, "buy, sell, hold, close"), seen.mark(signal);
-    else if (k == "strength") s.strength = get_number(v, k), seen.mark(strength);
-    else if (k == "timestamp") s.timestamp_ns = get_time(v, k), seen.mark(timestamp);
-    else if (k == "price") s.price = get_optional_number(v, k);
-    else if (k == "source") read_optional_string(v, k, s.source);
-    else if (k == "parent_corr_id") read_optional_string(v, k, s.parent_corr_id);
-    else extra.keep(k, v); // metadata and anything unknown
+    else if (k == "strength")
+      s.strength = get_number(v, k), seen.mark(strength);
+    else if (k == "timestamp")
+      s.timestamp_ns = get_time(v, k), seen.mark(timestamp);
+    else if (k == "price")
+      s.price = get_optional_number(v, k);
+    else if (k == "source")
+      read_optional_string(v, k, s.source);
+    else if (k == "parent_corr_id")
+      read_optional_string(v, k, s.parent_corr_id);
+    else
+      extra.keep(k, v); // metadata and anything unknown
   }
   require(seen, {{corr_id, "corr_id"},
                  {instrument, "instrument"},
@@ -568,41 +655,70 @@ Rejection rejection_from_json(const json &j) {
 
 Fill fill_from_json(const json &j) {
   require_object(j, "Fill");
-  enum : unsigned { corr_id, fill_id, instrument, side, quantity_filled, avg_fill_price, fill_status, fill_timestamp };
+  enum : unsigned {
+    corr_id,
+    fill_id,
+    instrument,
+    side,
+    quantity_filled,
+    avg_fill_price,
+    fill_status,
+    fill_timestamp
+  };
   Fill f;
   Seen seen;
   Extra extra;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string &k = it.key();
     const json &v = *it;
-    if (k == "corr_id") f.corr_id = get_string(v, k), seen.mark(corr_id);
-    else if (k == "fill_id") f.fill_id = get_string(v, k), seen.mark(fill_id);
-    else if (k == "instrument") f.instrument = get_string(v, k), seen.mark(instrument);
-    else if (k == "side") f.side = get_enum(v, k, side_from_name, "buy, sell"), seen.mark(side);
-    else if (k == "quantity_filled") f.quantity_filled = get_number(v, k), seen.mark(quantity_filled);
-    else if (k == "avg_fill_price") f.avg_fill_price = get_number(v, k), seen.mark(avg_fill_price);
+    if (k == "corr_id")
+      f.corr_id = get_string(v, k), seen.mark(corr_id);
+    else if (k == "fill_id")
+      f.fill_id = get_string(v, k), seen.mark(fill_id);
+    else if (k == "instrument")
+      f.instrument = get_string(v, k), seen.mark(instrument);
+    else if (k == "side")
+      f.side = get_enum(v, k, side_from_name, "buy, sell"), seen.mark(side);
+    else if (k == "quantity_filled")
+      f.quantity_filled = get_number(v, k), seen.mark(quantity_filled);
+    else if (k == "avg_fill_price")
+      f.avg_fill_price = get_number(v, k), seen.mark(avg_fill_price);
     else if (k == "fill_status")
       f.fill_status = get_enum(v, k, fill_status_from_name, "complete, partial, rejected, cancelled"),
       seen.mark(fill_status);
-    else if (k == "fill_timestamp") f.fill_timestamp_ns = get_time(v, k), seen.mark(fill_timestamp);
-    else if (k == "parent_corr_id") read_optional_string(v, k, f.parent_corr_id);
-    else if (k == "order_id") read_optional_string(v, k, f.order_id);
-    else if (k == "agent_id") read_optional_string(v, k, f.agent_id);
-    else if (k == "quantity_requested") f.quantity_requested = get_optional_number(v, k);
-    else if (k == "rejection_reason") read_optional_string(v, k, f.rejection_reason);
-    else if (k == "execution_venue") read_optional_string(v, k, f.execution_venue);
-    else if (k == "slippage_bps") f.slippage_bps = get_optional_number(v, k);
+    else if (k == "fill_timestamp")
+      f.fill_timestamp_ns = get_time(v, k), seen.mark(fill_timestamp);
+    else if (k == "parent_corr_id")
+      read_optional_string(v, k, f.parent_corr_id);
+    else if (k == "order_id")
+      read_optional_string(v, k, f.order_id);
+    else if (k == "agent_id")
+      read_optional_string(v, k, f.agent_id);
+    else if (k == "quantity_requested")
+      f.quantity_requested = get_optional_number(v, k);
+    else if (k == "rejection_reason")
+      read_optional_string(v, k, f.rejection_reason);
+    else if (k == "execution_venue")
+      read_optional_string(v, k, f.execution_venue);
+    else if (k == "slippage_bps")
+      f.slippage_bps = get_optional_number(v, k);
     else if (k == "fees") {
-      if (v.is_null()) continue;
+      if (v.is_null())
+        continue;
       require_object(v, "fees");
       for (auto fee = v.begin(); fee != v.end(); ++fee) {
         const std::string &name = fee.key();
-        if (name == "commission") f.fees.commission = get_number(*fee, "fees.commission");
-        else if (name == "exchange_fee") f.fees.exchange_fee = get_number(*fee, "fees.exchange_fee");
-        else if (name == "regulatory_fee") f.fees.regulatory_fee = get_number(*fee, "fees.regulatory_fee");
-        else extra.keep_nested("fees", name, *fee);
+        if (name == "commission")
+          f.fees.commission = get_number(*fee, "fees.commission");
+        else if (name == "exchange_fee")
+          f.fees.exchange_fee = get_number(*fee, "fees.exchange_fee");
+        else if (name == "regulatory_fee")
+          f.fees.regulatory_fee = get_number(*fee, "fees.regulatory_fee");
+        else
+          extra.keep_nested("fees", name, *fee);
       }
-    } else extra.keep(k, v);
+    } else
+      extra.keep(k, v);
   }
   require(seen, {{corr_id, "corr_id"},
                  {fill_id, "fill_id"},
@@ -625,19 +741,32 @@ Reconcile reconcile_from_json(const json &j) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string &k = it.key();
     const json &v = *it;
-    if (k == "corr_id") r.corr_id = get_string(v, k), seen.mark(corr_id);
-    else if (k == "reconcile_id") r.reconcile_id = get_string(v, k), seen.mark(reconcile_id);
-    else if (k == "instrument") r.instrument = get_string(v, k), seen.mark(instrument);
-    else if (k == "position_delta") r.position_delta = get_number(v, k), seen.mark(position_delta);
-    else if (k == "new_position") r.new_position = get_number(v, k), seen.mark(new_position);
-    else if (k == "reconcile_timestamp") r.reconcile_timestamp_ns = get_time(v, k), seen.mark(reconcile_timestamp);
-    else if (k == "parent_corr_id") read_optional_string(v, k, r.parent_corr_id);
-    else if (k == "agent_id") read_optional_string(v, k, r.agent_id);
-    else if (k == "account_id") read_optional_string(v, k, r.account_id);
-    else if (k == "avg_entry_price") r.avg_entry_price = get_optional_number(v, k).value_or(0);
-    else if (k == "realized_pnl") r.realized_pnl = get_optional_number(v, k).value_or(0);
-    else if (k == "unrealized_pnl") r.unrealized_pnl = get_optional_number(v, k).value_or(0);
-    else extra.keep(k, v);
+    if (k == "corr_id")
+      r.corr_id = get_string(v, k), seen.mark(corr_id);
+    else if (k == "reconcile_id")
+      r.reconcile_id = get_string(v, k), seen.mark(reconcile_id);
+    else if (k == "instrument")
+      r.instrument = get_string(v, k), seen.mark(instrument);
+    else if (k == "position_delta")
+      r.position_delta = get_number(v, k), seen.mark(position_delta);
+    else if (k == "new_position")
+      r.new_position = get_number(v, k), seen.mark(new_position);
+    else if (k == "reconcile_timestamp")
+      r.reconcile_timestamp_ns = get_time(v, k), seen.mark(reconcile_timestamp);
+    else if (k == "parent_corr_id")
+      read_optional_string(v, k, r.parent_corr_id);
+    else if (k == "agent_id")
+      read_optional_string(v, k, r.agent_id);
+    else if (k == "account_id")
+      read_optional_string(v, k, r.account_id);
+    else if (k == "avg_entry_price")
+      r.avg_entry_price = get_optional_number(v, k).value_or(0);
+    else if (k == "realized_pnl")
+      r.realized_pnl = get_optional_number(v, k).value_or(0);
+    else if (k == "unrealized_pnl")
+      r.unrealized_pnl = get_optional_number(v, k).value_or(0);
+    else
+      extra.keep(k, v);
   }
   require(seen, {{corr_id, "corr_id"},
                  {reconcile_id, "reconcile_id"},
@@ -657,13 +786,19 @@ AuditRecord audit_record_from_json(const json &j) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string &k = it.key();
     const json &v = *it;
-    if (k == "event_id") a.event_id = get_string(v, k), seen.mark(event_id);
-    else if (k == "correlation_id") a.correlation_id = get_string(v, k), seen.mark(correlation_id);
-    else if (k == "event_type") a.event_type = get_string(v, k), seen.mark(event_type);
-    else if (k == "timestamp") a.timestamp_ns = get_time(v, k), seen.mark(timestamp);
-    else if (k == "service") read_optional_string(v, k, a.service);
+    if (k == "event_id")
+      a.event_id = get_string(v, k), seen.mark(event_id);
+    else if (k == "correlation_id")
+      a.correlation_id = get_string(v, k), seen.mark(correlation_id);
+    else if (k == "event_type")
+      a.event_type = get_string(v, k), seen.mark(event_type);
+    else if (k == "timestamp")
+      a.timestamp_ns = get_time(v, k), seen.mark(timestamp);
+    else if (k == "service")
+      read_optional_string(v, k, a.service);
     else if (k == "data") {
-      if (!v.is_object()) fail(k, std::string("expected a JSON object, got ") + v.type_name());
+      if (!v.is_object())
+        fail(k, std::string("expected a JSON object, got ") + v.type_name());
       a.data_json = v.dump();
       seen.mark(data);
     }
@@ -680,12 +815,18 @@ AuditRecord audit_record_from_json(const json &j) {
 
 Payload payload_from_json(Subject subject, const json &j) {
   switch (subject) {
-  case Subject::signals_normalized: return signal_from_json(j);
-  case Subject::decisions_order_intent: return order_intent_from_json(j);
-  case Subject::decisions_rejected: return rejection_from_json(j);
-  case Subject::executions_fill: return fill_from_json(j);
-  case Subject::executions_reconcile: return reconcile_from_json(j);
-  case Subject::audit_event: return audit_record_from_json(j);
+  case Subject::signals_normalized:
+    return signal_from_json(j);
+  case Subject::decisions_order_intent:
+    return order_intent_from_json(j);
+  case Subject::decisions_rejected:
+    return rejection_from_json(j);
+  case Subject::executions_fill:
+    return fill_from_json(j);
+  case Subject::executions_reconcile:
+    return reconcile_from_json(j);
+  case Subject::audit_event:
+    return audit_record_from_json(j);
   }
   fail("subject", "unknown subject " + std::to_string(static_cast<int>(subject)));
 }

@@ -58,4 +58,10 @@ std::string_view Router::pattern_of(std::string_view method, std::string_view pa
   return r ? std::string_view(r->path) : std::string_view("other");
 }
 
+std::vector<std::string> Router::patterns() const {
+  std::vector<std::string> out;
+  for (const auto &r : routes_) out.push_back(r.path);
+  return out;
+}
+
 } // namespace th::gateway

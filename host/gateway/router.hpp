@@ -23,6 +23,9 @@ public:
   // The route pattern a request matched ("/webhook/", "/healthz"), or "other"; a bounded label.
   std::string_view pattern_of(std::string_view method, std::string_view path) const;
 
+  // Every route's path or prefix (the metric label set).
+  std::vector<std::string> patterns() const;
+
 private:
   struct Route {
     std::string method;

@@ -55,14 +55,15 @@ public:
     SignalInput input;
     input.action = signal.action;
     input.strength = signal.strength;
-    if ((signal.flags & TH_SIGNAL_HAS_PRICE) && std::isfinite(signal.price)) input.price = signal.price;
+    if ((signal.flags & TH_SIGNAL_HAS_PRICE) && std::isfinite(signal.price))
+      input.price = signal.price;
 
     // Every priced signal enters the window first, whatever its action or strength.
     PriceWindow &window = window_for(instrument);
-    if (input.price) window.push(*input.price);
+    if (input.price)
+      window.push(*input.price);
 
-    const Decision decision =
-        decide(params_, input, window, [&] { return position_quantity(instrument); });
+    const Decision decision = decide(params_, input, window, [&] { return position_quantity(instrument); });
     switch (decision.kind) {
     case Decision::Kind::nothing:
       return;
@@ -79,7 +80,8 @@ private:
   PriceWindow &window_for(std::string_view instrument) {
     auto it = windows_.find(instrument);
     if (it == windows_.end())
-      it = windows_.emplace(std::string(instrument), PriceWindow(static_cast<std::size_t>(params_.lookback))).first;
+      it = windows_.emplace(std::string(instrument), PriceWindow(static_cast<std::size_t>(params_.lookback)))
+               .first;
     return it->second;
   }
 
@@ -118,8 +120,9 @@ private:
     }
     th_status st = emit(intent);
     if (st != TH_OK)
-      throw std::runtime_error("momentum: emit_order_intent for corr_id " + std::string(view(signal.corr_id)) +
-                               " failed with status " + std::to_string(st));
+      throw std::runtime_error("momentum: emit_order_intent for corr_id " +
+                               std::string(view(signal.corr_id)) + " failed with status " +
+                               std::to_string(st));
     const th_label side{str("side"), str(decision.side == TH_SIDE_BUY ? "buy" : "sell")};
     count("momentum_intents_emitted_total", 1, &side, 1);
   }
@@ -135,9 +138,12 @@ private:
                            {"signal", action_name(signal.action)},
                            {"strength", signal.strength},
                            {"strategy", kStrategyName}};
-    if (input.price) data["price"] = *input.price;
-    if (decision.sma) data["sma"] = *decision.sma;
-    if (decision.position) data["position"] = *decision.position;
+    if (input.price)
+      data["price"] = *input.price;
+    if (decision.sma)
+      data["sma"] = *decision.sma;
+    if (decision.position)
+      data["position"] = *decision.position;
     audit("decision_made", view(signal.corr_id), data.dump());
     log(TH_LOG_DEBUG, "skip " + decision.reason + ": " + decision.detail, view(signal.corr_id));
   }
@@ -149,6 +155,7 @@ private:
 } // namespace
 } // namespace momentum
 
-TRADEHOST_PLUGIN(momentum::Momentum, TH_KIND_STRATEGY, "momentum", "1.0.0",
-                 "Momentum strategy: follows buy/sell signals confirmed by the price's SMA, flattens on close",
-                 momentum::kParamsSchema)
+TRADEHOST_PLUGIN(
+    momentum::Momentum, TH_KIND_STRATEGY, "momentum", "1.0.0",
+    "Momentum strategy: follows buy/sell signals confirmed by the price's SMA, flattens on close",
+    momentum::kParamsSchema)

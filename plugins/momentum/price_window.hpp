@@ -13,7 +13,8 @@ public:
   void push(double price) {
     prices_[next_] = price;
     next_ = (next_ + 1) % prices_.size();
-    if (count_ < prices_.size()) ++count_;
+    if (count_ < prices_.size())
+      ++count_;
   }
 
   bool full() const { return count_ == prices_.size(); }
@@ -24,7 +25,8 @@ public:
   double mean() const {
     double sum = 0;
     std::size_t start = full() ? next_ : 0;
-    for (std::size_t i = 0; i < count_; ++i) sum += prices_[(start + i) % prices_.size()];
+    for (std::size_t i = 0; i < count_; ++i)
+      sum += prices_[(start + i) % prices_.size()];
     return count_ ? sum / static_cast<double>(count_) : 0;
   }
 

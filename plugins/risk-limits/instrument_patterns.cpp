@@ -18,7 +18,8 @@ std::optional<std::string_view> InstrumentPatterns::match(std::string_view instr
   for (const std::string &p : patterns_) {
     const bool glob = p.back() == '*';
     const std::string_view fixed(p.data(), glob ? p.size() - 1 : p.size());
-    if (glob ? instrument.starts_with(fixed) : instrument == fixed) return std::string_view(p);
+    if (glob ? instrument.starts_with(fixed) : instrument == fixed)
+      return std::string_view(p);
   }
   return std::nullopt;
 }

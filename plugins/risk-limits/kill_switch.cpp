@@ -8,10 +8,16 @@ namespace risk_limits {
 bool KillSwitch::engaged() {
   const auto now = std::chrono::steady_clock::now();
   just_checked_ = !checked_once_ || now - last_check_ >= interval_;
-  if (!just_checked_) return engaged_;
+  if (!just_checked_)
+    return engaged_;
   struct stat st;
-  if (::stat(path_.c_str(), &st) == 0) engaged_ = true;
-  else engaged_ = !(errno == ENOENT || errno == ENOTDIR);
+  if (::stat(path_.c_str(), &st) == 0) {
+    engaged_ = true;
+    check_error_ = 0;
+  } else {
+    check_error_ = errno;
+    engaged_ = !(check_error_ == ENOENT || check_error_ == ENOTDIR);
+  }
   last_check_ = now;
   checked_once_ = true;
   return engaged_;

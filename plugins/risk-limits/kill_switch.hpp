@@ -21,6 +21,9 @@ public:
 
   const std::string &path() const { return path_; }
 
+  // errno of the last failed stat() that engaged the switch; 0 when the file was present.
+  int check_error() const { return check_error_; }
+
 private:
   std::string path_;
   std::chrono::steady_clock::duration interval_;
@@ -28,6 +31,7 @@ private:
   bool checked_once_ = false;
   bool engaged_ = false;
   bool just_checked_ = false;
+  int check_error_ = 0;
 };
 
 } // namespace risk_limits

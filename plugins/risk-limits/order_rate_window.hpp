@@ -2,8 +2,8 @@
 // `limit` slots, so the hot path never allocates after the first order.
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace risk_limits {

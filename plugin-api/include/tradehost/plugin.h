@@ -36,7 +36,19 @@
  *     from two threads at once. Distinct instances may be called concurrently.
  *   - All plugin calls are made from host-owned threads.
  *   - Host services (th_host_api) are callable from any thread, including the plugin's own,
- *     between create() returning and destroy() being called.
+ *     from inside create() until destroy() is called.
+ *   - A plugin that starts its own threads stops and joins them in stop() or destroy(): once
+ *     destroy() returns, no code of the instance may run (the host may unload the library).
+ *     Avoid thread_local objects with destructors on threads the plugin does not own: glibc
+ *     cannot unload a library while such destructors are pending.
+ *
+ * Lifecycle and unloading
+ *   - create() -> start() -> event callbacks -> stop() -> destroy(). A library may have several
+ *     live instances (e.g. two agents using one strategy with different params); keep all
+ *     state in the instance, not in globals.
+ *   - The host unloads a library only after every instance made from it has been destroyed and
+ *     no call into it is in flight. Build plugins with hidden visibility and, for C++,
+ *     -fno-gnu-unique (STB_GNU_UNIQUE symbols make a library impossible to unload).
  */
 #ifndef TRADEHOST_PLUGIN_H
 #define TRADEHOST_PLUGIN_H
@@ -51,7 +63,7 @@ extern "C" {
 #define TH_ABI_VERSION_MAJOR 1
 #define TH_ABI_VERSION_MINOR 0
 
-/* The single symbol a plugin library exports. */
+/* The single symbol a plugin library exports (see tradehost_plugin_entry() at the end). */
 #define TH_PLUGIN_ENTRY_SYMBOL "tradehost_plugin_entry"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -83,7 +95,8 @@ typedef struct th_str {
   size_t len;
 } th_str;
 
-/* A th_str from a string literal, usable in static initialisers. */
+/* A th_str from a string literal (a literal only: sizeof of a pointer would be wrong), usable
+ * in static initialisers. */
 #define TH_STR(literal) {(literal), sizeof(literal) - 1}
 
 /* ---------------------------------------------------------------------------------------------
@@ -207,7 +220,7 @@ typedef struct th_fill {
   int32_t side;        /* TH_SIDE_* */
   int32_t fill_status; /* TH_FILL_* */
   double quantity_filled;
-  double quantity_requested;
+  double quantity_requested; /* 0 = not reported */
   double avg_fill_price;
   int64_t fill_timestamp_ns;
   th_str rejection_reason; /* e.g. "EXEC-001: ..." when rejected */
@@ -215,7 +228,7 @@ typedef struct th_fill {
   double commission;
   double exchange_fee;
   double regulatory_fee;
-  double slippage_bps;
+  double slippage_bps; /* always reported when the struct reaches it (0 = no slippage) */
   th_str extra_json;
 } th_fill;
 
@@ -345,7 +358,8 @@ typedef struct th_plugin_descriptor {
   th_instance *(*create)(const th_host_api *api, th_host *host, th_str params_json,
                          th_status *status);
 
-  /* Required. Frees the instance. Not called while another call on the instance is running. */
+  /* Required. Frees the instance. Not called while another call on the instance is running.
+   * Stops and joins any thread the instance started; no instance code may run afterwards. */
   void (*destroy)(th_instance *instance);
 
   /* Required. The last error message; valid until the next call on this instance. */
@@ -374,6 +388,11 @@ typedef struct th_plugin_descriptor {
 
 /* The entry point every plugin exports. Returns a pointer to static, read-only data. */
 typedef const th_plugin_descriptor *(*th_plugin_entry_fn)(void);
+
+/* The one function a plugin defines with external, default visibility. Declared here so the
+ * compiler checks the plugin's definition against it:
+ *   TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &d; } */
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -84,14 +84,23 @@ namespace detail {
 inline PluginBase *base(th_instance *i) { return reinterpret_cast<PluginBase *>(i); }
 inline th_instance *handle(PluginBase *b) { return reinterpret_cast<th_instance *>(b); }
 
+// Records the message; copying it may itself throw (out of memory), which must not escape either.
+inline void set_error(PluginBase *b, const char *message) noexcept {
+  try {
+    b->last_error_ = message;
+  } catch (...) {
+    b->last_error_.clear();
+  }
+}
+
 template <class F> th_status guarded(th_instance *i, F &&f) noexcept {
   PluginBase *b = base(i);
   try {
     return f();
   } catch (const std::exception &e) {
-    b->last_error_ = e.what();
+    set_error(b, e.what());
   } catch (...) {
-    b->last_error_ = "unknown exception";
+    set_error(b, "unknown exception");
   }
   return TH_ERROR;
 }
@@ -108,12 +117,12 @@ template <class T> struct Adapter {
     } catch (const std::exception &e) {
       // Constructor failed: hand back a bare base so last_error() can explain.
       auto *b = new (std::nothrow) PluginBase(api, host);
-      if (b) b->last_error_ = e.what();
+      if (b) set_error(b, e.what());
       *status = TH_INVALID_ARGUMENT;
       return handle(b);
     } catch (...) {
       auto *b = new (std::nothrow) PluginBase(api, host);
-      if (b) b->last_error_ = "unknown exception in create";
+      if (b) set_error(b, "unknown exception in create");
       *status = TH_ERROR;
       return handle(b);
     }

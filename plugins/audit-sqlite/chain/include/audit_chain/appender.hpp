@@ -33,7 +33,8 @@ public:
 
   // Inserts the events in order in one transaction. An event whose event_id is already stored
   // is skipped without taking a position. With a checkpoint, it is stored in the same
-  // transaction. Returns the number of rows written. On failure rolls back and throws.
+  // transaction (see new_checkpoint()). Returns the number of rows written. On failure rolls
+  // back, leaves the head unchanged and throws.
   size_t append(const PendingEvent *events, size_t count, const SigningKey *checkpoint_key = nullptr);
   size_t append(const std::vector<PendingEvent> &events) { return append(events.data(), events.size()); }
 
@@ -41,6 +42,8 @@ public:
   // checkpointed or the chain is empty. Returns the new checkpoint.
   std::optional<Checkpoint> checkpoint(const SigningKey &key);
 
+  // The checkpoint the last append()/checkpoint() signed, if it signed one.
+  const std::optional<Checkpoint> &new_checkpoint() const { return new_checkpoint_; }
   const Head &head() const { return head_; }
   Database &database() { return db_; }
 
@@ -53,6 +56,7 @@ private:
   Statement insert_checkpoint_;
   RowHasher hasher_;
   std::string hash_;
+  std::optional<Checkpoint> new_checkpoint_;
 };
 
 } // namespace th::audit

@@ -14,7 +14,8 @@ enum class Problem {
   hash_mismatch,       // the stored hash is not the hash of the row's fields
   broken_link,         // previous_hash is not the hash of the row before
   gap,                 // a position is missing (rows are expected at 1, 2, 3, ...)
-  reordering,          // the row's content belongs at another position (rows moved or swapped)
+  reordering,          // the row was written at a later position (rows moved or swapped)
+  insertion,           // the row was written at an earlier position: rows were inserted before it
   truncation,          // a checkpoint names a position past the last row (rows removed)
   checkpoint_mismatch, // the row at a checkpoint's position has another hash (rewritten/rolled back)
   bad_signature,       // a checkpoint's signature does not verify with the trusted public key

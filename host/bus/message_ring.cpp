@@ -1,0 +1,120 @@
+#include "bus/message_ring.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <thread>
+
+namespace th {
+namespace {
+
+// A polite busy-wait step: lets the sibling hyper-thread run and saves power.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+} // namespace
+
+MessageRing::MessageRing(size_t min_capacity)
+    : slots_(new Slot[std::bit_ceil(std::max<size_t>(min_capacity, 2))]),
+      mask_(std::bit_ceil(std::max<size_t>(min_capacity, 2)) - 1) {
+  for (uint64_t i = 0; i <= mask_; ++i)
+    slots_[i].sequence.store(i, std::memory_order_relaxed);
+}
+
+uint64_t MessageRing::pending() const {
+  const uint64_t enqueued = enqueue_position_.load(std::memory_order_relaxed);
+  const uint64_t consumed = consumed_.load(std::memory_order_relaxed);
+  return enqueued > consumed ? enqueued - consumed : 0;
+}
+
+bool MessageRing::try_claim(uint64_t &position) {
+  position = enqueue_position_.load(std::memory_order_relaxed);
+  for (;;) {
+    const uint64_t sequence = slot_at(position).sequence.load(std::memory_order_acquire);
+    const auto lag = static_cast<int64_t>(sequence - position);
+    if (lag == 0) {
+      if (enqueue_position_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed))
+        return true; // on failure `position` was reloaded
+    } else if (lag < 0) {
+      return false; // the slot still holds a message one lap behind: full
+    } else {
+      position = enqueue_position_.load(std::memory_order_relaxed); // another producer won it
+    }
+  }
+}
+
+bool MessageRing::claim(uint64_t &position, Clock::time_point deadline) {
+  if (try_claim(position))
+    return true;
+  // Full: the consumer is usually mid-batch, so spin and yield briefly before sleeping.
+  for (int i = 0; i < 32; ++i) {
+    cpu_relax();
+    if (try_claim(position))
+      return true;
+  }
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::yield();
+    if (try_claim(position))
+      return true;
+  }
+  producers_waiting_.fetch_add(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with wake_waiting_producers()
+  bool claimed;
+  {
+    std::unique_lock lock(space_mutex_);
+    claimed = space_freed_.wait_until(lock, deadline, [&] { return try_claim(position); });
+  }
+  producers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  return claimed;
+}
+
+void MessageRing::commit(uint64_t position, bool deliver) {
+  Slot &slot = slot_at(position);
+  slot.deliver = deliver;
+  slot.sequence.store(position + 1, std::memory_order_release);
+}
+
+void MessageRing::wake_consumer() {
+  if (consumer_sleeping_.load(std::memory_order_relaxed) &&
+      consumer_sleeping_.exchange(false, std::memory_order_acq_rel))
+    consumer_sleeping_.notify_one();
+}
+
+void MessageRing::wake_waiting_producers() {
+  std::atomic_thread_fence(std::memory_order_seq_cst); // slot releases before the waiter count
+  if (producers_waiting_.load(std::memory_order_relaxed) == 0)
+    return;
+  std::lock_guard lock(space_mutex_); // a producer between its check and its wait holds this
+  space_freed_.notify_all();
+}
+
+bool MessageRing::has_ready() const {
+  return slot_at(dequeue_position_).sequence.load(std::memory_order_acquire) == dequeue_position_ + 1;
+}
+
+void MessageRing::wait_for_work(const std::atomic<bool> &stop) {
+  for (int i = 0; i < 256; ++i) {
+    if (has_ready() || stop.load(std::memory_order_relaxed))
+      return;
+    cpu_relax();
+  }
+  // Yielding lets a producer sharing this core fill a batch before we pay for a futex sleep.
+  for (int i = 0; i < 16; ++i) {
+    if (has_ready() || stop.load(std::memory_order_relaxed))
+      return;
+    std::this_thread::yield();
+  }
+  consumer_sleeping_.store(true, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with the producers' fence
+  if (has_ready() || stop.load(std::memory_order_relaxed)) {
+    consumer_sleeping_.store(false, std::memory_order_relaxed);
+    return;
+  }
+  consumer_sleeping_.wait(true, std::memory_order_acquire);
+}
+
+} // namespace th

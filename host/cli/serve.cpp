@@ -1,0 +1,203 @@
+#include "cli/serve.hpp"
+
+#include "gateway/crypto.hpp"
+#include "gateway/gateway.hpp"
+#include "observability/log.hpp"
+
+#include <audit_chain/head.hpp>
+#include <audit_chain/verify.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace th::cli {
+namespace {
+
+using gateway::HttpRequest;
+using gateway::HttpResponse;
+using gateway::json_error;
+
+HttpResponse json_ok(const nlohmann::json &body) { return {200, "application/json", body.dump(), {}, false}; }
+
+// The HTTP address of a process: the gateway's for the gateway role (and for `all`); the
+// contract's per-role port otherwise (agent 8002, exec 8004, audit 8005).
+std::string default_listen(unsigned roles) {
+  if (roles & role_agent) return "127.0.0.1:8002";
+  if (roles & role_exec) return "127.0.0.1:8004";
+  return "127.0.0.1:8005";
+}
+
+// The consumer this process reports in /healthz: its first durable on the bus.
+gateway::HealthReport health_of(const Bus &bus, bool running) {
+  gateway::HealthReport h;
+  BusHealth b = bus.health();
+  h.nats = b.state;
+  h.processor_status = running ? "active" : "stopped";
+  h.ok = running && b.state != "disconnected";
+  if (!b.consumers.empty()) {
+    const auto &c = b.consumers.front();
+    h.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending, c.num_waiting};
+    for (const auto &other : b.consumers)
+      if (!other.healthy) h.consumer.status = "degraded";
+  }
+  return h;
+}
+
+// The audit-sqlite sinks' database paths, by sink id.
+std::vector<std::pair<std::string, std::string>> audit_databases(const Deployment &d) {
+  std::vector<std::pair<std::string, std::string>> dbs;
+  for (const auto &s : d.audit)
+    if (s.plugin.plugin == "audit-sqlite" && s.plugin.params.contains("path"))
+      dbs.emplace_back(s.id, s.plugin.params["path"].get<std::string>());
+  return dbs;
+}
+
+// The risk chain's kill-switch files (risk-limits `kill_switch_file`).
+std::vector<std::string> kill_switch_files(const Deployment &d) {
+  std::vector<std::string> files;
+  for (const auto &r : d.risk)
+    if (auto it = r.plugin.params.find("kill_switch_file"); it != r.plugin.params.end() && it->is_string())
+      files.push_back(it->get<std::string>());
+  return files;
+}
+
+void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
+  gw.add_route("GET", "/positions", [&rt](const HttpRequest &) { return json_ok(rt.portfolio.snapshot()); });
+
+  gw.add_route("GET", "/audit/head", [&rt](const HttpRequest &) {
+    nlohmann::json sinks = nlohmann::json::array();
+    for (const auto &[id, path] : audit_databases(rt.deployment)) {
+      try {
+        auto head = audit::to_json(audit::read_head(path));
+        head["sink"] = id;
+        sinks.push_back(head);
+      } catch (const std::exception &e) {
+        sinks.push_back({{"sink", id}, {"error", e.what()}});
+      }
+    }
+    if (sinks.empty()) return json_error(404, "no audit-sqlite sink in this deployment");
+    nlohmann::json body = sinks.front();
+    body["sinks"] = sinks;
+    return json_ok(body);
+  });
+
+  gw.add_route("GET", "/audit/verify", [&rt](const HttpRequest &) {
+    nlohmann::json results = nlohmann::json::array();
+    for (const auto &[id, path] : audit_databases(rt.deployment)) {
+      try {
+        auto report = audit::verify(path);
+        std::string status = report.ok() ? "valid" : "tampered";
+        rt.metrics.audit_hash_validations.Add({{"status", status}}).Increment(static_cast<double>(report.rows));
+        nlohmann::json r = {{"sink", id}, {"status", status}, {"rows", report.rows}, {"head_position", report.head_position}};
+        if (report.first_problem)
+          r["first_problem"] = {{"chain_position", report.first_problem->chain_position},
+                                {"problem", audit::problem_name(report.first_problem->problem)},
+                                {"detail", report.first_problem->detail}};
+        results.push_back(r);
+      } catch (const std::exception &e) {
+        rt.metrics.audit_hash_validations.Add({{"status", "unreadable"}}).Increment();
+        results.push_back({{"sink", id}, {"status", "unreadable"}, {"error", e.what()}});
+      }
+    }
+    return json_ok({{"sinks", results}});
+  });
+
+  // POST /admin/kill-switch {"enabled": true|false}, with `Authorization: Bearer <admin token>`.
+  // It creates or removes the risk chain's kill-switch files, which risk-limits watches.
+  gw.add_route("POST", "/admin/kill-switch", [&rt](const HttpRequest &req) {
+    std::string token = rt.deployment.admin.value("kill_switch_token", rt.deployment.admin.value("token", ""));
+    if (token.empty()) return json_error(403, "admin endpoints are disabled: set admin.token");
+    std::string_view auth = req.header("Authorization");
+    constexpr std::string_view bearer = "Bearer ";
+    if (auth.substr(0, bearer.size()) != bearer || !gateway::constant_time_equal(auth.substr(bearer.size()), token))
+      return json_error(401, "bad or missing admin token");
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean())
+      return json_error(422, "body must be {\"enabled\": true|false}");
+    bool enabled = body["enabled"].get<bool>();
+    auto files = kill_switch_files(rt.deployment);
+    if (files.empty()) return json_error(409, "no risk check in this deployment has a kill_switch_file");
+    for (const auto &f : files) {
+      std::error_code ec;
+      if (enabled) {
+        std::filesystem::create_directories(std::filesystem::path(f).parent_path(), ec);
+        std::ofstream(f) << "kill switch engaged through POST /admin/kill-switch\n";
+      } else {
+        std::filesystem::remove(f, ec);
+      }
+    }
+    log::warn("kill_switch", {{"enabled", enabled}, {"files", files}, {"client", req.client_address}});
+    return json_ok({{"kill_switch", enabled}, {"files", files}});
+  });
+}
+
+} // namespace
+
+int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
+  auto problems = rt.pipeline->build(roles);
+  for (const auto &p : problems) log::warn("deployment_problem", {{"problem", p}});
+
+  std::atomic<bool> running{false};
+  gateway::GatewayConfig config;
+  try {
+    if (roles & role_gateway) {
+      config = gateway::parse_gateway_config(rt.deployment);
+    } else {
+      config.sources.clear();
+      config.server.listen = default_listen(roles);
+    }
+  } catch (const ConfigErrors &e) {
+    for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
+    return 2;
+  }
+  std::unique_ptr<gateway::Gateway> gw;
+  try {
+    gateway::GatewayOptions options;
+    options.health = [&] { return health_of(*rt.bus, running); };
+    options.version = TRADEHOST_VERSION;
+    gw = std::make_unique<gateway::Gateway>(std::move(config), *rt.bus, rt.metrics, std::move(options));
+    add_host_routes(*gw, rt);
+    rt.pipeline->start();
+    rt.bus->start();
+    running = true;
+    rt.audit_startup();
+    gw->start();
+  } catch (const std::exception &e) {
+    log::error("start_failed", {{"reason", e.what()}});
+    if (gw) gw->stop();
+    rt.bus->stop();
+    return 1;
+  }
+  log::info("started", {{"deployment", rt.deployment.file},
+                        {"port", gw->port()},
+                        {"bus", rt.bus->health().state},
+                        {"plugins", rt.registry.libraries().size()},
+                        {"instances", rt.pipeline->instances().size()}});
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log::info("reload_requested", {{"note", "configuration reload is not available in this build"}});
+      continue;
+    }
+    log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    break;
+  }
+  gw->set_ready(false);
+  gw->stop();
+  bool drained = rt.bus->wait_idle(std::chrono::seconds(30));
+  rt.pipeline->stop();
+  running = false;
+  rt.bus->stop();
+  auto stats = rt.pipeline->stats();
+  log::info("stopped", {{"drained", drained},
+                        {"signals", stats.signals},
+                        {"intents", stats.intents},
+                        {"rejections", stats.rejections},
+                        {"fills", stats.fills}});
+  return 0;
+}
+
+} // namespace th::cli

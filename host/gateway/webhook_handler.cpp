@@ -1,0 +1,364 @@
+#include "gateway/webhook_handler.hpp"
+
+#include "events/json_codec.hpp"
+#include "gateway/crypto.hpp"
+#include "gateway/source_mapping.hpp"
+#include "observability/log.hpp"
+
+#include <array>
+#include <charconv>
+
+namespace th::gateway {
+
+using nlohmann::json;
+
+namespace {
+
+// The status label of gateway_webhooks_received_total: a small fixed set.
+enum Status : size_t {
+  accepted, duplicate, unauthorized, replay, forbidden, rate_limited, invalid_json, invalid,
+  conflict, too_large, unavailable, unknown_source, status_count
+};
+constexpr std::array<const char *, status_count> status_names{
+    "accepted", "duplicate",    "unauthorized", "replay",      "forbidden",     "rate_limited",
+    "invalid_json", "invalid",  "conflict",     "too_large",   "unavailable",   "unknown_source"};
+
+Status status_of(std::string_view code, int http_status) {
+  if (code == "GW-001") return unauthorized;
+  if (code == "GW-002") return replay;
+  if (code == "GW-003") return rate_limited;
+  if (code == "GW-004") return http_status == 400 ? invalid_json : invalid;
+  if (code == "GW-005") return conflict;
+  if (code == "GW-006") return unknown_source;
+  if (code == "GW-007") return forbidden;
+  if (code == "GW-008") return too_large;
+  return unavailable;
+}
+
+// The body fields a signal models; everything else is passed on as an unknown field.
+bool is_known_field(std::string_view k) {
+  return k == "instrument" || k == "price" || k == "signal" || k == "strength" || k == "metadata" || k == "timestamp";
+}
+// Fields the gateway sets itself; a body's own values are dropped (and counted as unknown).
+bool is_reserved_field(std::string_view k) { return k == "corr_id" || k == "source" || k == "parent_corr_id"; }
+
+std::string field_of(const std::string &pointer) {
+  if (pointer.empty()) return "body";
+  std::string f = pointer.substr(1);
+  for (auto &c : f)
+    if (c == '/') c = '.';
+  return f;
+}
+
+bool parse_unix_seconds(std::string_view text, int64_t &out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+TimeNs now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+struct WebhookHandler::Source {
+  const SourceConfig *config = nullptr; // null for the unknown-source bucket
+  std::string name;
+  std::unique_ptr<TokenBucket> bucket;
+  std::array<prometheus::Counter *, status_count> received{};
+  prometheus::Counter *rate_limited = nullptr;
+  std::vector<std::array<uint8_t, 32>> passphrase_digests; // compared digest to digest
+  std::set<std::string, std::less<>> allowed;
+
+  void count(Status s) { received[s]->Increment(); }
+};
+
+std::string WebhookHandler::mint_corr_id(std::string_view source) {
+  std::string id;
+  id.reserve(58);
+  for (char c : source) {
+    if (id.size() == 40) break;
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') id.push_back(c);
+  }
+  if (id.empty()) id = "unknown";
+  id.push_back('_');
+  id += random_hex(8);
+  return id;
+}
+
+WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_schema, Bus &bus, Metrics &metrics,
+                               GatewayClock clock)
+    : config_(config), schema_(std::move(signal_schema)), bus_(bus), metrics_(metrics), clock_(std::move(clock)),
+      replay_(config.replay_window_s, config.max_nonces),
+      idempotency_(config.idempotency_ttl_s, config.max_idempotency_keys),
+      replays_blocked_(&metrics.gateway_replay_attacks_blocked.Add({})),
+      json_errors_(&metrics.gateway_validation_errors.Add({{"type", "json"}})),
+      schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})) {
+  if (!clock_.unix_seconds)
+    clock_.unix_seconds = [] {
+      return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  if (!clock_.steady) clock_.steady = [] { return std::chrono::steady_clock::now(); };
+  auto make = [&](const SourceConfig *sc, const std::string &name) {
+    auto s = std::make_unique<Source>();
+    s->config = sc;
+    s->name = name;
+    for (size_t i = 0; i < status_count; ++i)
+      s->received[i] = &metrics.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
+    if (sc) {
+      s->bucket = std::make_unique<TokenBucket>(sc->rate_per_s, sc->burst, clock_.steady());
+      s->rate_limited = &metrics.gateway_rate_limit_exceeded.Add({{"client", name}});
+      for (auto &p : sc->passphrases) s->passphrase_digests.push_back(sha256(p));
+      s->allowed.insert(sc->allow_ips.begin(), sc->allow_ips.end());
+    }
+    return s;
+  };
+  for (auto &[name, sc] : config.sources) sources_.emplace(name, make(&sc, name));
+  unknown_source_ = make(nullptr, "_unknown");
+}
+
+WebhookHandler::~WebhookHandler() = default;
+
+WebhookHandler::Source *WebhookHandler::find_source(std::string_view name) {
+  auto it = sources_.find(name);
+  return it == sources_.end() ? nullptr : it->second.get();
+}
+
+HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, int http_status, std::string_view code,
+                                  std::string_view message, const json &errors) {
+  (source ? source : unknown_source_.get())->count(status_of(code, http_status));
+  HttpResponse r;
+  r.status = http_status;
+  json body = {{"detail", std::string(code) + ": " + std::string(message)}, {"corr_id", corr_id}, {"errors", errors}};
+  r.body = body.dump();
+  log::info("webhook_refused",
+            {{"source", source ? source->name : "_unknown"}, {"status", http_status}, {"detail", body["detail"]}},
+            corr_id);
+  return r;
+}
+
+HttpResponse WebhookHandler::body_too_large(const HttpRequest &request) {
+  auto name = request.path.substr(std::min(request.path.size(), prefix.size()));
+  Source *source = find_source(name);
+  return fail(source, mint_corr_id(source ? name : "unknown"), 413, "GW-008",
+              "request body over the limit of " + std::to_string(config_.server.max_body_bytes) + " bytes",
+              json::array({{{"field", "body"}, {"message", "larger than " + std::to_string(config_.server.max_body_bytes) + " bytes"}}}));
+}
+
+void WebhookHandler::note_unknown_fields(const json &body, const std::string &corr_id) {
+  for (auto &[key, value] : body.items()) {
+    if (is_known_field(key)) continue;
+    prometheus::Counter *counter = nullptr;
+    {
+      std::lock_guard lock(unknown_mutex_);
+      auto it = unknown_field_counters_.find(key);
+      if (it == unknown_field_counters_.end()) {
+        // Bounded label set: past 256 names everything counts under "_other" and is not logged.
+        std::string label = unknown_field_counters_.size() < 256 ? key.substr(0, 64) : "_other";
+        if (label != "_other") log::info("unknown_field", {{"field_name", label}}, corr_id);
+        counter = &metrics_.unknown_fields.Add({{"field_name", label}});
+        if (label != "_other") unknown_field_counters_.emplace(key, counter);
+      } else {
+        counter = it->second;
+      }
+    }
+    counter->Increment();
+  }
+}
+
+HttpResponse WebhookHandler::handle(const HttpRequest &request) {
+  std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
+  Source *source = find_source(name);
+  std::string corr_id = mint_corr_id(source ? name : "unknown");
+  if (!source) return fail(nullptr, corr_id, 404, "GW-006", "unknown webhook source '" + std::string(name.substr(0, 64)) + "'");
+  const SourceConfig &sc = *source->config;
+  if (!sc.enabled) return fail(source, corr_id, 403, "GW-007", "source '" + sc.name + "' is disabled");
+  if (!source->allowed.empty() && !source->allowed.count(request.client_address))
+    return fail(source, corr_id, 403, "GW-007", "client address not allowed for source '" + sc.name + "'",
+                json::array({{{"field", "client_address"}, {"message", "not on the source's allowlist"}}}));
+
+  int64_t now_s = clock_.unix_seconds();
+  std::string_view nonce;
+  if (sc.auth == AuthMode::hmac) {
+    auto timestamp = request.header("X-Timestamp");
+    nonce = request.header("X-Nonce");
+    auto signature = request.header("X-Signature");
+    json missing = json::array();
+    if (timestamp.empty()) missing.push_back({{"field", "X-Timestamp"}, {"message", "header required"}});
+    if (nonce.empty()) missing.push_back({{"field", "X-Nonce"}, {"message", "header required"}});
+    if (signature.empty()) missing.push_back({{"field", "X-Signature"}, {"message", "header required"}});
+    if (!missing.empty()) return fail(source, corr_id, 401, "GW-001", "missing signature headers", missing);
+    int64_t timestamp_s = 0;
+    if (!parse_unix_seconds(timestamp, timestamp_s))
+      return fail(source, corr_id, 401, "GW-001", "X-Timestamp is not unix seconds",
+                  json::array({{{"field", "X-Timestamp"}, {"message", "must be an integer (unix seconds)"}}}));
+    if (nonce.size() > 128)
+      return fail(source, corr_id, 401, "GW-001", "X-Nonce longer than 128 characters",
+                  json::array({{{"field", "X-Nonce"}, {"message", "at most 128 characters"}}}));
+    if (signature.substr(0, 7) == "sha256=") signature.remove_prefix(7);
+    std::string presented(signature);
+    for (auto &c : presented) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool valid = false;
+    for (const auto &secret : sc.secrets) // every active secret: key rotation
+      valid |= constant_time_equal(webhook_signature(secret, timestamp, nonce, request.body), presented);
+    if (!valid)
+      return fail(source, corr_id, 401, "GW-001", "signature does not match",
+                  json::array({{{"field", "X-Signature"}, {"message", "not the HMAC-SHA256 of timestamp.nonce.body with an active secret"}}}));
+    auto verdict = replay_.check(sc.name, nonce, timestamp_s, now_s);
+    if (verdict != ReplayGuard::Verdict::ok) {
+      replays_blocked_->Increment();
+      bool stale = verdict == ReplayGuard::Verdict::stale_timestamp;
+      return fail(source, corr_id, 401, "GW-002",
+                  stale ? "timestamp outside the replay window of " + std::to_string(config_.replay_window_s) + " s"
+                        : "nonce already used",
+                  json::array({{{"field", stale ? "X-Timestamp" : "X-Nonce"},
+                                {"message", stale ? "outside the replay window" : "already seen"}}}));
+    }
+  }
+  // Past this point a refusal gives the nonce back, so the same signed request may be retried.
+  auto refuse = [&](int http_status, std::string_view code, std::string_view message, const json &errors = json::array()) {
+    if (!nonce.empty()) replay_.forget(sc.name, nonce);
+    return fail(source, corr_id, http_status, code, message, errors);
+  };
+
+  json body;
+  try {
+    body = json::parse(request.body);
+  } catch (const json::parse_error &e) {
+    json_errors_->Increment();
+    return refuse(400, "GW-004", "body is not JSON",
+                  json::array({{{"field", "body"}, {"message", "not JSON (at byte " + std::to_string(e.byte) + ")"}}}));
+  }
+
+  if (sc.auth == AuthMode::passphrase) {
+    const json *given = body.is_object() ? find_field(body, sc.passphrase_field) : nullptr;
+    bool valid = false;
+    if (given && given->is_string()) {
+      auto digest = sha256(given->get_ref<const std::string &>());
+      std::string_view d(reinterpret_cast<const char *>(digest.data()), digest.size());
+      for (const auto &p : source->passphrase_digests)
+        valid |= constant_time_equal(std::string_view(reinterpret_cast<const char *>(p.data()), p.size()), d);
+    }
+    if (!valid)
+      return refuse(401, "GW-001", "passphrase missing or wrong",
+                    json::array({{{"field", sc.passphrase_field}, {"message", "missing or not an active passphrase"}}}));
+    body.erase(sc.passphrase_field); // never passed on
+  }
+
+  int retry_after_s = 1;
+  if (!source->bucket->try_take(clock_.steady(), retry_after_s)) {
+    source->rate_limited->Increment();
+    auto r = refuse(429, "GW-003", "rate limit exceeded for source '" + sc.name + "'");
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+    return r;
+  }
+
+  // The idempotency key: the header, else one derived from the configured body fields (read
+  // before the mapping, in the source's own vocabulary).
+  std::string key(request.header("X-Idempotency-Key"));
+  if (key.size() > 256)
+    return refuse(422, "GW-004", "X-Idempotency-Key longer than 256 characters",
+                  json::array({{{"field", "X-Idempotency-Key"}, {"message", "at most 256 characters"}}}));
+  if (key.empty() && !sc.idempotency_fields.empty() && body.is_object()) {
+    std::string derived = "fields";
+    for (const auto &f : sc.idempotency_fields) {
+      const json *v = find_field(body, f);
+      if (!v) {
+        derived.clear();
+        break;
+      }
+      derived += '\n' + v->dump();
+    }
+    key = std::move(derived);
+  }
+
+  apply_mapping(sc.mapping, body);
+  auto violations = schema_.validate(body);
+  TimeNs timestamp_ns = 0;
+  if (violations.empty()) {
+    if (auto t = body.find("timestamp"); t != body.end()) {
+      auto parsed = parse_timestamp(t->get_ref<const std::string &>());
+      if (!parsed) violations.push_back({"/timestamp", "must be an RFC 3339 timestamp"});
+      else timestamp_ns = *parsed;
+    }
+  }
+  if (!violations.empty()) {
+    schema_errors_->Increment();
+    json errors = json::array();
+    for (auto &v : violations) errors.push_back({{"field", field_of(v.pointer)}, {"message", v.message}});
+    return refuse(422, "GW-004", "signal failed validation", errors);
+  }
+  if (!timestamp_ns) timestamp_ns = now_ns();
+
+  std::string scoped_key;
+  if (!key.empty()) {
+    scoped_key = sc.name + '\n' + key;
+    std::string first;
+    switch (idempotency_.reserve(scoped_key, sha256(request.body), corr_id, now_s, first)) {
+    case IdempotencyStore::Outcome::reserved: break;
+    case IdempotencyStore::Outcome::duplicate: {
+      source->count(duplicate);
+      if (!nonce.empty()) replay_.forget(sc.name, nonce);
+      HttpResponse r;
+      r.body = json{{"status", "duplicate"}, {"corr_id", first}}.dump();
+      return r;
+    }
+    case IdempotencyStore::Outcome::conflict:
+      return refuse(409, "GW-005", "idempotency key already used with another body",
+                    json::array({{{"field", "X-Idempotency-Key"}, {"message", "used before with a different body"}}}));
+    case IdempotencyStore::Outcome::in_progress:
+      return refuse(409, "GW-005", "a request with this idempotency key is in progress",
+                    json::array({{{"field", "X-Idempotency-Key"}, {"message", "in progress"}}}));
+    }
+  }
+
+  Signal signal;
+  signal.corr_id = corr_id;
+  signal.source = sc.name;
+  signal.timestamp_ns = timestamp_ns;
+  json extra = json::object();
+  for (auto &[k, v] : body.items()) {
+    if (k == "instrument") signal.instrument = v.get<std::string>();
+    else if (k == "signal") signal.action = signal_action_from_name(v.get_ref<const std::string &>());
+    else if (k == "strength") signal.strength = v.get<double>();
+    else if (k == "price") signal.price = v.get<double>();
+    else if (k == "timestamp") continue;
+    else if (!is_reserved_field(k)) extra[k] = v;
+  }
+  if (!extra.empty()) signal.extra_json = extra.dump();
+  if (body.size() > size_t(4) + body.contains("metadata") + body.contains("timestamp")) note_unknown_fields(body, corr_id);
+
+  // The audit record first: if the bus refuses either, nothing was accepted.
+  AuditRecord audit;
+  audit.event_id = "evt_" + random_hex(16);
+  audit.correlation_id = corr_id;
+  audit.event_type = "webhook_received";
+  audit.timestamp_ns = now_ns();
+  audit.service = "gateway";
+  body["corr_id"] = corr_id;
+  body["source"] = sc.name;
+  body["timestamp"] = format_timestamp(timestamp_ns);
+  audit.data_json = body.dump();
+  std::string stamp = body["timestamp"].get<std::string>();
+
+  Message message{Subject::audit_event, std::move(audit), corr_id + ":webhook_received"};
+  auto status = bus_.publish(message, config_.publish_timeout);
+  if (status != PublishStatus::unavailable) {
+    message = Message{Subject::signals_normalized, std::move(signal), corr_id + ":signal"};
+    status = bus_.publish(message, config_.publish_timeout);
+  }
+  if (status == PublishStatus::unavailable) {
+    if (!scoped_key.empty()) idempotency_.release(scoped_key);
+    log::error("webhook_bus_unavailable", {{"source", sc.name}}, corr_id);
+    return refuse(503, "GW-009", "bus unavailable, nothing was accepted; retry");
+  }
+  if (!scoped_key.empty()) idempotency_.commit(scoped_key);
+  source->count(accepted);
+  HttpResponse r;
+  r.body = json{{"status", "accepted"}, {"corr_id", corr_id}, {"timestamp", stamp}}.dump();
+  return r;
+}
+
+} // namespace th::gateway

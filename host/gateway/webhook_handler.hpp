@@ -1,0 +1,72 @@
+// POST /webhook/{source}: source and address checks, authentication (HMAC signature or body
+// passphrase), replay protection, rate limiting, JSON parsing, the source's mapping, schema
+// validation, idempotency, and the hand-off to the bus. Answers per the contract's Webhook API.
+#pragma once
+
+#include "bus/bus.hpp"
+#include "config/json_schema.hpp"
+#include "gateway/gateway_config.hpp"
+#include "gateway/http_types.hpp"
+#include "gateway/idempotency_store.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "gateway/replay_guard.hpp"
+#include "observability/metrics.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace th::gateway {
+
+// Time sources, replaceable in tests (rate-limit recovery without sleeping, fixed "now").
+struct GatewayClock {
+  std::function<int64_t()> unix_seconds;                         // default: system clock
+  std::function<std::chrono::steady_clock::time_point()> steady; // default: steady clock
+};
+
+class WebhookHandler {
+public:
+  WebhookHandler(const GatewayConfig &config, JsonSchema signal_schema, Bus &bus, Metrics &metrics,
+                 GatewayClock clock = {});
+  ~WebhookHandler();
+
+  // Path prefix this handler serves.
+  static constexpr std::string_view prefix = "/webhook/";
+
+  HttpResponse handle(const HttpRequest &request);
+  // GW-008 for a body over the limit (called by the server before the body is read).
+  HttpResponse body_too_large(const HttpRequest &request);
+
+  // "{source}_{16 hex}", the source part reduced to [A-Za-z0-9_-] (at most 40 characters).
+  static std::string mint_corr_id(std::string_view source);
+
+private:
+  struct Source;
+  struct Outcome;
+  HttpResponse fail(Source *source, const std::string &corr_id, int http_status, std::string_view code,
+                    std::string_view message, const nlohmann::json &errors = nlohmann::json::array());
+  void note_unknown_fields(const nlohmann::json &body, const std::string &corr_id);
+  Source *find_source(std::string_view name);
+
+  const GatewayConfig &config_;
+  JsonSchema schema_;
+  Bus &bus_;
+  Metrics &metrics_;
+  GatewayClock clock_;
+  ReplayGuard replay_;
+  IdempotencyStore idempotency_;
+  std::map<std::string, std::unique_ptr<Source>, std::less<>> sources_;
+  std::unique_ptr<Source> unknown_source_; // metrics for requests naming no configured source
+  prometheus::Counter *replays_blocked_;
+  prometheus::Counter *json_errors_;
+  prometheus::Counter *schema_errors_;
+
+  std::mutex unknown_mutex_;
+  std::map<std::string, prometheus::Counter *, std::less<>> unknown_field_counters_; // bounded
+};
+
+} // namespace th::gateway

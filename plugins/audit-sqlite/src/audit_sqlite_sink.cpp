@@ -1,0 +1,186 @@
+// audit-sqlite: stores every audit event in a hash-chained SQLite trail (docs/audit-format.md).
+// on_audit_event validates and canonicalizes the event on the caller's thread, then queues it;
+// one writer thread appends batches in transactions, signs checkpoints and updates the sidecar.
+#include "event_queue.hpp"
+#include "sink_params.hpp"
+
+#include <audit_chain/appender.hpp>
+#include <audit_chain/canonical_json.hpp>
+#include <audit_chain/checkpoint.hpp>
+#include <audit_chain/sqlite.hpp>
+#include <audit_chain/timestamp.hpp>
+
+#include <tradehost/plugin.hpp>
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace th::audit {
+namespace {
+
+using tradehost::view;
+
+std::string checked_text(th_str s, const char *field, bool required) {
+  std::string_view v = view(s);
+  if (required && v.empty()) throw std::invalid_argument(std::string("audit event has an empty ") + field);
+  if (!is_valid_utf8(v)) throw std::invalid_argument(std::string("audit event ") + field + " is not valid UTF-8");
+  return std::string(v);
+}
+
+bool file_exists(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+class AuditSqliteSink : public tradehost::PluginBase {
+public:
+  AuditSqliteSink(const th_host_api *api, th_host *host, std::string_view params_json)
+      : PluginBase(api, host), params_(parse_sink_params(params_json)),
+        appender_(std::make_unique<Appender>(params_.path, AppenderOptions{params_.synchronous})),
+        queue_(params_.queue_capacity) {
+    if (params_.signing_key) key_ = SigningKey::load(*params_.signing_key);
+    if (key_) catch_up_sidecar();
+  }
+
+  ~AuditSqliteSink() override {
+    try {
+      finish();
+    } catch (...) { // destroy() cannot report; stop() already did if it was called
+    }
+  }
+
+  void start() {
+    std::lock_guard lock(lifecycle_);
+    if (writer_.joinable() || stopped_) return;
+    const Head &head = appender_->head();
+    log(TH_LOG_INFO, "audit-sqlite: chain " + params_.path + " continues after position " +
+                         std::to_string(head.chain_position) + (key_ ? " (checkpoints signed)" : " (no signing key)"));
+    writer_ = std::thread([this] { write_loop(); });
+  }
+
+  void stop() {
+    finish();
+    std::lock_guard lock(failure_mutex_);
+    if (!failure_.empty()) throw std::runtime_error(failure_);
+  }
+
+  void on_audit_event(const th_audit_event &e) {
+    PendingEvent p;
+    p.event_id = checked_text(e.event_id, "event_id", true);
+    p.correlation_id = checked_text(e.correlation_id, "correlation_id", false);
+    p.event_type = checked_text(e.event_type, "event_type", true);
+    p.service = checked_text(e.service, "service", false);
+    std::string_view data = view(e.data_json);
+    if (data.empty()) {
+      p.data = "{}";
+    } else {
+      try {
+        p.data = canonicalize(data);
+      } catch (const CanonicalJsonError &error) {
+        throw std::invalid_argument("audit event " + p.event_id + " data: " + error.what());
+      }
+      if (p.data.front() != '{') throw std::invalid_argument("audit event " + p.event_id + " data is not an object");
+    }
+    p.timestamp = rfc3339_ms(e.timestamp_ns);
+    if (!queue_.push(std::move(p))) {
+      std::lock_guard lock(failure_mutex_);
+      throw std::runtime_error(failure_.empty() ? "audit-sqlite is stopped" : failure_);
+    }
+  }
+
+private:
+  using Clock = EventQueue::Clock;
+
+  void finish() {
+    std::lock_guard lock(lifecycle_);
+    if (stopped_) return;
+    stopped_ = true;
+    queue_.close();
+    if (writer_.joinable()) writer_.join();
+    else write_loop(); // never started: drain what was queued here
+  }
+
+  void write_loop() {
+    try {
+      std::vector<PendingEvent> batch;
+      auto last_checkpoint = Clock::now();
+      uint64_t checkpointed_at = appender_->head().last_checkpoint ? appender_->head().last_checkpoint->chain_position : 0;
+      auto due = [&](uint64_t upcoming) {
+        return key_ && (appender_->head().chain_position + upcoming >= checkpointed_at + params_.checkpoint_every ||
+                        Clock::now() >= last_checkpoint + params_.checkpoint_interval);
+      };
+      auto signed_now = [&] {
+        if (!appender_->new_checkpoint()) return;
+        checkpointed_at = appender_->new_checkpoint()->chain_position;
+        last_checkpoint = Clock::now();
+        append_checkpoint_line(params_.checkpoint_file, *appender_->new_checkpoint(),
+                               params_.synchronous != Synchronous::off);
+      };
+      for (;;) {
+        bool open = queue_.take(batch, params_.batch_max, params_.batch_delay,
+                                key_ ? last_checkpoint + params_.checkpoint_interval : Clock::now() + std::chrono::hours(1));
+        for (size_t i = 0; i < batch.size(); i += params_.batch_max) {
+          size_t n = std::min(params_.batch_max, batch.size() - i);
+          size_t written = appender_->append(batch.data() + i, n, due(n) ? &*key_ : nullptr);
+          signed_now();
+          if (written) count("audit_sink_events_written_total", static_cast<double>(written));
+        }
+        if (batch.empty() && key_ && appender_->head().chain_position > checkpointed_at && due(0)) {
+          appender_->checkpoint(*key_);
+          signed_now();
+        }
+        if (!open) break;
+      }
+      if (key_ && appender_->head().chain_position > checkpointed_at) { // the final checkpoint
+        appender_->checkpoint(*key_);
+        signed_now();
+      }
+    } catch (const std::exception &e) {
+      {
+        std::lock_guard lock(failure_mutex_);
+        failure_ = std::string("audit-sqlite writer stopped: ") + e.what();
+      }
+      log(TH_LOG_ERROR, failure_);
+      queue_.close(); // producers fail instead of blocking on a queue nobody drains
+    }
+  }
+
+  // A crash between a checkpoint's commit and its sidecar line leaves the sidecar behind the
+  // table; append what it misses.
+  void catch_up_sidecar() {
+    uint64_t known = 0;
+    if (file_exists(params_.checkpoint_file))
+      for (auto &c : read_checkpoint_file(params_.checkpoint_file)) known = std::max(known, c.chain_position);
+    Statement missing(appender_->database(), "SELECT chain_position, hash, signature, public_key, signed_at "
+                                             "FROM checkpoints WHERE chain_position > ?1 ORDER BY chain_position");
+    missing.bind(1, static_cast<int64_t>(known));
+    while (missing.step())
+      append_checkpoint_line(params_.checkpoint_file,
+                             Checkpoint{static_cast<uint64_t>(missing.int64(0)), std::string(missing.text(1)),
+                                        std::string(missing.text(2)), std::string(missing.text(3)),
+                                        std::string(missing.text(4))},
+                             params_.synchronous != Synchronous::off);
+  }
+
+  SinkParams params_;
+  std::unique_ptr<Appender> appender_;
+  std::optional<SigningKey> key_;
+  EventQueue queue_;
+  std::thread writer_;
+  std::mutex lifecycle_;
+  bool stopped_ = false;
+  std::mutex failure_mutex_;
+  std::string failure_;
+};
+
+} // namespace
+} // namespace th::audit
+
+TRADEHOST_PLUGIN(th::audit::AuditSqliteSink, TH_KIND_AUDIT_SINK, "audit-sqlite", "1.0.0",
+                 "Hash-chained, checkpoint-signed audit trail in SQLite",
+                 R"({"type":"object","required":["path"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"batch_max":{"type":"integer","minimum":1},"batch_delay_ms":{"type":"integer","minimum":0},"synchronous":{"enum":["normal","full","off"]},"checkpoint_every":{"type":"integer","minimum":1},"checkpoint_interval_s":{"type":"number","exclusiveMinimum":0},"signing_key":{"type":"string","minLength":1},"checkpoint_file":{"type":"string","minLength":1},"queue_capacity":{"type":"integer","minimum":1}}})")

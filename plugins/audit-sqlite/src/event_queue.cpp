@@ -1,0 +1,42 @@
+#include "event_queue.hpp"
+
+namespace th::audit {
+
+bool EventQueue::push(PendingEvent &&event) {
+  std::unique_lock lock(mutex_);
+  not_full_.wait(lock, [&] { return closed_ || queued_.size() < capacity_; });
+  if (closed_) return false;
+  if (queued_.empty()) oldest_ = Clock::now();
+  queued_.push_back(std::move(event));
+  // Wake the writer only when it has something new to decide on.
+  bool wake = queued_.size() == 1 || queued_.size() == batch_wanted_ || queued_.size() == capacity_;
+  lock.unlock();
+  if (wake) not_empty_.notify_one();
+  return true;
+}
+
+bool EventQueue::take(std::vector<PendingEvent> &out, size_t batch_max, Clock::duration delay,
+                      Clock::time_point wake_by) {
+  out.clear();
+  std::unique_lock lock(mutex_);
+  batch_wanted_ = std::min(batch_max, capacity_);
+  not_empty_.wait_until(lock, wake_by, [&] { return closed_ || !queued_.empty(); });
+  if (queued_.empty()) return !closed_;
+  not_empty_.wait_until(lock, oldest_ + delay, [&] { return closed_ || queued_.size() >= batch_wanted_; });
+  bool was_full = queued_.size() >= capacity_;
+  out.swap(queued_);
+  lock.unlock();
+  if (was_full) not_full_.notify_all();
+  return true;
+}
+
+void EventQueue::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  not_empty_.notify_all();
+  not_full_.notify_all();
+}
+
+} // namespace th::audit
