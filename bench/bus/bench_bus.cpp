@@ -7,6 +7,7 @@
 // the handler records now - stamp; once at a paced offered rate, once flat out (saturation,
 // where latency is the time a message spends behind a full queue).
 #include "bus/embedded_bus.hpp"
+#include "events/json_codec.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -155,6 +156,66 @@ int usable_cpus() {
   return CPU_COUNT(&set);
 }
 
+// Nanoseconds per call of `work`, best of three batches of `iterations`.
+template <class Work> double ns_per_call(long iterations, Work &&work) {
+  double best = 1e18;
+  for (int batch = 0; batch < 3; ++batch) {
+    const int64_t start = now_ns();
+    for (long i = 0; i < iterations; ++i)
+      work(i);
+    best = std::min(best, static_cast<double>(now_ns() - start) / static_cast<double>(iterations));
+  }
+  return best;
+}
+
+// The contract-JSON codec as the JetStream bus uses it: struct -> text and text -> struct.
+void codec_table() {
+  th::Signal signal = std::get<th::Signal>(sample_signal().payload);
+  signal.timestamp_ns = 1736937001250000000;
+  th::Fill fill;
+  fill.corr_id = signal.corr_id;
+  fill.fill_id = "sim-fill-000001";
+  fill.order_id = "sim-order-000001";
+  fill.agent_id = "momentum-1";
+  fill.instrument = "BTC/USDT";
+  fill.side = TH_SIDE_BUY;
+  fill.fill_status = TH_FILL_COMPLETE;
+  fill.quantity_filled = 0.5;
+  fill.quantity_requested = 0.5;
+  fill.avg_fill_price = 42001.25;
+  fill.fill_timestamp_ns = signal.timestamp_ns;
+  fill.execution_venue = "simulator";
+  fill.fees = {0.21, 0.01, 0.001};
+  fill.slippage_bps = 0.3;
+  const std::string signal_text = th::to_json(signal).dump();
+  const std::string fill_text = th::to_json(fill).dump();
+  volatile size_t sink = 0;
+  constexpr long n = 100'000;
+  std::printf("\n%-36s %12s %12s\n", "codec (one thread)", "ns/event", "events/s");
+  const auto row = [](const char *name, double ns) {
+    std::printf("%-36s %12.0f %12.0f\n", name, ns, 1e9 / ns);
+  };
+  row("Signal encode (to_json + dump)", ns_per_call(n, [&](long i) {
+        signal.price = static_cast<double>(i);
+        sink = sink + th::to_json(signal).dump().size();
+      }));
+  row("Signal decode (parse + from_json)", ns_per_call(n, [&](long) {
+        sink = sink + th::signal_from_json(nlohmann::json::parse(signal_text)).corr_id.size();
+      }));
+  row("Fill encode (to_json + dump)", ns_per_call(n, [&](long i) {
+        fill.avg_fill_price = static_cast<double>(i);
+        sink = sink + th::to_json(fill).dump().size();
+      }));
+  row("Fill decode (parse + from_json)", ns_per_call(n, [&](long) {
+        sink = sink + th::fill_from_json(nlohmann::json::parse(fill_text)).fill_id.size();
+      }));
+  row("timestamp format",
+      ns_per_call(n, [&](long i) { sink = sink + th::format_timestamp(i * 1'000'000).size(); }));
+  row("timestamp parse", ns_per_call(n, [&](long) {
+        sink = sink + static_cast<size_t>(*th::parse_timestamp("2025-01-15T10:30:01.250+02:00") & 1);
+      }));
+}
+
 std::string human_ns(int64_t ns) {
   char buffer[32];
   if (ns < 10'000)
@@ -210,5 +271,6 @@ int main(int argc, char **argv) {
   };
   latency_row("offered " + std::to_string(static_cast<long>(o.rate)) + "/s", latency(o, o.rate));
   latency_row("saturation (flat out)", latency(o, 0));
+  codec_table();
   return 0;
 }

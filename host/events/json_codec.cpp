@@ -495,6 +495,25 @@ int32_t get_enum(const json &v, std::string_view field, int32_t (*from_name)(std
   return value;
 }
 
+void read_required(const json &v, std::string_view field, std::string &out, Seen &seen, unsigned bit) {
+  out = get_string(v, field);
+  seen.mark(bit);
+}
+void read_required(const json &v, std::string_view field, double &out, Seen &seen, unsigned bit) {
+  out = get_number(v, field);
+  seen.mark(bit);
+}
+void read_required_time(const json &v, std::string_view field, TimeNs &out, Seen &seen, unsigned bit) {
+  out = get_time(v, field);
+  seen.mark(bit);
+}
+void read_required_enum(const json &v, std::string_view field, int32_t &out,
+                        int32_t (*from_name)(std::string_view), const char *allowed, Seen &seen,
+                        unsigned bit) {
+  out = get_enum(v, field, from_name, allowed);
+  seen.mark(bit);
+}
+
 // Collects unmodelled fields; creates the object only when there is one.
 class Extra {
 public:
@@ -556,20 +575,20 @@ void decode_intent(const json &j, OrderIntent &o, Rejection *rejection) {
     const std::string &k = it.key();
     const json &v = *it;
     if (k == "corr_id")
-      o.corr_id = get_string(v, k), seen.mark(intent_corr_id);
+      read_required(v, k, o.corr_id, seen, intent_corr_id);
     else if (k == "agent_id")
-      o.agent_id = get_string(v, k), seen.mark(intent_agent_id);
+      read_required(v, k, o.agent_id, seen, intent_agent_id);
     else if (k == "instrument")
-      o.instrument = get_string(v, k), seen.mark(intent_instrument);
+      read_required(v, k, o.instrument, seen, intent_instrument);
     else if (k == "side")
-      o.side = get_enum(v, k, side_from_name, "buy, sell"), seen.mark(intent_side);
+      read_required_enum(v, k, o.side, side_from_name, "buy, sell", seen, intent_side);
     else if (k == "quantity")
-      o.quantity = get_number(v, k), seen.mark(intent_quantity);
+      read_required(v, k, o.quantity, seen, intent_quantity);
     else if (k == "order_type")
-      o.order_type = get_enum(v, k, order_type_from_name, "market, limit, stop, stop_limit"),
-      seen.mark(intent_order_type);
+      read_required_enum(v, k, o.order_type, order_type_from_name, "market, limit, stop, stop_limit", seen,
+                         intent_order_type);
     else if (k == "timestamp")
-      o.timestamp_ns = get_time(v, k), seen.mark(intent_timestamp);
+      read_required_time(v, k, o.timestamp_ns, seen, intent_timestamp);
     else if (k == "parent_corr_id")
       read_optional_string(v, k, o.parent_corr_id);
     else if (k == "price_limit")
@@ -584,7 +603,7 @@ void decode_intent(const json &j, OrderIntent &o, Rejection *rejection) {
     else if (k == "risk_params")
       o.risk_params = risk_params_from_json(v, extra);
     else if (rejection && k == "rejection_reason")
-      rejection->reason = get_string(v, k), seen.mark(intent_rejection_reason);
+      read_required(v, k, rejection->reason, seen, intent_rejection_reason);
     else if (rejection && k == "rule")
       read_optional_string(v, k, rejection->rule);
     else
@@ -614,15 +633,15 @@ Signal signal_from_json(const json &j) {
     const std::string &k = it.key();
     const json &v = *it;
     if (k == "corr_id")
-      s.corr_id = get_string(v, k), seen.mark(corr_id);
+      read_required(v, k, s.corr_id, seen, corr_id);
     else if (k == "instrument")
-      s.instrument = get_string(v, k), seen.mark(instrument);
+      read_required(v, k, s.instrument, seen, instrument);
     else if (k == "signal")
-      s.action = get_enum(v, k, signal_action_from_name, "buy, sell, hold, close"), seen.mark(signal);
+      read_required_enum(v, k, s.action, signal_action_from_name, "buy, sell, hold, close", seen, signal);
     else if (k == "strength")
-      s.strength = get_number(v, k), seen.mark(strength);
+      read_required(v, k, s.strength, seen, strength);
     else if (k == "timestamp")
-      s.timestamp_ns = get_time(v, k), seen.mark(timestamp);
+      read_required_time(v, k, s.timestamp_ns, seen, timestamp);
     else if (k == "price")
       s.price = get_optional_number(v, k);
     else if (k == "source")
@@ -672,22 +691,22 @@ Fill fill_from_json(const json &j) {
     const std::string &k = it.key();
     const json &v = *it;
     if (k == "corr_id")
-      f.corr_id = get_string(v, k), seen.mark(corr_id);
+      read_required(v, k, f.corr_id, seen, corr_id);
     else if (k == "fill_id")
-      f.fill_id = get_string(v, k), seen.mark(fill_id);
+      read_required(v, k, f.fill_id, seen, fill_id);
     else if (k == "instrument")
-      f.instrument = get_string(v, k), seen.mark(instrument);
+      read_required(v, k, f.instrument, seen, instrument);
     else if (k == "side")
-      f.side = get_enum(v, k, side_from_name, "buy, sell"), seen.mark(side);
+      read_required_enum(v, k, f.side, side_from_name, "buy, sell", seen, side);
     else if (k == "quantity_filled")
-      f.quantity_filled = get_number(v, k), seen.mark(quantity_filled);
+      read_required(v, k, f.quantity_filled, seen, quantity_filled);
     else if (k == "avg_fill_price")
-      f.avg_fill_price = get_number(v, k), seen.mark(avg_fill_price);
+      read_required(v, k, f.avg_fill_price, seen, avg_fill_price);
     else if (k == "fill_status")
-      f.fill_status = get_enum(v, k, fill_status_from_name, "complete, partial, rejected, cancelled"),
-      seen.mark(fill_status);
+      read_required_enum(v, k, f.fill_status, fill_status_from_name, "complete, partial, rejected, cancelled",
+                         seen, fill_status);
     else if (k == "fill_timestamp")
-      f.fill_timestamp_ns = get_time(v, k), seen.mark(fill_timestamp);
+      read_required_time(v, k, f.fill_timestamp_ns, seen, fill_timestamp);
     else if (k == "parent_corr_id")
       read_optional_string(v, k, f.parent_corr_id);
     else if (k == "order_id")
@@ -742,17 +761,17 @@ Reconcile reconcile_from_json(const json &j) {
     const std::string &k = it.key();
     const json &v = *it;
     if (k == "corr_id")
-      r.corr_id = get_string(v, k), seen.mark(corr_id);
+      read_required(v, k, r.corr_id, seen, corr_id);
     else if (k == "reconcile_id")
-      r.reconcile_id = get_string(v, k), seen.mark(reconcile_id);
+      read_required(v, k, r.reconcile_id, seen, reconcile_id);
     else if (k == "instrument")
-      r.instrument = get_string(v, k), seen.mark(instrument);
+      read_required(v, k, r.instrument, seen, instrument);
     else if (k == "position_delta")
-      r.position_delta = get_number(v, k), seen.mark(position_delta);
+      read_required(v, k, r.position_delta, seen, position_delta);
     else if (k == "new_position")
-      r.new_position = get_number(v, k), seen.mark(new_position);
+      read_required(v, k, r.new_position, seen, new_position);
     else if (k == "reconcile_timestamp")
-      r.reconcile_timestamp_ns = get_time(v, k), seen.mark(reconcile_timestamp);
+      read_required_time(v, k, r.reconcile_timestamp_ns, seen, reconcile_timestamp);
     else if (k == "parent_corr_id")
       read_optional_string(v, k, r.parent_corr_id);
     else if (k == "agent_id")
@@ -787,13 +806,13 @@ AuditRecord audit_record_from_json(const json &j) {
     const std::string &k = it.key();
     const json &v = *it;
     if (k == "event_id")
-      a.event_id = get_string(v, k), seen.mark(event_id);
+      read_required(v, k, a.event_id, seen, event_id);
     else if (k == "correlation_id")
-      a.correlation_id = get_string(v, k), seen.mark(correlation_id);
+      read_required(v, k, a.correlation_id, seen, correlation_id);
     else if (k == "event_type")
-      a.event_type = get_string(v, k), seen.mark(event_type);
+      read_required(v, k, a.event_type, seen, event_type);
     else if (k == "timestamp")
-      a.timestamp_ns = get_time(v, k), seen.mark(timestamp);
+      read_required_time(v, k, a.timestamp_ns, seen, timestamp);
     else if (k == "service")
       read_optional_string(v, k, a.service);
     else if (k == "data") {

@@ -109,7 +109,9 @@ void Simulator::emit_fill(std::string_view order_corr_id, std::string_view paren
     f.regulatory_fee = notional * params_.regulatory_fee_bps / 10000;
   }
   f.slippage_bps = slippage_bps;
-  emit(f);
+  if (th_status st = emit(f); st != TH_OK)
+    log(TH_LOG_WARN, "exec-sim: the host refused fill " + fill_id_ + " (status " + std::to_string(st) + ")",
+        order_corr_id);
 
   std::string_view type = fill_type(status);
   th_label labels[] = {{TH_STR("fill_type"), str(type)}, {TH_STR("instrument"), str(instrument)}};
@@ -182,7 +184,7 @@ Simulator::Outcome Simulator::try_execute(std::string_view instrument, Instrumen
   // Draw order (README "Random draws"): partial decision, partial fraction, slippage, latency.
   double quantity = o.remaining;
   bool partial = false;
-  if (params_.partial_fill_prob > 0 && random_.uniform() < params_.partial_fill_prob) {
+  if (o.tif != TH_TIF_FOK && params_.partial_fill_prob > 0 && random_.uniform() < params_.partial_fill_prob) {
     double part = std::floor(o.remaining * random_.uniform(0.30, 0.95) * 1000) / 1000;
     if (part >= min_quantity && o.remaining - part >= min_quantity) {
       quantity = part;

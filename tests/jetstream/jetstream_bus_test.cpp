@@ -340,8 +340,12 @@ TEST(JetStreamBus, ServerRestartMidStreamLosesNothingAndHealthFollows) {
   EXPECT_TRUE(eventually([&] { return bus->health().state == "disconnected"; }, 5s));
   for (int i = 100; i < 103; ++i) first[i] = publish(i); // answered unavailable, nothing accepted
   EXPECT_FALSE(bus->health().consumers.at(0).healthy);
+  fprintf(stderr, "DBG before start %ld\n", (long)std::chrono::system_clock::now().time_since_epoch().count()/1000000);
   server.start();
+  fprintf(stderr, "DBG after start %ld\n", (long)std::chrono::system_clock::now().time_since_epoch().count()/1000000);
   EXPECT_TRUE(eventually([&] { return bus->health().state == "connected"; }, 10s));
+  fprintf(stderr, "DBG connected %ld\n", (long)std::chrono::system_clock::now().time_since_epoch().count()/1000000);
+  fprintf(stderr, "%s\n", server.read_log().c_str());
   for (int i = 103; i < total; ++i) first[i] = publish(i);
 
   // What was answered ok is stored; the rest is retried with the same msg_id (as a client would).

@@ -9,12 +9,7 @@ namespace th::audit {
 namespace {
 
 Database &prepare(Database &db, const AppenderOptions &options) {
-  db.exec("PRAGMA journal_mode = WAL");
-  switch (options.synchronous) {
-  case Synchronous::off: db.exec("PRAGMA synchronous = OFF"); break;
-  case Synchronous::normal: db.exec("PRAGMA synchronous = NORMAL"); break;
-  case Synchronous::full: db.exec("PRAGMA synchronous = FULL"); break;
-  }
+  configure_for_append(db, options.synchronous);
   create_schema(db);
   return db;
 }
@@ -25,6 +20,18 @@ int64_t wall_clock_ns() {
 }
 
 } // namespace
+
+void configure_for_append(Database &db, Synchronous synchronous) {
+  // Larger pages and cache: rows are ~400 bytes and the event_id index takes random inserts.
+  db.exec("PRAGMA page_size = 16384"); // effective only for a new database (before WAL)
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA cache_size = -65536"); // KiB
+  switch (synchronous) {
+  case Synchronous::off: db.exec("PRAGMA synchronous = OFF"); break;
+  case Synchronous::normal: db.exec("PRAGMA synchronous = NORMAL"); break;
+  case Synchronous::full: db.exec("PRAGMA synchronous = FULL"); break;
+  }
+}
 
 Appender::Appender(const std::string &db_path, AppenderOptions options)
     : db_(db_path, Database::Mode::read_write_create),

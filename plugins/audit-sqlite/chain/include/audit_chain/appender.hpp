@@ -25,6 +25,10 @@ struct AppenderOptions {
   Synchronous synchronous = Synchronous::normal;
 };
 
+// The connection settings the appender uses (WAL, page and cache size, synchronous); the benchmark
+// applies them to its raw-insert baseline too.
+void configure_for_append(Database &db, Synchronous synchronous);
+
 class Appender {
 public:
   // Opens or creates the database (WAL mode) and reads the stored head.
