@@ -26,8 +26,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <memory>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,13 +36,17 @@ namespace {
 
 constexpr int64_t t0 = 1736937000000000000; // 2025-01-15T10:30:00Z
 
-std::string s(th_str v) { return v.len ? std::string(v.ptr, v.len) : std::string(); }
+std::string s(th_str v) {
+  return v.len ? std::string(v.ptr, v.len) : std::string();
+}
 
 const th_plugin_descriptor *load(const std::string &path) {
   void *lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL); // kept loaded for the process
-  if (!lib) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+  if (!lib)
+    throw std::runtime_error(std::string("dlopen: ") + dlerror());
   auto entry = reinterpret_cast<th_plugin_entry_fn>(dlsym(lib, TH_PLUGIN_ENTRY_SYMBOL));
-  if (!entry) throw std::runtime_error("no entry symbol in " + path);
+  if (!entry)
+    throw std::runtime_error("no entry symbol in " + path);
   return entry();
 }
 
@@ -56,7 +60,9 @@ struct LeanHost {
   double net_quantity = 0; // one agent, one instrument in this bench
 };
 
-LeanHost &lean(th_host *h) { return *reinterpret_cast<LeanHost *>(h); }
+LeanHost &lean(th_host *h) {
+  return *reinterpret_cast<LeanHost *>(h);
+}
 
 th_host_api lean_api() {
   th_host_api api{};
@@ -73,13 +79,15 @@ th_host_api lean_api() {
       ++l.filled_nonzero;
       l.net_quantity += f->side == TH_SIDE_BUY ? f->quantity_filled : -f->quantity_filled;
     }
-    if (l.risk && l.risk->on_fill) l.risk->on_fill(l.risk_instance, f);
+    if (l.risk && l.risk->on_fill)
+      l.risk->on_fill(l.risk_instance, f);
     return TH_OK;
   };
   api.emit_reconcile = [](th_host *, const th_reconcile *) -> th_status { return TH_OK; };
   api.get_position = [](th_host *h, th_str, th_str instrument, th_position *out) -> th_status {
     th_position p{};
-    if (instrument.len) p.quantity = lean(h).net_quantity;
+    if (instrument.len)
+      p.quantity = lean(h).net_quantity;
     uint32_t size = out->struct_size;
     p.struct_size = size;
     std::memcpy(out, &p, std::min<size_t>(size, sizeof p));
@@ -97,15 +105,18 @@ th_host_api lean_api() {
   return api;
 }
 
-th_instance *create(const th_plugin_descriptor *d, const th_host_api *api, void *host, const std::string &params) {
+th_instance *create(const th_plugin_descriptor *d, const th_host_api *api, void *host,
+                    const std::string &params) {
   th_status st = TH_OK;
-  th_instance *i = d->create(api, reinterpret_cast<th_host *>(host), th_str{params.data(), params.size()}, &st);
+  th_instance *i =
+      d->create(api, reinterpret_cast<th_host *>(host), th_str{params.data(), params.size()}, &st);
   if (st != TH_OK) {
     std::string err = s(d->last_error(i));
     d->destroy(i);
     throw std::runtime_error("create " + s(d->name) + ": " + err);
   }
-  if (d->start) d->start(i);
+  if (d->start)
+    d->start(i);
   return i;
 }
 
@@ -115,11 +126,13 @@ th_instance *create(const th_plugin_descriptor *d, const th_host_api *api, void 
 // and exec-sim's protective orders stay bounded), risk_params max_position 1000, stop_loss 0.02.
 struct Workload {
   std::vector<std::string> corr_ids;
-  std::string agent = "momentum_v1", instrument = "AAPL", strategy = "momentum", signal_corr = "bench_signal_0";
+  std::string agent = "momentum_v1", instrument = "AAPL", strategy = "momentum",
+              signal_corr = "bench_signal_0";
   std::vector<th_order_intent> intents;
 
   Workload() {
-    for (int n = 0; n < 1024; ++n) corr_ids.push_back("bench_" + std::to_string(100000000 + n));
+    for (int n = 0; n < 1024; ++n)
+      corr_ids.push_back("bench_" + std::to_string(100000000 + n));
     for (int n = 0; n < 1024; ++n) {
       th_order_intent i{};
       i.struct_size = sizeof i;
@@ -179,7 +192,8 @@ RunResult run(const Pipeline &p, const Workload &w, uint64_t count, uint64_t fir
     *p.clock = t0 + static_cast<int64_t>(n) * 2000;
     if (n % 64 == 0) {
       th_signal sig = w.signal(n);
-      if (p.risk && p.risk->on_signal) p.risk->on_signal(p.risk_instance, &sig);
+      if (p.risk && p.risk->on_signal)
+        p.risk->on_signal(p.risk_instance, &sig);
       p.exec->on_signal(p.exec_instance, &sig);
     }
     th_order_intent intent = w.intents[n % w.intents.size()];
@@ -200,7 +214,8 @@ RunResult run(const Pipeline &p, const Workload &w, uint64_t count, uint64_t fir
 }
 
 std::string risk_params_json() {
-  std::string kill = (std::filesystem::temp_directory_path() / ("bench_exec_kill_" + std::to_string(getpid()))).string();
+  std::string kill =
+      (std::filesystem::temp_directory_path() / ("bench_exec_kill_" + std::to_string(getpid()))).string();
   return R"({"max_position":1000,"max_order_quantity":10000,"max_order_notional":10000000,)"
          R"("max_orders_per_second":1000000,"allow_instruments":["AAPL","MSFT","BTC/*"],)"
          R"("deny_instruments":["GME"],"max_daily_loss":1000000,"kill_switch_file":")" +
@@ -249,15 +264,18 @@ int main(int argc, char **argv) {
               static_cast<unsigned long long>(count), repetitions);
   std::printf("exec-sim: %s\nrisk-limits: %s\n\n", EXEC_SIM_SO,
               risk_path.empty() ? "(not found: simulator only)" : risk_path.c_str());
-  std::printf("| host      | chain                      | intents   | runs | wall median/s | wall best/s   | cpu median/s  | cpu ns/op | rejected |\n");
-  std::printf("|-----------|----------------------------|-----------|------|---------------|---------------|---------------|-----------|----------|\n");
+  std::printf("| host      | chain                      | intents   | runs | wall median/s | wall best/s   | "
+              "cpu median/s  | cpu ns/op | rejected |\n");
+  std::printf("|-----------|----------------------------|-----------|------|---------------|---------------|-"
+              "--------------|-----------|----------|\n");
 
   const th_plugin_descriptor *exec = load(EXEC_SIM_SO);
   const th_plugin_descriptor *risk = risk_path.empty() ? nullptr : load(risk_path);
 
   // Lean host: simulator only, then risk + simulator.
   for (bool with_risk : {false, true}) {
-    if (with_risk && !risk) continue;
+    if (with_risk && !risk)
+      continue;
     const th_host_api api = lean_api();
     LeanHost host; // both instances share it: one clock, one position
     Pipeline p;
@@ -271,15 +289,23 @@ int main(int argc, char **argv) {
     }
     p.clock = &host.now;
     std::vector<RunResult> runs;
-    run(p, w, count / 10, 0); // warm-up
-    for (int r = 0; r < repetitions; ++r) runs.push_back(run(p, w, count, (r + 1) * count));
+    uint64_t approved = run(p, w, count / 10, 0).approved; // warm-up
+    for (int r = 0; r < repetitions; ++r) {
+      runs.push_back(run(p, w, count, (r + 1) * count));
+      approved += runs.back().approved;
+    }
     print_row("lean", with_risk ? "risk-limits + exec-sim" : "exec-sim only", count, runs);
-    if (host.filled_nonzero == 0) std::printf("ERROR: no fills\n");
+    // Sanity: every approved market intent gives exactly one complete fill (no partials here).
+    if (host.filled_nonzero != approved || host.fills != approved)
+      std::printf("ERROR: %llu approved intents but %llu fills\n", static_cast<unsigned long long>(approved),
+                  static_cast<unsigned long long>(host.fills));
     if (p.risk_instance) {
-      if (risk->stop) risk->stop(p.risk_instance);
+      if (risk->stop)
+        risk->stop(p.risk_instance);
       risk->destroy(p.risk_instance);
     }
-    if (exec->stop) exec->stop(p.exec_instance);
+    if (exec->stop)
+      exec->stop(p.exec_instance);
     exec->destroy(p.exec_instance);
   }
 
@@ -287,11 +313,13 @@ int main(int argc, char **argv) {
   {
     th::test::PluginHarness exec_h(EXEC_SIM_SO, exec_params);
     std::unique_ptr<th::test::PluginHarness> risk_h;
-    if (risk) risk_h = std::make_unique<th::test::PluginHarness>(risk_path, risk_params);
+    if (risk)
+      risk_h = std::make_unique<th::test::PluginHarness>(risk_path, risk_params);
     Pipeline p;
     p.exec = exec_h.d;
     p.exec_instance = exec_h.inst;
-    if (risk_h) p.risk = risk_h->d, p.risk_instance = risk_h->inst;
+    if (risk_h)
+      p.risk = risk_h->d, p.risk_instance = risk_h->inst;
     p.clock = &exec_h.recorder.now;
     std::vector<RunResult> runs;
     const uint64_t chunk = 100'000; // the recorder keeps every fill: clear it between chunks
@@ -299,11 +327,14 @@ int main(int argc, char **argv) {
       RunResult total{0, 0, 0, 0};
       for (uint64_t done = 0; done < count; done += chunk) {
         uint64_t n = std::min(chunk, count - done);
-        if (risk_h) risk_h->recorder.now = exec_h.recorder.now;
+        if (risk_h)
+          risk_h->recorder.now = exec_h.recorder.now;
         RunResult part = run(p, w, n, (r + 1) * count + done);
-        total.seconds += part.seconds, total.cpu_seconds += part.cpu_seconds, total.approved += part.approved, total.rejected += part.rejected;
+        total.seconds += part.seconds, total.cpu_seconds += part.cpu_seconds, total.approved += part.approved,
+            total.rejected += part.rejected;
         exec_h.recorder.fills.clear();
-        if (risk_h) risk_h->recorder.rejections.clear();
+        if (risk_h)
+          risk_h->recorder.rejections.clear();
       }
       runs.push_back(total);
     }

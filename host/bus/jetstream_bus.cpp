@@ -370,7 +370,8 @@ void JetStreamBus::pause(std::chrono::milliseconds duration) {
 }
 
 PublishStatus JetStreamBus::publish(const Message &message, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+  // publish_timeout_ms bounds every publish, whatever the caller allows.
+  const auto deadline = Clock::now() + std::min(timeout, std::chrono::milliseconds(options_.publish_timeout_ms));
   {
     std::unique_lock lock(publish_mutex_);
     if (!accepting_) return PublishStatus::unavailable;

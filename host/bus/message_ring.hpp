@@ -75,7 +75,8 @@ private:
 };
 
 template <class Handle> size_t MessageRing::drain(Handle &&handle, size_t limit) {
-  // Wake blocked producers every so often during a long batch, not after every message.
+  // Wake blocked producers (and refresh pending()) every so often during a long batch, not
+  // after every message.
   constexpr size_t wake_interval = 64;
   size_t taken = 0;
   while (taken < limit) {
@@ -87,8 +88,10 @@ template <class Handle> size_t MessageRing::drain(Handle &&handle, size_t limit)
     slot.sequence.store(dequeue_position_ + mask_ + 1, std::memory_order_release);
     ++dequeue_position_;
     ++taken;
-    if (taken % wake_interval == 0)
+    if (taken % wake_interval == 0) {
+      consumed_.store(dequeue_position_, std::memory_order_relaxed);
       wake_waiting_producers();
+    }
   }
   if (taken != 0) {
     consumed_.store(dequeue_position_, std::memory_order_relaxed);

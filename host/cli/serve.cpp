@@ -2,6 +2,7 @@
 
 #include "gateway/crypto.hpp"
 #include "gateway/gateway.hpp"
+#include "pipeline/hot_reload.hpp"
 #include "observability/log.hpp"
 
 #include <audit_chain/head.hpp>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace th::cli {
 namespace {
@@ -62,6 +64,28 @@ std::vector<std::string> kill_switch_files(const Deployment &d) {
   return files;
 }
 
+// Admin endpoints need `Authorization: Bearer <admin.token>`; without a configured token they
+// are off. Returns the refusal, or nullopt when the caller may proceed.
+std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const Deployment &d, const char *token_field) {
+  std::string token = d.admin.value(token_field, d.admin.value("token", ""));
+  if (token.empty()) return json_error(403, "admin endpoints are disabled: set admin.token");
+  std::string_view auth = req.header("Authorization");
+  constexpr std::string_view bearer = "Bearer ";
+  if (auth.substr(0, bearer.size()) != bearer || !gateway::constant_time_equal(auth.substr(bearer.size()), token))
+    return json_error(401, "bad or missing admin token");
+  return std::nullopt;
+}
+
+void add_reload_route(gateway::Gateway &gw, Runtime &rt, HotReload &reload, std::string config_path) {
+  gw.add_route("POST", "/admin/reload", [&rt, &reload, config_path](const HttpRequest &req) {
+    if (auto refusal = refuse_admin(req, rt.deployment, "token")) return *refusal;
+    auto r = reload.reload(config_path);
+    HttpResponse response = json_ok({{"ok", r.ok}, {"changes", r.changes}, {"notes", r.notes}, {"errors", r.errors}});
+    if (!r.ok) response.status = 422;
+    return response;
+  });
+}
+
 void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
   gw.add_route("GET", "/positions", [&rt](const HttpRequest &) { return json_ok(rt.portfolio.snapshot()); });
 
@@ -106,12 +130,7 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
   // POST /admin/kill-switch {"enabled": true|false}, with `Authorization: Bearer <admin token>`.
   // It creates or removes the risk chain's kill-switch files, which risk-limits watches.
   gw.add_route("POST", "/admin/kill-switch", [&rt](const HttpRequest &req) {
-    std::string token = rt.deployment.admin.value("kill_switch_token", rt.deployment.admin.value("token", ""));
-    if (token.empty()) return json_error(403, "admin endpoints are disabled: set admin.token");
-    std::string_view auth = req.header("Authorization");
-    constexpr std::string_view bearer = "Bearer ";
-    if (auth.substr(0, bearer.size()) != bearer || !gateway::constant_time_equal(auth.substr(bearer.size()), token))
-      return json_error(401, "bad or missing admin token");
+    if (auto refusal = refuse_admin(req, rt.deployment, "kill_switch_token")) return *refusal;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean())
       return json_error(422, "body must be {\"enabled\": true|false}");
@@ -151,6 +170,8 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
     for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
     return 2;
   }
+  const std::string config_path = rt.deployment.file;
+  HotReload reload(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(), rt.host_corr_id);
   std::unique_ptr<gateway::Gateway> gw;
   try {
     gateway::GatewayOptions options;
@@ -158,10 +179,12 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
     options.version = TRADEHOST_VERSION;
     gw = std::make_unique<gateway::Gateway>(std::move(config), *rt.bus, rt.metrics, std::move(options));
     add_host_routes(*gw, rt);
+    add_reload_route(*gw, rt, reload, config_path);
     rt.pipeline->start();
     rt.bus->start();
     running = true;
     rt.audit_startup();
+    reload.start();
     gw->start();
   } catch (const std::exception &e) {
     log::error("start_failed", {{"reason", e.what()}});
@@ -179,7 +202,7 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      log::info("reload_requested", {{"note", "configuration reload is not available in this build"}});
+      reload.reload(config_path);
       continue;
     }
     log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
@@ -187,6 +210,7 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
   }
   gw->set_ready(false);
   gw->stop();
+  reload.stop_watching();
   bool drained = rt.bus->wait_idle(std::chrono::seconds(30));
   rt.pipeline->stop();
   running = false;

@@ -93,6 +93,11 @@ constexpr RequiredCallback required_callbacks[] = {
     {TH_KIND_AUDIT_SINK, "on_audit_event", [](const th_plugin_descriptor &d) { return d.on_audit_event != nullptr; }},
 };
 
+std::string dlerror_text() {
+  const char *text = dlerror();
+  return text ? text : "";
+}
+
 struct Refused {
   std::string reason;
 };
@@ -147,8 +152,11 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
                                      boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   if (error || !library.is_loaded()) {
     // Boost.DLL reduces the failure to an errno; dlerror() still holds the loader's words.
-    const char *why = dlerror();
-    throw Refused{std::string("not a loadable shared library: ") + (why ? why : error.message())};
+    std::string why = dlerror_text();
+    if (why.empty()) why = error.message();
+    // dlerror() starts with the path, which the refusal already names.
+    if (const std::string prefix = path.string() + ": "; why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    throw Refused{"not a loadable shared library: " + why};
   }
   if (!library.has(TH_PLUGIN_ENTRY_SYMBOL))
     throw Refused{"missing entry symbol " TH_PLUGIN_ENTRY_SYMBOL " (is it exported with TH_PLUGIN_EXPORT?)"};

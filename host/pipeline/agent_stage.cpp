@@ -5,6 +5,7 @@
 #include "observability/log.hpp"
 
 #include <chrono>
+#include <thread>
 
 namespace th {
 namespace {
@@ -14,11 +15,79 @@ thread_local const Signal *current_signal = nullptr;
 thread_local uint32_t intents_this_signal = 0;
 } // namespace
 
-void AgentStage::add_agent(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter) {
+AgentStage::AgentStage(StageContext ctx, RiskChain &risk)
+    : StageServices(ctx), risk_(risk), agents_(std::make_shared<const Agents>()) {}
+
+AgentStage::Agent AgentStage::make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter) {
   auto &latency = ctx_.metrics.agent_decision_latency.Add({{"strategy", agent->context().instance_id}},
                                                          Metrics::latency_buckets());
-  agents_.push_back({agent.get(), std::move(filter), &latency});
-  instances_.push_back(std::move(agent));
+  return Agent{std::shared_ptr<PluginInstance>(std::move(agent)), std::move(filter), &latency};
+}
+
+void AgentStage::add_agent(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter) {
+  Agent a = make(std::move(agent), std::move(filter));
+  std::lock_guard lock(changes_);
+  auto next = std::make_shared<Agents>(*agents_.load());
+  next->push_back(std::move(a));
+  agents_.store(std::move(next));
+}
+
+std::shared_ptr<PluginInstance> AgentStage::replace_agent(const std::string &id,
+                                                          std::unique_ptr<PluginInstance> replacement,
+                                                          InstrumentFilter filter) {
+  Agent a = make(std::move(replacement), std::move(filter));
+  std::lock_guard lock(changes_);
+  auto next = std::make_shared<Agents>(*agents_.load());
+  for (auto &slot : *next)
+    if (slot.instance->context().instance_id == id) {
+      std::swap(slot, a);
+      agents_.store(std::move(next));
+      return std::move(a.instance);
+    }
+  return nullptr;
+}
+
+std::shared_ptr<PluginInstance> AgentStage::remove_agent(const std::string &id) {
+  std::lock_guard lock(changes_);
+  auto next = std::make_shared<Agents>(*agents_.load());
+  for (auto it = next->begin(); it != next->end(); ++it)
+    if (it->instance->context().instance_id == id) {
+      auto instance = std::move(it->instance);
+      next->erase(it);
+      agents_.store(std::move(next));
+      return instance;
+    }
+  return nullptr;
+}
+
+void AgentStage::retire(std::shared_ptr<PluginInstance> instance, std::chrono::milliseconds timeout) {
+  if (!instance) return;
+  // Snapshots still holding the instance are released when their signal is done.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (instance.use_count() > 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  if (instance->stop() != TH_OK)
+    log::error("instance_stop_failed", {{"instance", instance->context().instance_id}, {"error", instance->error()}});
+  instance.reset();
+}
+
+std::vector<std::string> AgentStage::agents_using(const std::string &plugin_name) const {
+  std::vector<std::string> ids;
+  for (auto &a : *agents_.load())
+    if (a.instance->context().plugin_name == plugin_name) ids.push_back(a.instance->context().instance_id);
+  return ids;
+}
+
+bool AgentStage::has_agent(const std::string &id) const {
+  for (auto &a : *agents_.load())
+    if (a.instance->context().instance_id == id) return true;
+  return false;
+}
+
+std::vector<std::shared_ptr<PluginInstance>> AgentStage::instances() const {
+  std::vector<std::shared_ptr<PluginInstance>> all;
+  for (auto &a : *agents_.load()) all.push_back(a.instance);
+  return all;
 }
 
 void AgentStage::on_signal(const Signal &signal) {
@@ -27,9 +96,10 @@ void AgentStage::on_signal(const Signal &signal) {
   th_signal view = view_of(signal);
   for (auto &check : risk_.checks())
     if (check->has_on_signal()) check->on_signal(view);
+  std::shared_ptr<const Agents> agents = agents_.load();
   current_signal = &signal;
   intents_this_signal = 0;
-  for (auto &a : agents_) {
+  for (auto &a : *agents) {
     if (!a.filter.matches(signal.instrument)) continue;
     auto start = std::chrono::steady_clock::now();
     th_status st = a.instance->on_signal(view);
@@ -40,6 +110,13 @@ void AgentStage::on_signal(const Signal &signal) {
                  signal.corr_id);
   }
   current_signal = nullptr;
+}
+
+void AgentStage::on_fill(const Fill &fill) {
+  for (auto &a : *agents_.load())
+    if (a.instance->context().instance_id == fill.agent_id && a.instance->has_on_fill() &&
+        a.instance->on_fill(fill) != TH_OK)
+      log::error("plugin_on_fill_failed", {{"instance", fill.agent_id}, {"error", a.instance->error()}}, fill.corr_id);
 }
 
 th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order_intent &in) {

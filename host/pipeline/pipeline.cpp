@@ -12,8 +12,9 @@ Pipeline::~Pipeline() {
 }
 
 std::unique_ptr<PluginInstance> Pipeline::create(const std::string &id, const PluginRef &ref, int32_t kind,
-                                                 HostServices &services, std::vector<std::string> &problems) {
-  auto library = registry_.find(ref.plugin);
+                                                 HostServices &services, std::vector<std::string> &problems,
+                                                 std::shared_ptr<PluginLibrary> library) {
+  if (!library) library = registry_.find(ref.plugin);
   std::string where = deployment_.locate(ref.params_pointer).to_string();
   if (!library) {
     problems.push_back(where + ": " + id + ": plugin '" + ref.plugin + "' is not loaded");
@@ -33,6 +34,7 @@ std::unique_ptr<PluginInstance> Pipeline::create(const std::string &id, const Pl
 }
 
 std::vector<std::string> Pipeline::build(unsigned roles) {
+  roles_ = roles;
   std::vector<std::string> problems;
   if (roles & role_agent) {
     for (const auto &r : deployment_.risk)
@@ -56,9 +58,9 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
   if (roles & (role_agent | role_exec)) {
     // The exec process owns the portfolio and publishes reconciles; an agent-only process
     // mirrors positions so strategies and risk can read them.
-    portfolio_ = std::make_unique<PortfolioStage>(ctx_, (roles & role_exec) != 0);
+    portfolio_ = std::make_unique<PortfolioStage>(ctx_, (roles & role_exec) != 0,
+                                                  (roles & role_agent) ? &agents_ : nullptr);
     for (auto &i : risk_.checks()) portfolio_->add_fill_listener(i.get());
-    for (auto &i : agents_.instances()) portfolio_->add_fill_listener(i.get());
     std::string durable = (roles & role_exec) ? "portfolio" : "agent-positions";
     ctx_.bus.subscribe({durable, {Subject::executions_fill}}, [this](const Delivery &d) {
       ++reconciles_;
@@ -83,6 +85,38 @@ std::vector<const PluginInstance *> Pipeline::instances() const {
   for (auto &i : execution_.instances()) all.push_back(i.get());
   for (auto &i : audit_.instances()) all.push_back(i.get());
   return all;
+}
+
+std::string Pipeline::start_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library) {
+  if (agents_.has_agent(agent.id)) return agent.id + ": an agent with this id is running";
+  std::vector<std::string> problems;
+  auto instance = create(agent.id, agent.strategy, TH_KIND_STRATEGY, agents_, problems, std::move(library));
+  if (!instance) return problems.back();
+  if (instance->start() != TH_OK) return agent.id + ": start failed: " + instance->error();
+  agents_.add_agent(std::move(instance), InstrumentFilter(agent.instruments));
+  log::info("agent_started", {{"agent", agent.id}, {"plugin", agent.strategy.plugin}});
+  return "";
+}
+
+std::string Pipeline::replace_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library) {
+  if (!agents_.has_agent(agent.id)) return start_agent(agent, std::move(library));
+  std::vector<std::string> problems;
+  auto instance = create(agent.id, agent.strategy, TH_KIND_STRATEGY, agents_, problems, std::move(library));
+  if (!instance) return problems.back();
+  if (instance->start() != TH_OK) return agent.id + ": start failed: " + instance->error();
+  std::string version = instance->context().plugin_version;
+  auto old = agents_.replace_agent(agent.id, std::move(instance), InstrumentFilter(agent.instruments));
+  AgentStage::retire(std::move(old));
+  log::info("agent_replaced", {{"agent", agent.id}, {"plugin", agent.strategy.plugin}, {"version", version}});
+  return "";
+}
+
+std::string Pipeline::stop_agent(const std::string &id) {
+  auto old = agents_.remove_agent(id);
+  if (!old) return id + ": no such agent";
+  AgentStage::retire(std::move(old));
+  log::info("agent_stopped", {{"agent", id}});
+  return "";
 }
 
 void Pipeline::start() {

@@ -32,6 +32,14 @@ public:
   // logged) and skipped; the rest runs.
   std::vector<std::string> build(unsigned roles);
 
+  // Live changes (hot reload, config reload). Each returns "" on success or the problem; on
+  // failure nothing changed. `library` overrides the registry's choice for the agent's plugin.
+  std::string start_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library = nullptr);
+  std::string replace_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library = nullptr);
+  std::string stop_agent(const std::string &id);
+  AgentStage &agents() { return agents_; }
+  bool runs_agents() const { return (roles_ & role_agent) != 0; }
+
   void start(); // start() on every instance
   void stop();  // stop() on every instance; sinks flush. Call once the bus is idle.
 
@@ -45,7 +53,8 @@ public:
 
 private:
   std::unique_ptr<PluginInstance> create(const std::string &id, const PluginRef &ref, int32_t kind,
-                                         HostServices &services, std::vector<std::string> &problems);
+                                         HostServices &services, std::vector<std::string> &problems,
+                                         std::shared_ptr<PluginLibrary> library = nullptr);
 
   const Deployment &deployment_;
   const PluginRegistry &registry_;
@@ -57,6 +66,7 @@ private:
   AuditStage audit_;
   std::atomic<uint64_t> signals_{0}, reconciles_{0};
   bool started_ = false;
+  unsigned roles_ = 0;
 };
 
 } // namespace th

@@ -10,11 +10,10 @@ void PortfolioStage::on_fill(const Fill &fill) {
     m.msg_id = fill.corr_id + ":reconcile:" + std::get<Reconcile>(m.payload).reconcile_id;
     publish(m);
   }
-  for (auto *l : listeners_) {
-    if (l->context().kind == TH_KIND_STRATEGY && l->context().instance_id != fill.agent_id) continue;
+  for (auto *l : listeners_)
     if (l->on_fill(fill) != TH_OK)
       log::error("plugin_on_fill_failed", {{"instance", l->context().instance_id}, {"error", l->error()}}, fill.corr_id);
-  }
+  if (agents_) agents_->on_fill(fill);
 }
 
 } // namespace th

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "loader/plugin_instance.hpp"
+#include "pipeline/agent_stage.hpp"
 #include "pipeline/stage_services.hpp"
 
 #include <vector>
@@ -13,8 +14,10 @@ namespace th {
 
 class PortfolioStage : public StageServices {
 public:
-  PortfolioStage(StageContext ctx, bool publish_reconciles) : StageServices(ctx), publish_(publish_reconciles) {}
+  PortfolioStage(StageContext ctx, bool publish_reconciles, AgentStage *agents)
+      : StageServices(ctx), publish_(publish_reconciles), agents_(agents) {}
 
+  // A risk check (or other non-agent instance) that wants every fill.
   void add_fill_listener(PluginInstance *instance) {
     if (instance->has_on_fill()) listeners_.push_back(instance);
   }
@@ -24,6 +27,7 @@ public:
 
 private:
   bool publish_;
+  AgentStage *agents_; // strategies get their own agent's fills
   std::vector<PluginInstance *> listeners_;
 };
 

@@ -7,7 +7,9 @@ namespace {
 
 constexpr int64_t ns_per_day = 86'400'000'000'000;
 
-int64_t utc_day(int64_t ns) { return ns >= 0 ? ns / ns_per_day : -((-ns + ns_per_day - 1) / ns_per_day); }
+int64_t utc_day(int64_t ns) {
+  return ns >= 0 ? ns / ns_per_day : -((-ns + ns_per_day - 1) / ns_per_day);
+}
 
 // Positions closer to zero than this are flat (floating-point residue of equal buys and sells).
 constexpr double flat_epsilon = 1e-9;
@@ -24,9 +26,12 @@ double Portfolio::last_price_of(std::string_view instrument, const Book &book) c
 }
 
 std::optional<Reconcile> Portfolio::apply(const Fill &fill) {
-  if (!(fill.quantity_filled > 0)) return std::nullopt;
-  if (fill.fill_status != TH_FILL_COMPLETE && fill.fill_status != TH_FILL_PARTIAL) return std::nullopt;
-  if (fill.side != TH_SIDE_BUY && fill.side != TH_SIDE_SELL) return std::nullopt;
+  if (!(fill.quantity_filled > 0))
+    return std::nullopt;
+  if (fill.fill_status != TH_FILL_COMPLETE && fill.fill_status != TH_FILL_PARTIAL)
+    return std::nullopt;
+  if (fill.side != TH_SIDE_BUY && fill.side != TH_SIDE_SELL)
+    return std::nullopt;
   const double price = fill.avg_fill_price;
   const double delta = fill.side == TH_SIDE_BUY ? fill.quantity_filled : -fill.quantity_filled;
 
@@ -83,8 +88,10 @@ std::optional<Reconcile> Portfolio::apply(const Fill &fill) {
 void Portfolio::mark(std::string_view instrument, double price) {
   std::lock_guard lock(mutex_);
   auto it = last_price_.find(instrument);
-  if (it == last_price_.end()) last_price_.emplace(std::string(instrument), price);
-  else it->second = price;
+  if (it == last_price_.end())
+    last_price_.emplace(std::string(instrument), price);
+  else
+    it->second = price;
 }
 
 th_position Portfolio::position_locked(std::string_view agent_id, std::string_view instrument,
@@ -93,8 +100,10 @@ th_position Portfolio::position_locked(std::string_view agent_id, std::string_vi
   out.struct_size = sizeof out;
   double net_cost = 0; // sum of quantity * avg_entry_price over the books summed
   for (const auto &[key, b] : books_) {
-    if (!agent_id.empty() && key.first != agent_id) continue;
-    if (!instrument.empty() && key.second != instrument) continue;
+    if (!agent_id.empty() && key.first != agent_id)
+      continue;
+    if (!instrument.empty() && key.second != instrument)
+      continue;
     const double last = last_price_of(key.second, b);
     out.quantity += b.quantity;
     net_cost += b.quantity * b.avg_entry_price;
@@ -107,7 +116,8 @@ th_position Portfolio::position_locked(std::string_view agent_id, std::string_vi
     out.quantity = 0;
     return out;
   }
-  if (std::abs(out.quantity) < flat_epsilon) out.quantity = 0;
+  if (std::abs(out.quantity) < flat_epsilon)
+    out.quantity = 0;
   // Over several agents: net cost / net quantity, so (last - avg) * quantity equals the summed
   // unrealized PnL. For one agent this is the book's own average entry price.
   out.avg_entry_price = out.quantity != 0 ? net_cost / out.quantity : 0;
@@ -116,7 +126,8 @@ th_position Portfolio::position_locked(std::string_view agent_id, std::string_vi
     out.last_price = it->second;
   } else if (!agent_id.empty()) {
     auto book = books_.find(std::make_pair(std::string(agent_id), std::string(instrument)));
-    if (book != books_.end()) out.last_price = book->second.last_fill_price;
+    if (book != books_.end())
+      out.last_price = book->second.last_fill_price;
   }
   return out;
 }
@@ -126,7 +137,8 @@ th_position Portfolio::position(std::string_view agent_id, std::string_view inst
   return position_locked(agent_id, instrument, std::nullopt);
 }
 
-th_position Portfolio::position(std::string_view agent_id, std::string_view instrument, int64_t now_ns) const {
+th_position Portfolio::position(std::string_view agent_id, std::string_view instrument,
+                                int64_t now_ns) const {
   std::lock_guard lock(mutex_);
   return position_locked(agent_id, instrument, utc_day(now_ns));
 }
@@ -135,14 +147,15 @@ nlohmann::json Portfolio::snapshot() const {
   std::lock_guard lock(mutex_);
   nlohmann::json positions = nlohmann::json::array();
   for (const auto &[key, b] : books_) {
-    positions.push_back({{"agent_id", key.first},
-                         {"instrument", key.second},
-                         {"quantity", b.quantity},
-                         {"avg_entry_price", b.avg_entry_price},
-                         {"realized_pnl", b.realized_pnl},
-                         {"unrealized_pnl", unrealized(last_price_of(key.second, b), b.avg_entry_price, b.quantity)},
-                         {"last_price", last_price_of(key.second, b)},
-                         {"realized_pnl_today", b.realized_today}});
+    positions.push_back(
+        {{"agent_id", key.first},
+         {"instrument", key.second},
+         {"quantity", b.quantity},
+         {"avg_entry_price", b.avg_entry_price},
+         {"realized_pnl", b.realized_pnl},
+         {"unrealized_pnl", unrealized(last_price_of(key.second, b), b.avg_entry_price, b.quantity)},
+         {"last_price", last_price_of(key.second, b)},
+         {"realized_pnl_today", b.realized_today}});
   }
   return {{"positions", positions}};
 }

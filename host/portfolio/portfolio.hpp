@@ -43,7 +43,7 @@ private:
     double avg_entry_price = 0;
     double realized_pnl = 0;
     double realized_today = 0;
-    int64_t today_day = 0; // days since epoch of realized_today
+    int64_t today_day = 0;      // days since epoch of realized_today
     double last_fill_price = 0; // unrealized PnL uses it while the instrument has no mark
   };
   mutable std::mutex mutex_;

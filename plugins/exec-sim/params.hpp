@@ -7,19 +7,32 @@
 
 namespace exec_sim {
 
-// Draft 7, additionalProperties false; every property has its default.
-#define EXEC_SIM_PARAMS_SCHEMA                                                                               \
-  R"({"$schema":"http://json-schema.org/draft-07/schema#","title":"exec-sim parameters","type":"object",)"  \
-  R"("additionalProperties":false,"properties":{)"                                                         \
-  R"("seed":{"type":"integer","minimum":0,"default":0,"description":"seed of the std::mt19937_64 draws"},)" \
-  R"("slippage_bps":{"type":"number","minimum":0,"default":0,"description":"max adverse slippage of market-priced executions, in basis points"},)" \
-  R"("min_latency_ms":{"type":"number","minimum":0,"default":0,"description":"lower bound of the simulated latency added to fill timestamps"},)" \
-  R"("max_latency_ms":{"type":"number","minimum":0,"default":0,"description":"upper bound of the simulated latency; must be >= min_latency_ms"},)" \
-  R"("partial_fill_prob":{"type":"number","minimum":0,"maximum":1,"default":0,"description":"probability that an execution fills only 30-95% of the remaining quantity"},)" \
-  R"("commission_per_share":{"type":"number","minimum":0,"default":0,"description":"commission per unit filled"},)" \
-  R"("fee_bps":{"type":"number","minimum":0,"default":0,"description":"exchange fee on the filled notional, in basis points"},)" \
-  R"("regulatory_fee_bps":{"type":"number","minimum":0,"default":0,"description":"regulatory fee on the filled notional, in basis points"})" \
-  R"(}})"
+// Draft 7, additionalProperties false; every property has its default. A char array (not a
+// pointer) so TH_STR() can take its size.
+inline constexpr char params_schema[] = R"json({
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "title": "exec-sim parameters",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "seed": {"type": "integer", "minimum": 0, "default": 0,
+      "description": "seed of the std::mt19937_64 behind every random draw"},
+    "slippage_bps": {"type": "number", "minimum": 0, "default": 0,
+      "description": "largest adverse slippage of a market-priced execution, in basis points"},
+    "min_latency_ms": {"type": "number", "minimum": 0, "default": 0,
+      "description": "smallest simulated latency added to fill timestamps (the simulator never sleeps)"},
+    "max_latency_ms": {"type": "number", "minimum": 0, "default": 0,
+      "description": "largest simulated latency; must be >= min_latency_ms"},
+    "partial_fill_prob": {"type": "number", "minimum": 0, "maximum": 1, "default": 0,
+      "description": "probability that an execution fills only 30-95% of the remaining quantity"},
+    "commission_per_share": {"type": "number", "minimum": 0, "default": 0,
+      "description": "commission per unit filled"},
+    "fee_bps": {"type": "number", "minimum": 0, "default": 0,
+      "description": "exchange fee on the filled notional, in basis points"},
+    "regulatory_fee_bps": {"type": "number", "minimum": 0, "default": 0,
+      "description": "regulatory fee on the filled notional, in basis points"}
+  }
+})json";
 
 struct Params {
   uint64_t seed = 0;

@@ -5,4 +5,4 @@
 TRADEHOST_PLUGIN(exec_sim::Simulator, TH_KIND_EXECUTOR, "exec-sim", "1.0.0",
                  "Execution simulator: fills order intents against the last signal price (slippage, latency, "
                  "partial fills, limit/stop orders, fees, protective stops)",
-                 EXEC_SIM_PARAMS_SCHEMA)
+                 exec_sim::params_schema)

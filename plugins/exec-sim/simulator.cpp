@@ -16,10 +16,14 @@ constexpr int64_t ns_per_day = 86'400'000'000'000;
 constexpr double min_quantity = 0.001;
 constexpr std::string_view venue = "simulator";
 
-int64_t utc_day(int64_t ns) { return ns >= 0 ? ns / ns_per_day : -((-ns + ns_per_day - 1) / ns_per_day); }
+int64_t utc_day(int64_t ns) {
+  return ns >= 0 ? ns / ns_per_day : -((-ns + ns_per_day - 1) / ns_per_day);
+}
 
 // Quantities are kept at 9 decimals so that a remainder plus its fills add up exactly.
-double round9(double q) { return std::round(q * 1e9) / 1e9; }
+double round9(double q) {
+  return std::round(q * 1e9) / 1e9;
+}
 
 // Shortest round-trip text of a double (locale independent, same everywhere).
 std::string number(double v) {
@@ -29,13 +33,16 @@ std::string number(double v) {
 }
 
 bool valid_corr_id(std::string_view id) {
-  if (id.size() < 8 || id.size() > 64) return false;
+  if (id.size() < 8 || id.size() > 64)
+    return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
 }
 
-bool positive(double v) { return std::isfinite(v) && v > 0; }
+bool positive(double v) {
+  return std::isfinite(v) && v > 0;
+}
 
 double adverse(double price, int32_t side, double slippage_bps) {
   return side == TH_SIDE_BUY ? price * (1 + slippage_bps / 10000) : price * (1 - slippage_bps / 10000);
@@ -43,10 +50,14 @@ double adverse(double price, int32_t side, double slippage_bps) {
 
 std::string_view fill_type(int32_t status) {
   switch (status) {
-  case TH_FILL_COMPLETE: return "complete";
-  case TH_FILL_PARTIAL: return "partial";
-  case TH_FILL_REJECTED: return "rejected";
-  default: return "cancelled";
+  case TH_FILL_COMPLETE:
+    return "complete";
+  case TH_FILL_PARTIAL:
+    return "partial";
+  case TH_FILL_REJECTED:
+    return "rejected";
+  default:
+    return "cancelled";
   }
 }
 
@@ -56,9 +67,11 @@ Simulator::Simulator(const th_host_api *api, th_host *host, std::string_view par
     : PluginBase(api, host), params_(parse_params(params_json)), random_(params_.seed) {}
 
 InstrumentBook &Simulator::book(std::string_view instrument) {
-  if (cached_book_ && cached_instrument_ == instrument) return *cached_book_;
+  if (cached_book_ && cached_instrument_ == instrument)
+    return *cached_book_;
   auto it = books_.find(instrument);
-  if (it == books_.end()) it = books_.emplace(std::string(instrument), InstrumentBook{}).first;
+  if (it == books_.end())
+    it = books_.emplace(std::string(instrument), InstrumentBook{}).first;
   cached_instrument_.assign(instrument);
   cached_book_ = &it->second;
   return *cached_book_;
@@ -73,14 +86,16 @@ int64_t Simulator::draw_latency_ns() {
 
 double Simulator::draw_slippage_bps(bool has_cap, double cap_bps) {
   double range = params_.slippage_bps;
-  if (has_cap && cap_bps >= 0 && cap_bps < range) range = cap_bps; // the intent's max_slippage_bps
+  if (has_cap && cap_bps >= 0 && cap_bps < range)
+    range = cap_bps; // the intent's max_slippage_bps
   return range > 0 ? range * random_.uniform() : 0;
 }
 
-void Simulator::emit_fill(std::string_view order_corr_id, std::string_view parent_corr_id, std::string_view agent_id,
-                          std::string_view instrument, int32_t side, int32_t status, double quantity_filled,
-                          double quantity_requested, double price, int64_t timestamp_ns, std::string_view reason,
-                          double slippage_bps, uint32_t fill_number) {
+void Simulator::emit_fill(std::string_view order_corr_id, std::string_view parent_corr_id,
+                          std::string_view agent_id, std::string_view instrument, int32_t side,
+                          int32_t status, double quantity_filled, double quantity_requested, double price,
+                          int64_t timestamp_ns, std::string_view reason, double slippage_bps,
+                          uint32_t fill_number) {
   order_id_.assign("sim-").append(order_corr_id);
   char digits[16];
   auto end = std::to_chars(digits, digits + sizeof digits, fill_number).ptr;
@@ -116,10 +131,12 @@ void Simulator::emit_fill(std::string_view order_corr_id, std::string_view paren
   std::string_view type = fill_type(status);
   th_label labels[] = {{TH_STR("fill_type"), str(type)}, {TH_STR("instrument"), str(instrument)}};
   count("exec_sim_fills_generated_total", 1, labels, 2);
-  if (quantity_filled > 0) observe("exec_sim_slippage_bps", slippage_bps, &labels[1], 1);
+  if (quantity_filled > 0)
+    observe("exec_sim_slippage_bps", slippage_bps, &labels[1], 1);
 }
 
-void Simulator::cancel(std::string_view instrument, Order &order, int64_t timestamp_ns, std::string_view reason) {
+void Simulator::cancel(std::string_view instrument, Order &order, int64_t timestamp_ns,
+                       std::string_view reason) {
   ++order.fills_emitted;
   emit_fill(order.corr_id, order.parent_corr_id, order.agent_id, instrument, order.side, TH_FILL_CANCELLED, 0,
             order.quantity, 0, timestamp_ns, reason, 0, order.fills_emitted);
@@ -128,11 +145,13 @@ void Simulator::cancel(std::string_view instrument, Order &order, int64_t timest
 std::string Simulator::validate(const th_order_intent &in, const InstrumentBook *book) const {
   if (!(std::isfinite(in.quantity) && in.quantity >= min_quantity))
     return "EXEC-001: quantity must be >= 0.001, got " + number(in.quantity);
-  if (in.side != TH_SIDE_BUY && in.side != TH_SIDE_SELL) return "EXEC-002: unknown side " + std::to_string(in.side);
+  if (in.side != TH_SIDE_BUY && in.side != TH_SIDE_SELL)
+    return "EXEC-002: unknown side " + std::to_string(in.side);
   if (in.order_type < TH_ORDER_MARKET || in.order_type > TH_ORDER_STOP_LIMIT)
     return "EXEC-003: unknown order_type " + std::to_string(in.order_type);
   if (in.time_in_force == TH_TIF_GTD)
-    return "EXEC-004: time_in_force GTD is not supported by the simulator (the intent carries no expiry time)";
+    return "EXEC-004: time_in_force GTD is not supported by the simulator (the intent carries no expiry "
+           "time)";
   if (in.time_in_force < 0 || in.time_in_force > TH_TIF_GTC)
     return "EXEC-004: unknown time_in_force " + std::to_string(in.time_in_force);
   bool has_limit = (in.flags & TH_INTENT_HAS_PRICE_LIMIT) && positive(in.price_limit);
@@ -141,17 +160,20 @@ std::string Simulator::validate(const th_order_intent &in, const InstrumentBook 
   if ((in.order_type == TH_ORDER_STOP || in.order_type == TH_ORDER_STOP_LIMIT) &&
       !((in.flags & TH_INTENT_HAS_STOP_PRICE) && positive(in.stop_price)))
     return "EXEC-006: stop and stop_limit orders need a stop_price > 0";
-  if (in.instrument.len == 0) return "EXEC-007: instrument is empty";
+  if (in.instrument.len == 0)
+    return "EXEC-007: instrument is empty";
   if (in.order_type == TH_ORDER_MARKET && !(book && book->has_price) && !has_limit)
     return "EXEC-008: no reference price for " + std::string(view(in.instrument)) +
            ": no signal price seen and no price_limit on the market order";
-  if (!valid_corr_id(view(in.corr_id))) return "EXEC-009: corr_id must match ^[a-zA-Z0-9_-]{8,64}$";
+  if (!valid_corr_id(view(in.corr_id)))
+    return "EXEC-009: corr_id must match ^[a-zA-Z0-9_-]{8,64}$";
   return {};
 }
 
 void Simulator::count_unknown_fields(const th_order_intent &in) {
   std::string_view extra = view(in.extra_json);
-  if (extra.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
+  if (extra.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return;
   nlohmann::json doc = nlohmann::json::parse(extra, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     log(TH_LOG_WARN, "exec-sim: intent extra_json is not a JSON object; ignored", view(in.corr_id));
@@ -167,14 +189,16 @@ void Simulator::count_unknown_fields(const th_order_intent &in) {
   }
 }
 
-Simulator::Outcome Simulator::try_execute(std::string_view instrument, InstrumentBook &book, Order &o, double price,
-                                          bool price_observed, int64_t base_ns) {
+Simulator::Outcome Simulator::try_execute(std::string_view instrument, InstrumentBook &book, Order &o,
+                                          double price, bool price_observed, int64_t base_ns) {
   bool stop_type = o.type == TH_ORDER_STOP || o.type == TH_ORDER_STOP_LIMIT;
   if (stop_type && !o.triggered) {
     // Stops trigger on observed prices only, never on the price_limit fallback.
-    if (!price_observed) return Outcome::not_executable;
+    if (!price_observed)
+      return Outcome::not_executable;
     bool crossed = o.side == TH_SIDE_BUY ? price >= o.stop_price : price <= o.stop_price;
-    if (!crossed) return Outcome::not_executable;
+    if (!crossed)
+      return Outcome::not_executable;
     o.triggered = true;
   }
   bool limit_priced = o.type == TH_ORDER_LIMIT || o.type == TH_ORDER_STOP_LIMIT;
@@ -196,8 +220,9 @@ Simulator::Outcome Simulator::try_execute(std::string_view instrument, Instrumen
   last_fill_ns_ = base_ns + draw_latency_ns();
   o.remaining = partial ? round9(o.remaining - quantity) : 0;
   ++o.fills_emitted;
-  emit_fill(o.corr_id, o.parent_corr_id, o.agent_id, instrument, o.side, partial ? TH_FILL_PARTIAL : TH_FILL_COMPLETE,
-            quantity, o.quantity, fill_price, last_fill_ns_, {}, slippage, o.fills_emitted);
+  emit_fill(o.corr_id, o.parent_corr_id, o.agent_id, instrument, o.side,
+            partial ? TH_FILL_PARTIAL : TH_FILL_COMPLETE, quantity, o.quantity, fill_price, last_fill_ns_, {},
+            slippage, o.fills_emitted);
   after_execution(book, o, quantity, fill_price);
   return partial ? Outcome::partial : Outcome::complete;
 }
@@ -207,8 +232,10 @@ void Simulator::after_execution(InstrumentBook &book, const Order &o, double qua
   // protect); only what is left opens exposure that this order's own protection covers.
   double left = quantity;
   for (Protection &p : book.protections) {
-    if (left <= 0) break;
-    if (p.quantity <= 0 || p.entry_side == o.side || p.agent_id != o.agent_id) continue;
+    if (left <= 0)
+      break;
+    if (p.quantity <= 0 || p.entry_side == o.side || p.agent_id != o.agent_id)
+      continue;
     double take = std::min(p.quantity, left);
     p.quantity = round9(p.quantity - take);
     left = round9(left - take);
@@ -242,20 +269,26 @@ void Simulator::after_execution(InstrumentBook &book, const Order &o, double qua
 }
 
 void Simulator::order_finished(InstrumentBook &book, const Order &o) {
-  if (o.stop_loss <= 0 && o.take_profit <= 0) return;
+  if (o.stop_loss <= 0 && o.take_profit <= 0)
+    return;
   for (Protection &p : book.protections)
-    if (p.entry_seq == o.seq) p.entry_working = false;
+    if (p.entry_seq == o.seq)
+      p.entry_working = false;
   std::erase_if(book.protections, [](const Protection &p) { return p.quantity <= 0 && !p.entry_working; });
 }
 
-void Simulator::check_protections(std::string_view instrument, InstrumentBook &book, double price, int64_t base_ns) {
+void Simulator::check_protections(std::string_view instrument, InstrumentBook &book, double price,
+                                  int64_t base_ns) {
   for (size_t i = 0; i < book.protections.size(); ++i) {
     Protection &p = book.protections[i];
-    if (p.quantity <= 0) continue;
+    if (p.quantity <= 0)
+      continue;
     bool is_long = p.entry_side == TH_SIDE_BUY;
     bool stop_hit = p.stop_loss > 0 && (is_long ? price <= p.stop_level : price >= p.stop_level);
-    bool target_hit = !stop_hit && p.take_profit > 0 && (is_long ? price >= p.target_level : price <= p.target_level);
-    if (!stop_hit && !target_hit) continue;
+    bool target_hit =
+        !stop_hit && p.take_profit > 0 && (is_long ? price >= p.target_level : price <= p.target_level);
+    if (!stop_hit && !target_hit)
+      continue;
     int32_t side = is_long ? TH_SIDE_SELL : TH_SIDE_BUY;
     // The stop closes at market (adverse slippage); the target is a limit and closes at the price.
     double slippage = stop_hit ? draw_slippage_bps(p.has_max_slippage, p.max_slippage_bps) : 0;
@@ -265,21 +298,24 @@ void Simulator::check_protections(std::string_view instrument, InstrumentBook &b
     double quantity = p.quantity;
     p.quantity = 0; // one cancels the other: both legs are gone
     ++p.closes_emitted;
-    emit_fill(closing_corr_id_, p.entry_corr_id, p.agent_id, instrument, side, TH_FILL_COMPLETE, quantity, quantity,
-              fill_price, timestamp, {}, slippage, p.closes_emitted);
+    emit_fill(closing_corr_id_, p.entry_corr_id, p.agent_id, instrument, side, TH_FILL_COMPLETE, quantity,
+              quantity, fill_price, timestamp, {}, slippage, p.closes_emitted);
   }
   std::erase_if(book.protections, [](const Protection &p) { return p.quantity <= 0 && !p.entry_working; });
 }
 
 void Simulator::expire_day_orders(int64_t now_ns) {
   int64_t day = utc_day(now_ns);
-  if (day == current_day_) return;
+  if (day == current_day_)
+    return;
   bool first = current_day_ == INT64_MIN;
   current_day_ = day;
-  if (first) return;
+  if (first)
+    return;
   for (auto &[instrument, b] : books_) {
     for (Order &o : b.resting) {
-      if (o.tif != TH_TIF_DAY || o.day == day) continue;
+      if (o.tif != TH_TIF_DAY || o.day == day)
+        continue;
       cancel(instrument, o, now_ns, "EXEC-103: DAY order expired: the UTC day of the host clock changed");
       o.remaining = 0;
       order_finished(b, o);
@@ -292,14 +328,16 @@ void Simulator::on_signal(const th_signal &signal) {
   int64_t now = now_ns();
   expire_day_orders(now);
   std::string_view instrument = view(signal.instrument);
-  if (!(signal.flags & TH_SIGNAL_HAS_PRICE) || !positive(signal.price) || instrument.empty()) return;
+  if (!(signal.flags & TH_SIGNAL_HAS_PRICE) || !positive(signal.price) || instrument.empty())
+    return;
   InstrumentBook &b = book(instrument);
   b.has_price = true;
   b.last_price = signal.price;
   int64_t base = signal.timestamp_ns > 0 ? signal.timestamp_ns : now;
   for (size_t i = 0; i < b.resting.size(); ++i) {
     Order &o = b.resting[i];
-    if (try_execute(instrument, b, o, signal.price, true, base) == Outcome::complete) order_finished(b, o);
+    if (try_execute(instrument, b, o, signal.price, true, base) == Outcome::complete)
+      order_finished(b, o);
   }
   std::erase_if(b.resting, [](const Order &o) { return o.remaining <= 0; });
   check_protections(instrument, b, signal.price, base);
@@ -317,8 +355,8 @@ void Simulator::on_order_intent(const th_order_intent &in) {
   th_label status{TH_STR("status"), error.empty() ? th_str TH_STR("valid") : th_str TH_STR("invalid")};
   count("exec_sim_orders_received_total", 1, &status, 1);
   if (!error.empty()) {
-    emit_fill(view(in.corr_id), view(in.parent_corr_id), view(in.agent_id), instrument, in.side, TH_FILL_REJECTED, 0,
-              in.quantity, 0, base, error, 0, 1);
+    emit_fill(view(in.corr_id), view(in.parent_corr_id), view(in.agent_id), instrument, in.side,
+              TH_FILL_REJECTED, 0, in.quantity, 0, base, error, 0, 1);
     return;
   }
 
@@ -356,7 +394,9 @@ void Simulator::on_order_intent(const th_order_intent &in) {
              o.tif == TH_TIF_IOC ? "EXEC-101: IOC order not executable on arrival, cancelled"
                                  : "EXEC-101: FOK order not executable on arrival, cancelled");
     } else {
-      reason_.assign("EXEC-102: IOC remainder ").append(number(o.remaining)).append(" cancelled after a partial fill");
+      reason_.assign("EXEC-102: IOC remainder ")
+          .append(number(o.remaining))
+          .append(" cancelled after a partial fill");
       cancel(instrument, o, last_fill_ns_, reason_);
     }
     o.remaining = 0;

@@ -39,7 +39,7 @@ struct Protection {
   uint64_t entry_seq = 0;
   std::string entry_corr_id, agent_id;
   int32_t entry_side = 0;
-  double quantity = 0;                          // still protected
+  double quantity = 0;                           // still protected
   double entry_quantity = 0, entry_notional = 0; // opened so far, for the average entry price
   double stop_loss = 0, take_profit = 0;
   double stop_level = 0, target_level = 0;
@@ -52,8 +52,8 @@ struct Protection {
 struct InstrumentBook {
   bool has_price = false; // a signal price has been seen
   double last_price = 0;
-  std::vector<Order> resting;            // acceptance order
-  std::vector<Protection> protections;   // creation order
+  std::vector<Order> resting;          // acceptance order
+  std::vector<Protection> protections; // creation order
 };
 
 class Simulator : public tradehost::PluginBase {
@@ -97,7 +97,7 @@ private:
   uint64_t next_seq_ = 1;
   int64_t last_fill_ns_ = 0; // timestamp of the last execution (an IOC remainder's cancel reuses it)
   int64_t current_day_ = INT64_MIN;
-  Order scratch_;                                     // the incoming order, reused to avoid allocations
+  Order scratch_; // the incoming order, reused to avoid allocations
   std::string order_id_, fill_id_, closing_corr_id_, reason_; // reused buffers
   std::set<std::string, std::less<>> logged_unknown_fields_;
 };

@@ -7,7 +7,9 @@ namespace risk_limits {
 
 bool KillSwitch::engaged() {
   const auto now = std::chrono::steady_clock::now();
-  just_checked_ = !checked_once_ || now - last_check_ >= interval_;
+  // While engaged every order is rejected anyway, so re-check each time: a release takes effect
+  // at the next order. While released, the interval bounds the stat() calls on the hot path.
+  just_checked_ = !checked_once_ || engaged_ || now - last_check_ >= interval_;
   if (!just_checked_)
     return engaged_;
   struct stat st;

@@ -1,5 +1,6 @@
-// The kill switch: engaged while a file exists at a path. The file is checked with stat() at
-// most once per interval of a steady clock so the order hot path stays cheap.
+// The kill switch: engaged while a file exists at a path. While released, the file is checked
+// with stat() at most once per interval of a steady clock so the order hot path stays cheap;
+// while engaged, on every call, so a release is seen at once.
 #pragma once
 
 #include <chrono>
@@ -12,7 +13,7 @@ public:
   KillSwitch(std::string path, std::chrono::milliseconds check_interval)
       : path_(std::move(path)), interval_(check_interval) {}
 
-  // True when the file was present at the last check; re-checks when the interval has passed.
+  // True when the file is present; re-checks when engaged or when the interval has passed.
   // A stat() error other than "no such file" counts as engaged (fail closed).
   bool engaged();
 

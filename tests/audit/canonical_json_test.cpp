@@ -1,3 +1,5 @@
+#include "sample_events.hpp"
+
 #include <audit_chain/canonical_json.hpp>
 #include <audit_chain/timestamp.hpp>
 
@@ -72,6 +74,30 @@ TEST(CanonicalJson, RejectsInvalidInput) {
   EXPECT_THROW(canonicalize("{\"a\":"), CanonicalJsonError);
   EXPECT_THROW(canonicalize("\"\xff\""), CanonicalJsonError);
   EXPECT_THROW(canonicalize("1e400"), CanonicalJsonError);
+}
+
+TEST(CanonicalJson, RejectsDuplicateKeysAndBadEscapes) {
+  EXPECT_THROW(canonicalize(R"({"a":1,"b":2,"a":3})"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize(R"({"b":1,"a":2,"b":3})"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize(R"("\ud800")"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize(R"("\x")"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize("\"tab\tinside\""), CanonicalJsonError);
+  EXPECT_THROW(canonicalize("[1,]"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize("01"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize("{} {}"), CanonicalJsonError);
+  EXPECT_THROW(canonicalize(std::string(1000, '[')), CanonicalJsonError);
+  EXPECT_EQ(canonicalize(R"({"a":{"a":1},"b":{"a":2}})"), R"({"a":{"a":1},"b":{"a":2}})"); // same key, other objects
+}
+
+// The one-pass canonicalize() and canonical_json() over nlohmann's document agree.
+TEST(CanonicalJson, OnePassParserMatchesTheDocumentForm) {
+  for (uint64_t i = 0; i < 300; ++i) {
+    std::string text = audit_test::sample_event("c", i).data_json;
+    EXPECT_EQ(canonicalize(text), canonical_json(nlohmann::json::parse(text))) << text;
+  }
+  for (std::string text : {"[0.1,-0.0,1E+2,1e-7,123456789012345678,-123456789012345,1.0e21,[],{},\"\\u00e9\"]",
+                           R"({"z":{"y":[{"b":1,"a":2}],"x":null},"\u00e9":"\u20ac"})"})
+    EXPECT_EQ(canonicalize(text), canonical_json(nlohmann::json::parse(text))) << text;
 }
 
 TEST(CanonicalJson, Utf8Validation) {

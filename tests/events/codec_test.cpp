@@ -93,7 +93,7 @@ AuditRecord sample_audit() {
 
 // ---- timestamps ----
 
-TEST(Timestamp, FormatsUtcWithMilliseconds) {
+TEST(CodecTimestamp, FormatsUtcWithMilliseconds) {
   EXPECT_EQ(format_timestamp(sample_ns), "2025-01-15T10:30:01.250Z");
   EXPECT_EQ(format_timestamp(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_timestamp(sample_ns + 999'999), "2025-01-15T10:30:01.250Z"); // truncates
@@ -101,7 +101,7 @@ TEST(Timestamp, FormatsUtcWithMilliseconds) {
   EXPECT_EQ(format_timestamp(951782400LL * 1'000'000'000), "2000-02-29T00:00:00.000Z");
 }
 
-TEST(Timestamp, ParsesFractionsAndZ) {
+TEST(CodecTimestamp, ParsesFractionsAndZ) {
   EXPECT_EQ(parse_timestamp("2025-01-15T10:30:01.250Z"), sample_ns);
   EXPECT_EQ(parse_timestamp("2025-01-15T10:30:01.25Z"), sample_ns);
   EXPECT_EQ(parse_timestamp("2025-01-15T10:30:01Z"), sample_ns - 250'000'000);
@@ -110,14 +110,14 @@ TEST(Timestamp, ParsesFractionsAndZ) {
   EXPECT_EQ(parse_timestamp("2025-01-15t10:30:01.250z"), sample_ns);
 }
 
-TEST(Timestamp, ParsesOffsets) {
+TEST(CodecTimestamp, ParsesOffsets) {
   EXPECT_EQ(parse_timestamp("2025-01-15T12:30:01.250+02:00"), sample_ns);
   EXPECT_EQ(parse_timestamp("2025-01-15T05:00:01.250-05:30"), sample_ns);
   EXPECT_EQ(parse_timestamp("2025-01-15T10:30:01.250+00:00"), sample_ns);
   EXPECT_EQ(parse_timestamp("2025-01-16T00:30:01.250+14:00"), sample_ns);
 }
 
-TEST(Timestamp, RejectsMalformed) {
+TEST(CodecTimestamp, RejectsMalformed) {
   for (const char *bad :
        {"", "2025-01-15", "2025-01-15T10:30:01", "2025-01-15T10:30:01.Z", "2025-13-15T10:30:01Z",
         "2025-02-30T10:30:01Z", "2025-01-15T24:00:00Z", "2025-01-15T10:30:01+0200",
@@ -125,7 +125,7 @@ TEST(Timestamp, RejectsMalformed) {
     EXPECT_FALSE(parse_timestamp(bad).has_value()) << bad;
 }
 
-TEST(Timestamp, FormatParseRoundTripAtMillisecondPrecision) {
+TEST(CodecTimestamp, FormatParseRoundTripAtMillisecondPrecision) {
   for (TimeNs ms : {0LL, 1LL, 999LL, 1736937001250LL, 4102444799999LL, 951868800000LL}) {
     const TimeNs ns = ms * 1'000'000;
     EXPECT_EQ(parse_timestamp(format_timestamp(ns)), ns) << format_timestamp(ns);
@@ -134,7 +134,7 @@ TEST(Timestamp, FormatParseRoundTripAtMillisecondPrecision) {
 
 // ---- enums ----
 
-TEST(Enums, ContractStrings) {
+TEST(CodecEnums, ContractStrings) {
   EXPECT_EQ(signal_action_name(TH_SIGNAL_CLOSE), "close");
   EXPECT_EQ(side_name(TH_SIDE_SELL), "sell");
   EXPECT_EQ(order_type_name(TH_ORDER_STOP_LIMIT), "stop_limit");
@@ -151,13 +151,13 @@ TEST(Enums, ContractStrings) {
 
 // ---- payloads ----
 
-TEST(Signal, EncodesContractFields) {
+TEST(CodecSignal, EncodesContractFields) {
   const json j = to_json(sample_signal());
   EXPECT_EQ(j, json::parse(R"({"corr_id":"tradingview_0123abcd","instrument":"BTC/USDT","signal":"buy",
     "strength":0.75,"price":42000.5,"timestamp":"2025-01-15T10:30:01.250Z","source":"tradingview"})"));
 }
 
-TEST(Signal, OmitsAbsentOptionalFields) {
+TEST(CodecSignal, OmitsAbsentOptionalFields) {
   Signal s = sample_signal();
   s.price.reset();
   s.source.clear();
@@ -168,7 +168,7 @@ TEST(Signal, OmitsAbsentOptionalFields) {
   EXPECT_FALSE(j.contains("metadata"));
 }
 
-TEST(Signal, RoundTripsWithMetadataAndUnknownFields) {
+TEST(CodecSignal, RoundTripsWithMetadataAndUnknownFields) {
   const json wire = json::parse(R"({"corr_id":"custom_00ff00ff","instrument":"AAPL","signal":"sell",
     "strength":1,"timestamp":"2025-01-15T10:30:01.250Z","source":"custom",
     "metadata":{"note":"x","nested":{"a":[1,2]}},"x_vendor":{"k":true},"x_count":3})");
@@ -183,7 +183,7 @@ TEST(Signal, RoundTripsWithMetadataAndUnknownFields) {
   EXPECT_EQ(to_json(s), wire);
 }
 
-TEST(Signal, AcceptsUnixSecondsAndOffsetTimestamps) {
+TEST(CodecSignal, AcceptsUnixSecondsAndOffsetTimestamps) {
   json wire = to_json(sample_signal());
   wire["timestamp"] = 1736937001;
   EXPECT_EQ(signal_from_json(wire).timestamp_ns, sample_ns - 250'000'000);
@@ -194,7 +194,7 @@ TEST(Signal, AcceptsUnixSecondsAndOffsetTimestamps) {
   EXPECT_EQ(to_json(signal_from_json(wire))["timestamp"], "2025-01-15T10:30:01.250Z");
 }
 
-TEST(OrderIntent, RoundTripsEveryField) {
+TEST(CodecOrderIntent, RoundTripsEveryField) {
   const OrderIntent o = sample_intent();
   const json j = to_json(o);
   EXPECT_EQ(j["side"], "sell");
@@ -219,7 +219,7 @@ TEST(OrderIntent, RoundTripsEveryField) {
   EXPECT_EQ(to_json(back), j);
 }
 
-TEST(OrderIntent, MinimalIntentOmitsOptionals) {
+TEST(CodecOrderIntent, MinimalIntentOmitsOptionals) {
   OrderIntent o = sample_intent();
   o.parent_corr_id.clear();
   o.price_limit.reset();
@@ -232,7 +232,7 @@ TEST(OrderIntent, MinimalIntentOmitsOptionals) {
   EXPECT_EQ(order_intent_from_json(j).time_in_force, 0);
 }
 
-TEST(OrderIntent, UnknownFieldsIncludingNestedRiskParamsSurvive) {
+TEST(CodecOrderIntent, UnknownFieldsIncludingNestedRiskParamsSurvive) {
   json wire = to_json(sample_intent());
   wire["x_route"] = "smart";
   wire["risk_params"]["x_trailing"] = 0.01;
@@ -241,7 +241,7 @@ TEST(OrderIntent, UnknownFieldsIncludingNestedRiskParamsSurvive) {
   EXPECT_EQ(to_json(o), wire);
 }
 
-TEST(Rejection, IsTheIntentPlusReasonAndRule) {
+TEST(CodecRejection, IsTheIntentPlusReasonAndRule) {
   Rejection r{sample_intent(), "max_position", "position would exceed 2"};
   r.intent.extra_json = R"({"x_desk":"fx"})";
   const json j = to_json(r);
@@ -259,7 +259,7 @@ TEST(Rejection, IsTheIntentPlusReasonAndRule) {
   EXPECT_EQ(to_json(order_intent_from_json(j)), j);
 }
 
-TEST(Fill, RoundTripsWithFeesObjectAndAgentId) {
+TEST(CodecFill, RoundTripsWithFeesObjectAndAgentId) {
   const Fill f = sample_fill();
   const json j = to_json(f);
   EXPECT_EQ(j["fees"], json::parse(R"({"commission":1.5,"exchange_fee":0.25,"regulatory_fee":0.125})"));
@@ -276,7 +276,7 @@ TEST(Fill, RoundTripsWithFeesObjectAndAgentId) {
   EXPECT_EQ(to_json(back), j);
 }
 
-TEST(Fill, UnknownFieldsAndUnknownFeeKeysSurvive) {
+TEST(CodecFill, UnknownFieldsAndUnknownFeeKeysSurvive) {
   json wire = to_json(sample_fill());
   wire["x_liquidity"] = "maker";
   wire["fees"]["x_rebate"] = -0.1;
@@ -285,7 +285,7 @@ TEST(Fill, UnknownFieldsAndUnknownFeeKeysSurvive) {
   EXPECT_EQ(to_json(f), wire);
 }
 
-TEST(Reconcile, RoundTripsWithAgentId) {
+TEST(CodecReconcile, RoundTripsWithAgentId) {
   const Reconcile r = sample_reconcile();
   json j = to_json(r);
   EXPECT_EQ(j["reconcile_timestamp"], "2025-01-15T10:30:01.250Z");
@@ -299,7 +299,7 @@ TEST(Reconcile, RoundTripsWithAgentId) {
   EXPECT_EQ(to_json(reconcile_from_json(j)), j);
 }
 
-TEST(AuditRecord, RoundTripsDataObject) {
+TEST(CodecAuditRecord, RoundTripsDataObject) {
   const AuditRecord a = sample_audit();
   const json j = to_json(a);
   EXPECT_EQ(j["data"], json::parse(R"({"fill_id":"fill-1","qty":1})"));
@@ -310,7 +310,7 @@ TEST(AuditRecord, RoundTripsDataObject) {
   EXPECT_EQ(to_json(back), j);
 }
 
-TEST(Payload, DispatchesOnSubject) {
+TEST(CodecPayload, DispatchesOnSubject) {
   const json j = to_json(Payload{sample_fill()});
   const Payload p = payload_from_json(Subject::executions_fill, j);
   ASSERT_TRUE(std::holds_alternative<Fill>(p));
@@ -333,7 +333,7 @@ template <class Decode> std::string error_field(Decode decode, const json &j) {
   return "<no error>";
 }
 
-TEST(DecodeErrors, EveryMissingRequiredFieldIsNamed) {
+TEST(CodecDecodeErrors, EveryMissingRequiredFieldIsNamed) {
   const auto check_all = [](const json &full, auto decode, std::initializer_list<const char *> required) {
     for (const char *field : required) {
       json j = full;
@@ -357,7 +357,7 @@ TEST(DecodeErrors, EveryMissingRequiredFieldIsNamed) {
             {"event_id", "correlation_id", "event_type", "timestamp", "data"});
 }
 
-TEST(DecodeErrors, WrongTypesAndValuesAreNamed) {
+TEST(CodecDecodeErrors, WrongTypesAndValuesAreNamed) {
   json s = to_json(sample_signal());
   s["strength"] = "high";
   EXPECT_EQ(error_field(signal_from_json, s), "strength");
@@ -388,7 +388,7 @@ TEST(DecodeErrors, WrongTypesAndValuesAreNamed) {
   EXPECT_EQ(error_field(signal_from_json, json::array()), "Signal");
 }
 
-TEST(DecodeErrors, NullOptionalFieldsReadAsAbsent) {
+TEST(CodecDecodeErrors, NullOptionalFieldsReadAsAbsent) {
   json s = to_json(sample_signal());
   s["price"] = nullptr;
   s["source"] = nullptr;

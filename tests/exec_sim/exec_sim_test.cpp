@@ -36,11 +36,16 @@ struct Intent {
     i.extra_json = {extra_json.data(), extra_json.size()};
     i.side = side, i.order_type = type, i.time_in_force = tif, i.quantity = quantity;
     i.timestamp_ns = timestamp_ns;
-    if (limit) i.flags |= TH_INTENT_HAS_PRICE_LIMIT, i.price_limit = *limit;
-    if (stop) i.flags |= TH_INTENT_HAS_STOP_PRICE, i.stop_price = *stop;
-    if (stop_loss) i.flags |= TH_INTENT_HAS_STOP_LOSS, i.stop_loss = *stop_loss;
-    if (take_profit) i.flags |= TH_INTENT_HAS_TAKE_PROFIT, i.take_profit = *take_profit;
-    if (max_slippage_bps) i.flags |= TH_INTENT_HAS_MAX_SLIPPAGE, i.max_slippage_bps = *max_slippage_bps;
+    if (limit)
+      i.flags |= TH_INTENT_HAS_PRICE_LIMIT, i.price_limit = *limit;
+    if (stop)
+      i.flags |= TH_INTENT_HAS_STOP_PRICE, i.stop_price = *stop;
+    if (stop_loss)
+      i.flags |= TH_INTENT_HAS_STOP_LOSS, i.stop_loss = *stop_loss;
+    if (take_profit)
+      i.flags |= TH_INTENT_HAS_TAKE_PROFIT, i.take_profit = *take_profit;
+    if (max_slippage_bps)
+      i.flags |= TH_INTENT_HAS_MAX_SLIPPAGE, i.max_slippage_bps = *max_slippage_bps;
     return i;
   }
 };
@@ -89,12 +94,12 @@ public:
 
 std::string describe(const Emitted &f) {
   char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "%s|%s|%s|%s|%s|%s|%d|%d|%.17g|%.17g|%.17g|%lld|%s|%s|%.17g|%.17g|%.17g|%.17g", f.corr_id.c_str(),
-                f.parent_corr_id.c_str(), f.fill_id.c_str(), f.order_id.c_str(), f.agent_id.c_str(),
-                f.instrument.c_str(), f.side, f.fill_status, f.quantity, f.quantity_requested, f.avg_fill_price,
-                static_cast<long long>(f.timestamp_ns), f.rejection_reason.c_str(), f.execution_venue.c_str(),
-                f.commission, f.exchange_fee, f.regulatory_fee, f.slippage_bps);
+  std::snprintf(
+      buf, sizeof buf, "%s|%s|%s|%s|%s|%s|%d|%d|%.17g|%.17g|%.17g|%lld|%s|%s|%.17g|%.17g|%.17g|%.17g",
+      f.corr_id.c_str(), f.parent_corr_id.c_str(), f.fill_id.c_str(), f.order_id.c_str(), f.agent_id.c_str(),
+      f.instrument.c_str(), f.side, f.fill_status, f.quantity, f.quantity_requested, f.avg_fill_price,
+      static_cast<long long>(f.timestamp_ns), f.rejection_reason.c_str(), f.execution_venue.c_str(),
+      f.commission, f.exchange_fee, f.regulatory_fee, f.slippage_bps);
   return buf;
 }
 
@@ -192,12 +197,14 @@ TEST(ExecSimMarket, SlippageIsAdverseAndWithinBoundsOverManyDraws) {
   Sim sim(R"({"seed":7,"slippage_bps":10})");
   sim.price(200);
   double low = 1e9, high = -1;
-  for (int n = 0; n < 2000; ++n) sim.send(n % 2 ? sell(1) : buy(1));
+  for (int n = 0; n < 2000; ++n)
+    sim.send(n % 2 ? sell(1) : buy(1));
   ASSERT_EQ(sim.fills().size(), 2000u);
   for (const Emitted &f : sim.fills()) {
     ASSERT_GE(f.slippage_bps, 0);
     ASSERT_LT(f.slippage_bps, 10);
-    double expected = f.side == TH_SIDE_BUY ? 200 * (1 + f.slippage_bps / 10000) : 200 * (1 - f.slippage_bps / 10000);
+    double expected =
+        f.side == TH_SIDE_BUY ? 200 * (1 + f.slippage_bps / 10000) : 200 * (1 - f.slippage_bps / 10000);
     ASSERT_DOUBLE_EQ(f.avg_fill_price, expected);
     if (f.side == TH_SIDE_BUY) {
       ASSERT_GE(f.avg_fill_price, 200);
@@ -220,14 +227,16 @@ TEST(ExecSimMarket, IntentMaxSlippageCapsTheDraw) {
     i.max_slippage_bps = 2;
     sim.send(i);
   }
-  for (const Emitted &f : sim.fills()) ASSERT_LT(f.slippage_bps, 2);
+  for (const Emitted &f : sim.fills())
+    ASSERT_LT(f.slippage_bps, 2);
 }
 
 TEST(ExecSimMarket, LatencyShiftsTheFillTimestampOnly) {
   Sim sim(R"({"seed":11,"min_latency_ms":100,"max_latency_ms":2000})");
   sim.price(100);
   int64_t low = INT64_MAX, high = 0;
-  for (int n = 0; n < 500; ++n) sim.send(buy(1));
+  for (int n = 0; n < 500; ++n)
+    sim.send(buy(1));
   for (const Emitted &f : sim.fills()) {
     int64_t latency = f.timestamp_ns - t0;
     ASSERT_GE(latency, 100 * ms);
@@ -333,6 +342,19 @@ TEST(ExecSimLimit, DayOrdersExpireWhenTheUtcDayChangesGtcDoNot) {
   EXPECT_EQ(sim.fills()[2].fill_status, TH_FILL_COMPLETE);
 }
 
+TEST(ExecSimLimit, AnIntentOnTheNextDayAlsoExpiresOldDayOrdersFirst) {
+  Sim sim;
+  sim.price(100);
+  sim.send(limit(buy(10, "corr_day_0001"), 90, TH_TIF_DAY));
+  sim.h.recorder.now = t0 + one_day;
+  sim.send(buy(1, "corr_next_day1"));
+  ASSERT_EQ(sim.fills().size(), 2u);
+  EXPECT_EQ(sim.fills()[0].corr_id, "corr_day_0001");
+  EXPECT_EQ(sim.fills()[0].fill_status, TH_FILL_CANCELLED);
+  EXPECT_EQ(sim.fills()[1].corr_id, "corr_next_day1");
+  EXPECT_EQ(sim.fills()[1].fill_status, TH_FILL_COMPLETE);
+}
+
 // ---- stop orders -----------------------------------------------------------------------------
 
 TEST(ExecSimStop, BuyStopTriggersWhenThePriceReachesTheStopAndFillsAtMarket) {
@@ -420,7 +442,8 @@ TEST(ExecSimPartial, GtcRemainderKeepsWorkingOnLaterPrices) {
   Intent i = buy(100);
   i.tif = TH_TIF_GTC;
   sim.send(i);
-  for (int n = 1; n < 100 && sim.fills().back().fill_status != TH_FILL_COMPLETE; ++n) sim.price(100 + n, t0 + n);
+  for (int n = 1; n < 100 && sim.fills().back().fill_status != TH_FILL_COMPLETE; ++n)
+    sim.price(100 + n, t0 + n);
   const auto &fills = sim.fills();
   ASSERT_GE(fills.size(), 2u);
   ASSERT_EQ(fills.back().fill_status, TH_FILL_COMPLETE);
@@ -450,8 +473,10 @@ TEST(ExecSimPartial, FokNeverFillsPartially) {
 TEST(ExecSimPartial, ProbabilityZeroNeverPartial) {
   Sim sim(R"({"seed":5,"partial_fill_prob":0})");
   sim.price(100);
-  for (int n = 0; n < 100; ++n) sim.send(buy(100));
-  for (const Emitted &f : sim.fills()) ASSERT_EQ(f.fill_status, TH_FILL_COMPLETE);
+  for (int n = 0; n < 100; ++n)
+    sim.send(buy(100));
+  for (const Emitted &f : sim.fills())
+    ASSERT_EQ(f.fill_status, TH_FILL_COMPLETE);
 }
 
 // ---- fees ------------------------------------------------------------------------------------
@@ -570,6 +595,29 @@ TEST(ExecSimProtective, EntryFilledInPartsProtectsTheFilledQuantity) {
   EXPECT_EQ(sim.fills()[2].quantity_requested, filled);
 }
 
+TEST(ExecSimProtective, GtcEntryFilledOverSeveralPricesUsesTheAverageEntryPrice) {
+  Sim sim(R"({"seed":4,"partial_fill_prob":1})");
+  sim.price(100);
+  Intent entry = protected_buy(100, 0.5);
+  entry.tif = TH_TIF_GTC;
+  sim.send(entry);
+  for (int n = 1; n < 100 && sim.fills().back().fill_status != TH_FILL_COMPLETE; ++n)
+    sim.price(100 + n);
+  ASSERT_EQ(sim.fills().back().fill_status, TH_FILL_COMPLETE);
+  double quantity = 0, notional = 0;
+  for (const Emitted &f : sim.fills())
+    quantity += f.quantity, notional += f.quantity * f.avg_fill_price;
+  const size_t entry_fills = sim.fills().size();
+  ASSERT_GT(entry_fills, 2u);
+  const double stop_level = notional / quantity * (1 - 0.5);
+  sim.price(stop_level + 0.01);
+  EXPECT_EQ(sim.fills().size(), entry_fills);
+  sim.price(stop_level);
+  ASSERT_EQ(sim.fills().size(), entry_fills + 1);
+  EXPECT_NEAR(sim.fills().back().quantity, 100, 1e-9);
+  EXPECT_EQ(sim.fills().back().corr_id, "entry_0000001-sl");
+}
+
 TEST(ExecSimProtective, ClosingCorrIdOfALongEntryStaysValid) {
   Sim sim;
   sim.price(100);
@@ -612,7 +660,8 @@ TEST(ExecSimInvalid, EachCodeRejectsWithAFillAndTheInvalidMetric) {
   add("EXEC-009", [](Intent &i) { i.corr_id = "has space 123"; });
 
   Sim sim;
-  for (const Case &c : cases) sim.send(c.intent);
+  for (const Case &c : cases)
+    sim.send(c.intent);
   ASSERT_EQ(sim.fills().size(), cases.size());
   for (size_t n = 0; n < cases.size(); ++n) {
     const Emitted &f = sim.fills()[n];
@@ -626,10 +675,12 @@ TEST(ExecSimInvalid, EachCodeRejectsWithAFillAndTheInvalidMetric) {
   }
   EXPECT_EQ(sim.metric("exec_sim_orders_received_total{status=invalid}"), cases.size());
   EXPECT_EQ(sim.metric("exec_sim_orders_received_total{status=valid}"), 0);
-  EXPECT_EQ(sim.metric("exec_sim_fills_generated_total{fill_type=rejected,instrument=MSFT}"), cases.size() - 1);
+  EXPECT_EQ(sim.metric("exec_sim_fills_generated_total{fill_type=rejected,instrument=MSFT}"),
+            cases.size() - 1);
   EXPECT_EQ(sim.metric("exec_sim_fills_generated_total{fill_type=rejected,instrument=}"), 1);
-  EXPECT_EQ(sim.fills()[10].rejection_reason,
-            "EXEC-008: no reference price for MSFT: no signal price seen and no price_limit on the market order");
+  EXPECT_EQ(
+      sim.fills()[10].rejection_reason,
+      "EXEC-008: no reference price for MSFT: no signal price seen and no price_limit on the market order");
   // A signal price makes the same market order valid.
   sim.price(100, t0, "MSFT");
   Intent ok = buy(10, "good_0000001");
@@ -661,7 +712,8 @@ TEST(ExecSimMetrics, NamesAndLabels) {
   EXPECT_EQ(sim.h.recorder.metrics, expected);
   // Each unknown field name is logged once.
   int logged = 0;
-  for (const std::string &line : sim.h.recorder.logs) logged += line.find("venue_hint") != std::string::npos;
+  for (const std::string &line : sim.h.recorder.logs)
+    logged += line.find("venue_hint") != std::string::npos;
   EXPECT_EQ(logged, 1);
 }
 
@@ -672,7 +724,8 @@ TEST(ExecSimMetrics, ExtraJsonThatIsNotAnObjectIsIgnoredWithAWarning) {
   i.extra_json = "[1,2]";
   sim.send(i);
   EXPECT_EQ(sim.fills().back().fill_status, TH_FILL_COMPLETE);
-  for (const auto &[key, value] : sim.h.recorder.metrics) EXPECT_EQ(key.find("unknown_fields"), std::string::npos);
+  for (const auto &[key, value] : sim.h.recorder.metrics)
+    EXPECT_EQ(key.find("unknown_fields"), std::string::npos);
   ASSERT_FALSE(sim.h.recorder.logs.empty());
 }
 
@@ -684,15 +737,20 @@ std::vector<std::string> run_stream(const std::string &params) {
   for (int n = 0; n < 400; ++n) {
     p += (n % 7) - 3.1;
     sim.price(p, t0 + n * ms);
-    Intent i = n % 3 ? buy(10 + n % 5, "corr_" + std::to_string(100000 + n)) : sell(12, "corr_" + std::to_string(100000 + n));
+    Intent i = n % 3 ? buy(10 + n % 5, "corr_" + std::to_string(100000 + n))
+                     : sell(12, "corr_" + std::to_string(100000 + n));
     i.timestamp_ns = t0 + n * ms;
-    if (n % 4 == 1) i = limit(i, p - 1);
-    if (n % 4 == 2) i.tif = TH_TIF_IOC;
-    if (n % 5 == 0) i.stop_loss = 0.01, i.take_profit = 0.02;
+    if (n % 4 == 1)
+      i = limit(i, p - 1);
+    if (n % 4 == 2)
+      i.tif = TH_TIF_IOC;
+    if (n % 5 == 0)
+      i.stop_loss = 0.01, i.take_profit = 0.02;
     sim.send(i);
   }
   std::vector<std::string> out;
-  for (const Emitted &f : sim.fills()) out.push_back(describe(f));
+  for (const Emitted &f : sim.fills())
+    out.push_back(describe(f));
   return out;
 }
 
@@ -717,7 +775,8 @@ TEST(ExecSimDeterminism, TwoInstancesInOneProcessAreIndependent) {
     b.send(buy(10, "corr_" + std::to_string(100000 + n)));
   }
   ASSERT_EQ(a.fills().size(), b.fills().size());
-  for (size_t n = 0; n < a.fills().size(); ++n) EXPECT_EQ(describe(a.fills()[n]), describe(b.fills()[n]));
+  for (size_t n = 0; n < a.fills().size(); ++n)
+    EXPECT_EQ(describe(a.fills()[n]), describe(b.fills()[n]));
 }
 
 } // namespace

@@ -232,7 +232,7 @@ TEST(GatewayWebhook, TradingViewMappingWithPassphraseAndAllowlist) {
   auto signals = g.signals();
   ASSERT_EQ(signals.size(), 1u);
   EXPECT_EQ(signals[0].instrument, "ETHUSDT");
-  EXPECT_EQ(signals[0].action, TH_SIGNAL_SELL - 1); // buy
+  EXPECT_EQ(signals[0].action, TH_SIGNAL_BUY);
   EXPECT_DOUBLE_EQ(signals[0].strength, 0.7);
   EXPECT_DOUBLE_EQ(*signals[0].price, 3012.5);
   EXPECT_EQ(signals[0].source, "tradingview");

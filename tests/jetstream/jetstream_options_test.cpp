@@ -118,5 +118,26 @@ TEST(JetStreamFilterSubject, OneFilterPerSubscriptionKeepsPublishOrder) {
   EXPECT_EQ(jetstream_filter_subject({Subject::audit_event, Subject::executions_fill}), "");
 }
 
+// The shipped examples load, validate and give the bus what the documentation says.
+TEST(JetStreamOptions, ShippedDeploymentsParse) {
+  ::setenv("TRADEHOST_SCHEMA_DIR", TRADEHOST_SOURCE_DIR "/schemas", 1);
+  ::unsetenv("NATS_URL");
+  for (const char *file : {"/configs/jetstream.yaml", "/configs/split-roles/trading.yaml"}) {
+    SCOPED_TRACE(file);
+    Deployment deployment;
+    try {
+      deployment = load_deployment(std::string(TRADEHOST_SOURCE_DIR) + file);
+    } catch (const std::exception &e) {
+      FAIL() << e.what();
+    }
+    EXPECT_EQ(deployment.bus.kind, "jetstream");
+    JetStreamOptions options = parse_jetstream_options(deployment.bus.jetstream, deployment);
+    EXPECT_EQ(options.servers, std::vector<std::string>{"nats://127.0.0.1:4222"});
+    EXPECT_EQ(options.stream, "TRADING");
+    EXPECT_EQ(options.consumers.ack_wait_s, 30);
+    EXPECT_TRUE(options.creds_file.empty());
+  }
+}
+
 } // namespace
 } // namespace th

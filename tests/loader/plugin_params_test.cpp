@@ -41,15 +41,21 @@ constexpr const char *valid_body = R"(agents:
 risk:
   - id: r1
     plugin: variant-risk
+    params: {size: 1}
 executors:
   - id: e1
     plugin: variant-exec
+    params: {size: 1}
 audit:
   - id: s1
     plugin: variant-sink
+    params: {size: 1}
 )";
 
-TEST_F(PluginParams, ValidDeploymentHasNoErrors) { EXPECT_TRUE(check(valid_body).empty()); }
+TEST_F(PluginParams, ValidDeploymentHasNoErrors) {
+  auto errors = check(valid_body);
+  for (const auto &e : errors) ADD_FAILURE() << e.to_string();
+}
 
 TEST_F(PluginParams, UnknownPluginIsLocatedAtItsName) {
   auto errors = check(R"(agents:

@@ -24,8 +24,12 @@ th::Fill fill(int32_t side, double quantity, double price, std::string agent = "
   f.fill_timestamp_ns = ts;
   return f;
 }
-th::Fill buy(double q, double p, std::string agent = "agent_a") { return fill(TH_SIDE_BUY, q, p, std::move(agent)); }
-th::Fill sell(double q, double p, std::string agent = "agent_a") { return fill(TH_SIDE_SELL, q, p, std::move(agent)); }
+th::Fill buy(double q, double p, std::string agent = "agent_a") {
+  return fill(TH_SIDE_BUY, q, p, std::move(agent));
+}
+th::Fill sell(double q, double p, std::string agent = "agent_a") {
+  return fill(TH_SIDE_SELL, q, p, std::move(agent));
+}
 
 TEST(Portfolio, HandComputedSequenceCrossingToShort) {
   th::Portfolio p;

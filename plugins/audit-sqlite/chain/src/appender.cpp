@@ -46,6 +46,12 @@ Appender::Appender(const std::string &db_path, AppenderOptions options)
 Appender::~Appender() = default;
 
 size_t Appender::append(const PendingEvent *events, size_t count, const SigningKey *checkpoint_key) {
+  views_.clear();
+  for (size_t i = 0; i < count; ++i) views_.push_back(events[i].view());
+  return append(views_.data(), count, checkpoint_key);
+}
+
+size_t Appender::append(const EventView *events, size_t count, const SigningKey *checkpoint_key) {
   new_checkpoint_.reset();
   uint64_t position = head_.chain_position;
   std::string previous = head_.hash;
@@ -53,7 +59,7 @@ size_t Appender::append(const PendingEvent *events, size_t count, const SigningK
   db_.exec("BEGIN IMMEDIATE");
   try {
     for (size_t i = 0; i < count; ++i) {
-      const PendingEvent &e = events[i];
+      const EventView &e = events[i];
       RowView row{position + 1, e.event_id, e.correlation_id, e.event_type, e.timestamp, e.service, e.data, previous};
       hasher_.hash(row, hash_);
       insert_.bind(1, static_cast<int64_t>(row.chain_position));
@@ -91,7 +97,7 @@ size_t Appender::append(const PendingEvent *events, size_t count, const SigningK
 }
 
 std::optional<Checkpoint> Appender::checkpoint(const SigningKey &key) {
-  append(nullptr, 0, &key);
+  append(static_cast<const EventView *>(nullptr), 0, &key);
   return new_checkpoint_;
 }
 

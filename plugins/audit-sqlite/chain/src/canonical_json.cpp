@@ -235,14 +235,6 @@ std::string canonical_json(const nlohmann::json &value) {
   return out;
 }
 
-std::string canonicalize(std::string_view text) {
-  nlohmann::json parsed;
-  try {
-    parsed = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception &e) { // parse_error, or out_of_range for 1e400
-    throw CanonicalJsonError(std::string("invalid JSON: ") + e.what());
-  }
-  return canonical_json(parsed);
-}
+// canonicalize() lives in canonical_parser.cpp.
 
 } // namespace th::audit

@@ -14,9 +14,16 @@
 
 namespace th::audit {
 
-// An event before chaining. `data` must be canonical JSON (see canonicalize()).
+// An event before chaining, borrowed. `data` must be canonical JSON (see canonicalize()) and
+// `timestamp` RFC 3339 with milliseconds (see rfc3339_ms()).
+struct EventView {
+  std::string_view event_id, correlation_id, event_type, timestamp, service, data;
+};
+
+// The same, owned.
 struct PendingEvent {
   std::string event_id, correlation_id, event_type, timestamp, service, data;
+  EventView view() const { return {event_id, correlation_id, event_type, timestamp, service, data}; }
 };
 
 enum class Synchronous { off, normal, full };
@@ -39,6 +46,7 @@ public:
   // is skipped without taking a position. With a checkpoint, it is stored in the same
   // transaction (see new_checkpoint()). Returns the number of rows written. On failure rolls
   // back, leaves the head unchanged and throws.
+  size_t append(const EventView *events, size_t count, const SigningKey *checkpoint_key = nullptr);
   size_t append(const PendingEvent *events, size_t count, const SigningKey *checkpoint_key = nullptr);
   size_t append(const std::vector<PendingEvent> &events) { return append(events.data(), events.size()); }
 
@@ -61,6 +69,7 @@ private:
   RowHasher hasher_;
   std::string hash_;
   std::optional<Checkpoint> new_checkpoint_;
+  std::vector<EventView> views_;
 };
 
 } // namespace th::audit

@@ -23,7 +23,9 @@ struct CanonicalJsonError : std::runtime_error {
 void append_canonical(const nlohmann::json &value, std::string &out);
 std::string canonical_json(const nlohmann::json &value);
 
-// Parses JSON text and returns its canonical form. Throws CanonicalJsonError naming the problem.
+// Parses JSON text and returns its canonical form (the same as canonical_json() of the parsed
+// value) in one pass. Throws CanonicalJsonError naming the problem and byte offset; duplicate
+// keys are rejected.
 std::string canonicalize(std::string_view json_text);
 
 // The ECMAScript string for a double (throws for NaN and infinities). -0 prints as "0".
