@@ -21,6 +21,8 @@ Options:
   -c, --config FILE    the deployment (required)
   --role ROLE          all (default), or a comma-separated list of gateway, agent, exec, audit;
                        roles split over processes need a JetStream bus
+  --listen ADDR        HTTP address (host:port) instead of the gateway's listen or the role's
+                       default port (agent 8002, exec 8004, audit 8005); port 0 picks one
   -h, --help           this help
 
 Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
@@ -31,7 +33,7 @@ Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage or configuration error.
 int run_command(const Args &args) {
   ParsedArgs a;
   try {
-    a = parse_args(args, {{"--config", "-c", true}, {"--role", "", true}});
+    a = parse_args(args, {{"--config", "-c", true}, {"--role", "", true}, {"--listen", "", true}});
   } catch (const UsageError &e) {
     std::fprintf(stderr, "tradehost run: %s\n\n%s", e.what(), help);
     return 2;
@@ -64,7 +66,7 @@ int run_command(const Args &args) {
   if (*roles != role_all && rt->deployment.bus.kind == "embedded")
     log::warn("roles_on_embedded_bus", {{"roles", *a.value("--role")},
                                         {"note", "the embedded bus does not cross processes; other roles get nothing"}});
-  return serve(*rt, *roles, set);
+  return serve(*rt, *roles, set, a.value("--listen").value_or(""));
 }
 
 } // namespace th::cli

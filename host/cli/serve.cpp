@@ -153,7 +153,7 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
 
 } // namespace
 
-int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
+int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::string &listen) {
   auto problems = rt.pipeline->build(roles);
   for (const auto &p : problems) log::warn("deployment_problem", {{"problem", p}});
 
@@ -166,6 +166,7 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals) {
       config.sources.clear();
       config.server.listen = default_listen(roles);
     }
+    if (!listen.empty()) config.server.listen = listen;
   } catch (const ConfigErrors &e) {
     for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
     return 2;

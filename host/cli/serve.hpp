@@ -5,10 +5,12 @@
 #include "cli/runtime.hpp"
 
 #include <csignal>
+#include <string>
 
 namespace th::cli {
 
 // Returns the exit code: 0 after a clean shutdown, 1 when start-up failed.
-int serve(Runtime &runtime, unsigned roles, const sigset_t &signals);
+// `listen`, when not empty, replaces the HTTP address.
+int serve(Runtime &runtime, unsigned roles, const sigset_t &signals, const std::string &listen);
 
 } // namespace th::cli

@@ -142,7 +142,7 @@ HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, in
 HttpResponse WebhookHandler::body_too_large(const HttpRequest &request) {
   auto name = request.path.substr(std::min(request.path.size(), prefix.size()));
   Source *source = find_source(name);
-  return fail(source, mint_corr_id(source ? name : "unknown"), 413, "GW-008",
+  return fail(source, mint_corr_id(name), 413, "GW-008",
               "request body over the limit of " + std::to_string(config_.server.max_body_bytes) + " bytes",
               json::array({{{"field", "body"}, {"message", "larger than " + std::to_string(config_.server.max_body_bytes) + " bytes"}}}));
 }
@@ -171,7 +171,7 @@ void WebhookHandler::note_unknown_fields(const json &body, const std::string &co
 HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
   Source *source = find_source(name);
-  std::string corr_id = mint_corr_id(source ? name : "unknown");
+  std::string corr_id = mint_corr_id(name); // sanitised, so an unknown name is safe too
   if (!source) return fail(nullptr, corr_id, 404, "GW-006", "unknown webhook source '" + std::string(name.substr(0, 64)) + "'");
   const SourceConfig &sc = *source->config;
   if (!sc.enabled) return fail(source, corr_id, 403, "GW-007", "source '" + sc.name + "' is disabled");

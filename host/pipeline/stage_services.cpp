@@ -38,7 +38,7 @@ th_status StageServices::get_position(const InstanceContext &c, std::string_view
                                       std::string_view instrument, th_position &out) {
   // Strategies asking with an empty agent id mean themselves.
   std::string_view agent = agent_id.empty() && c.kind == TH_KIND_STRATEGY ? std::string_view(c.instance_id) : agent_id;
-  th_position p = ctx_.portfolio.position(agent, instrument);
+  th_position p = ctx_.portfolio.position(agent, instrument, ctx_.clock.now_ns());
   uint32_t size = out.struct_size;
   if (size < sizeof(uint32_t)) return TH_INVALID_ARGUMENT;
   p.struct_size = size;

@@ -54,7 +54,7 @@ inline constexpr char kParamsSchema[] = R"json({
       "type": "string", "minLength": 1
     },
     "kill_switch_check_ms": {
-      "description": "The file is checked with stat() at most once per this many milliseconds of a steady clock; 0 checks on every order.",
+      "description": "While released, the file is checked with stat() at most once per this many milliseconds of a steady clock (0 = every order); while engaged, on every order.",
       "type": "integer", "minimum": 0, "maximum": 60000, "default": 100
     }
   }

@@ -153,7 +153,8 @@ inline void expect_error(const ClientResponse &r, int status, const std::string 
 // Field names listed in an error body.
 inline std::vector<std::string> error_fields(const ClientResponse &r) {
   std::vector<std::string> out;
-  for (auto &e : json::parse(r.body).at("errors")) out.push_back(e.at("field").get<std::string>());
+  auto body = json::parse(r.body);
+  for (auto &e : body.at("errors")) out.push_back(e.at("field").get<std::string>());
   return out;
 }
 

@@ -445,6 +445,17 @@ TEST_F(KillSwitchTest, FileIsCheckedAtMostOncePerInterval) {
   EXPECT_EQ(check(fresh, buy(1))->first, "kill_switch");
 }
 
+TEST_F(KillSwitchTest, ReleaseIsSeenAtOnceDespiteTheInterval) {
+  // While engaged the file is re-checked on every order, so removing it takes effect at the next
+  // order even with a 60 s interval (the host's POST /admin/kill-switch then a webhook).
+  engage();
+  PluginHarness plugin(RISK_LIMITS_SO, params(60000));
+  EXPECT_EQ(check(plugin, buy(1))->first, "kill_switch");
+  fs::remove(kill_file);
+  EXPECT_FALSE(check(plugin, buy(1)));
+  EXPECT_EQ(plugin.recorder.metrics["risk_limits_kill_switch_engaged{}"], 0);
+}
+
 TEST_F(KillSwitchTest, PathUnderAFileCountsAsAbsent) {
   engage(); // KILL is a regular file, so KILL/x cannot exist (ENOTDIR)
   PluginHarness plugin(

@@ -25,11 +25,11 @@ namespace {
 
 using tradehost::view;
 
-std::string checked_text(th_str s, const char *field, bool required) {
+std::string_view checked_text(th_str s, const char *field, bool required) {
   std::string_view v = view(s);
   if (required && v.empty()) throw std::invalid_argument(std::string("audit event has an empty ") + field);
   if (!is_valid_utf8(v)) throw std::invalid_argument(std::string("audit event ") + field + " is not valid UTF-8");
-  return std::string(v);
+  return v;
 }
 
 bool file_exists(const std::string &path) {
@@ -70,24 +70,28 @@ public:
   }
 
   void on_audit_event(const th_audit_event &e) {
-    PendingEvent p;
-    p.event_id = checked_text(e.event_id, "event_id", true);
-    p.correlation_id = checked_text(e.correlation_id, "correlation_id", false);
-    p.event_type = checked_text(e.event_type, "event_type", true);
-    p.service = checked_text(e.service, "service", false);
-    std::string_view data = view(e.data_json);
-    if (data.empty()) {
-      p.data = "{}";
+    // Validated and canonicalized here, on the caller's thread, into per-thread buffers; the
+    // queue copies the result into its batch buffer.
+    thread_local std::string data, timestamp;
+    EventView v{checked_text(e.event_id, "event_id", true), checked_text(e.correlation_id, "correlation_id", false),
+                checked_text(e.event_type, "event_type", true), {}, checked_text(e.service, "service", false), {}};
+    std::string_view raw = view(e.data_json);
+    if (raw.empty()) {
+      data = "{}";
     } else {
       try {
-        p.data = canonicalize(data);
+        canonicalize_into(raw, data);
       } catch (const CanonicalJsonError &error) {
-        throw std::invalid_argument("audit event " + p.event_id + " data: " + error.what());
+        throw std::invalid_argument("audit event " + std::string(v.event_id) + " data: " + error.what());
       }
-      if (p.data.front() != '{') throw std::invalid_argument("audit event " + p.event_id + " data is not an object");
+      if (data.front() != '{')
+        throw std::invalid_argument("audit event " + std::string(v.event_id) + " data is not a JSON object");
     }
-    p.timestamp = rfc3339_ms(e.timestamp_ns);
-    if (!queue_.push(std::move(p))) {
+    timestamp.clear();
+    append_rfc3339_ms(e.timestamp_ns, timestamp);
+    v.timestamp = timestamp;
+    v.data = data;
+    if (!queue_.push(v)) {
       std::lock_guard lock(failure_mutex_);
       throw std::runtime_error(failure_.empty() ? "audit-sqlite is stopped" : failure_);
     }
@@ -107,7 +111,8 @@ private:
 
   void write_loop() {
     try {
-      std::vector<PendingEvent> batch;
+      EventBatch batch;
+      std::vector<EventView> events;
       auto last_checkpoint = Clock::now();
       uint64_t checkpointed_at = appender_->head().last_checkpoint ? appender_->head().last_checkpoint->chain_position : 0;
       auto due = [&](uint64_t upcoming) {
@@ -124,9 +129,10 @@ private:
       for (;;) {
         bool open = queue_.take(batch, params_.batch_max, params_.batch_delay,
                                 key_ ? last_checkpoint + params_.checkpoint_interval : Clock::now() + std::chrono::hours(1));
-        for (size_t i = 0; i < batch.size(); i += params_.batch_max) {
-          size_t n = std::min(params_.batch_max, batch.size() - i);
-          size_t written = appender_->append(batch.data() + i, n, due(n) ? &*key_ : nullptr);
+        batch.views(events);
+        for (size_t i = 0; i < events.size(); i += params_.batch_max) {
+          size_t n = std::min(params_.batch_max, events.size() - i);
+          size_t written = appender_->append(events.data() + i, n, due(n) ? &*key_ : nullptr);
           signed_now();
           if (written) count("audit_sink_events_written_total", static_cast<double>(written));
         }

@@ -2,21 +2,21 @@
 
 namespace th::audit {
 
-bool EventQueue::push(PendingEvent &&event) {
+bool EventQueue::push(const EventView &event) {
   std::unique_lock lock(mutex_);
   not_full_.wait(lock, [&] { return closed_ || queued_.size() < capacity_; });
   if (closed_) return false;
   if (queued_.empty()) oldest_ = Clock::now();
-  queued_.push_back(std::move(event));
+  queued_.add(event);
   // Wake the writer only when it has something new to decide on.
-  bool wake = queued_.size() == 1 || queued_.size() == batch_wanted_ || queued_.size() == capacity_;
+  size_t n = queued_.size();
+  bool wake = n == 1 || n == batch_wanted_ || n == capacity_;
   lock.unlock();
   if (wake) not_empty_.notify_one();
   return true;
 }
 
-bool EventQueue::take(std::vector<PendingEvent> &out, size_t batch_max, Clock::duration delay,
-                      Clock::time_point wake_by) {
+bool EventQueue::take(EventBatch &out, size_t batch_max, Clock::duration delay, Clock::time_point wake_by) {
   out.clear();
   std::unique_lock lock(mutex_);
   batch_wanted_ = std::min(batch_max, capacity_);

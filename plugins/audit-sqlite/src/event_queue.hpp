@@ -3,12 +3,11 @@
 // queued at once, after waiting a bounded delay for a batch to fill (group commit).
 #pragma once
 
-#include <audit_chain/appender.hpp>
+#include "event_batch.hpp"
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <vector>
 
 namespace th::audit {
 
@@ -18,13 +17,13 @@ public:
 
   explicit EventQueue(size_t capacity) : capacity_(capacity) {}
 
-  // Blocks while the queue is full. Returns false (and keeps nothing) once closed.
-  bool push(PendingEvent &&event);
+  // Copies the event in; blocks while the queue is full. Returns false (keeping nothing) once closed.
+  bool push(const EventView &event);
 
   // Waits until an event is queued, the queue is closed, or `wake_by` passes. With events queued,
   // waits further until `batch_max` are queued or `delay` has passed since the oldest arrived.
   // Swaps everything queued into `out` (cleared first). Returns false when closed and drained.
-  bool take(std::vector<PendingEvent> &out, size_t batch_max, Clock::duration delay, Clock::time_point wake_by);
+  bool take(EventBatch &out, size_t batch_max, Clock::duration delay, Clock::time_point wake_by);
 
   // Wakes everyone; later pushes fail; take() still drains what is queued.
   void close();
@@ -32,7 +31,7 @@ public:
 private:
   std::mutex mutex_;
   std::condition_variable not_empty_, not_full_;
-  std::vector<PendingEvent> queued_;
+  EventBatch queued_;
   Clock::time_point oldest_;
   size_t capacity_;
   size_t batch_wanted_ = 1; // the writer's batch_max while it waits for a batch to fill

@@ -12,9 +12,26 @@ namespace {
 
 constexpr int max_depth = 256;
 
+struct Member {
+  size_t key_offset, key_size; // in Scratch::keys
+  size_t begin, end;           // the member's canonical text in the output
+};
+
+// Buffers reused across calls on one thread, so that canonicalizing allocates nothing once warm.
+struct Scratch {
+  std::string keys, decoded, reorder;
+  std::vector<Member> members;
+};
+
 class CanonicalParser {
 public:
-  CanonicalParser(std::string_view in, std::string &out) : in_(in), out_(out) {}
+  CanonicalParser(std::string_view in, std::string &out, Scratch &scratch)
+      : in_(in), out_(out), keys_(scratch.keys), decoded_(scratch.decoded), scratch_(scratch.reorder),
+        members_(scratch.members) {
+    keys_.clear();
+    decoded_.clear();
+    members_.clear();
+  }
 
   void run() {
     value(0);
@@ -23,11 +40,6 @@ public:
   }
 
 private:
-  struct Member {
-    size_t key_offset, key_size; // in keys_
-    size_t begin, end;           // the member's canonical text in out_
-  };
-
   [[noreturn]] void fail(const std::string &what) const {
     throw CanonicalJsonError("invalid JSON at byte " + std::to_string(pos_) + ": " + what);
   }
@@ -265,16 +277,22 @@ private:
   std::string_view in_;
   std::string &out_;
   size_t pos_ = 0;
-  std::string keys_, decoded_, scratch_;
-  std::vector<Member> members_;
+  std::string &keys_, &decoded_, &scratch_;
+  std::vector<Member> &members_;
 };
 
 } // namespace
 
+void canonicalize_into(std::string_view text, std::string &out) {
+  thread_local Scratch scratch;
+  out.clear();
+  CanonicalParser(text, out, scratch).run();
+}
+
 std::string canonicalize(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  CanonicalParser(text, out).run();
+  canonicalize_into(text, out);
   return out;
 }
 

@@ -27,6 +27,8 @@ std::string canonical_json(const nlohmann::json &value);
 // value) in one pass. Throws CanonicalJsonError naming the problem and byte offset; duplicate
 // keys are rejected.
 std::string canonicalize(std::string_view json_text);
+// The same into `out` (replaced), reusing its capacity and per-thread scratch buffers.
+void canonicalize_into(std::string_view json_text, std::string &out);
 
 // The ECMAScript string for a double (throws for NaN and infinities). -0 prints as "0".
 void append_number(double value, std::string &out);

@@ -8,5 +8,6 @@
 namespace th::audit {
 
 std::string rfc3339_ms(int64_t ns_since_epoch);
+void append_rfc3339_ms(int64_t ns_since_epoch, std::string &out);
 
 } // namespace th::audit
