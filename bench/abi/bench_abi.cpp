@@ -102,17 +102,20 @@ int main(int argc, char **argv) {
   auto loop = [](auto &&call) {
     return [call](long n) {
       th_status s = TH_OK;
-      for (long i = 0; i < n; ++i) s |= call();
+      for (long i = 0; i < n; ++i)
+        s |= call();
       return s;
     };
   };
   results.push_back(measure("direct C++ virtual call", calls, loop([&] { return direct->on_signal(view); })));
-  results.push_back(measure("raw descriptor pointer (C ABI)", calls, loop([&] { return d.on_signal(raw, &view); })));
+  results.push_back(
+      measure("raw descriptor pointer (C ABI)", calls, loop([&] { return d.on_signal(raw, &view); })));
   results.push_back(measure("PluginInstance, th_signal, thread-safe plugin (no lock)", calls,
                             loop([&] { return unlocked->on_signal(view); })));
-  results.push_back(measure("PluginInstance, th_signal (mutex)", calls, loop([&] { return plugin->on_signal(view); })));
   results.push_back(
-      measure("PluginInstance, host Signal (view_of + mutex)", calls, loop([&] { return plugin->on_signal(signal); })));
+      measure("PluginInstance, th_signal (mutex)", calls, loop([&] { return plugin->on_signal(view); })));
+  results.push_back(measure("PluginInstance, host Signal (view_of + mutex)", calls,
+                            loop([&] { return plugin->on_signal(signal); })));
   results.push_back(measure("direct C++ + virtual emit of an intent", calls,
                             loop([&] { return direct_emit->on_signal(view); })));
   results.push_back(measure("PluginInstance, Signal + emit_order_intent via host API", calls,
@@ -126,9 +129,11 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < results.size(); ++i) {
     const Result &r = results[i];
     const double reference = i >= 5 ? emit_base : base;
-    std::printf("%-58s %10.2f %10.2f %+14.2f\n", r.name.c_str(), r.median_ns, r.min_ns, r.median_ns - reference);
+    std::printf("%-58s %10.2f %10.2f %+14.2f\n", r.name.c_str(), r.median_ns, r.min_ns,
+                r.median_ns - reference);
   }
-  std::printf("\nABI overhead per call (PluginInstance with host Signal vs direct): %.2f ns (target < 50 ns)\n",
-              results[4].median_ns - base);
+  std::printf(
+      "\nABI overhead per call (PluginInstance with host Signal vs direct): %.2f ns (target < 50 ns)\n",
+      results[4].median_ns - base);
   return 0;
 }

@@ -15,14 +15,17 @@ struct th_instance {
 static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) {
   th_instance *self = (th_instance *)calloc(1, sizeof *self);
   (void)params;
-  if (!self) return NULL;
+  if (!self)
+    return NULL;
   self->api = api;
   self->host = host;
   *status = TH_OK;
   return self;
 }
 
-static void destroy(th_instance *self) { free(self); }
+static void destroy(th_instance *self) {
+  free(self);
+}
 
 static th_str last_error(th_instance *self) {
   th_str none = {NULL, 0};
@@ -31,7 +34,8 @@ static th_str last_error(th_instance *self) {
 }
 
 static th_status on_signal(th_instance *self, const th_signal *signal) {
-  if (signal->action == TH_SIGNAL_BUY) self->buys++;
+  if (signal->action == TH_SIGNAL_BUY)
+    self->buys++;
   self->strength += signal->strength;
 #if defined(BENCH_EMITTING)
   {
@@ -58,9 +62,27 @@ static th_status on_signal(th_instance *self, const th_signal *signal) {
 #endif
 
 static const th_plugin_descriptor descriptor = {
-    sizeof(th_plugin_descriptor), TH_ABI_VERSION_MAJOR, TH_ABI_VERSION_MINOR, TH_KIND_STRATEGY, FLAGS,
-    TH_STR("bench-strategy"), TH_STR("1.0.0"), TH_STR("ABI benchmark strategy"), TH_STR(""),
-    create, destroy, last_error, NULL, NULL, on_signal, NULL, NULL, NULL, NULL,
+    sizeof(th_plugin_descriptor),
+    TH_ABI_VERSION_MAJOR,
+    TH_ABI_VERSION_MINOR,
+    TH_KIND_STRATEGY,
+    FLAGS,
+    TH_STR("bench-strategy"),
+    TH_STR("1.0.0"),
+    TH_STR("ABI benchmark strategy"),
+    TH_STR(""),
+    create,
+    destroy,
+    last_error,
+    NULL,
+    NULL,
+    on_signal,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &descriptor; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
+  return &descriptor;
+}

@@ -24,9 +24,11 @@ class Counting final : public DirectStrategy {
 public:
   explicit Counting(bool emit) : emit_(emit) {}
   [[gnu::noinline]] th_status on_signal(const th_signal &signal) override {
-    if (signal.action == TH_SIGNAL_BUY) ++buys_;
+    if (signal.action == TH_SIGNAL_BUY)
+      ++buys_;
     strength_ += signal.strength;
-    if (!emit_) return TH_OK;
+    if (!emit_)
+      return TH_OK;
     th_order_intent intent;
     std::memset(&intent, 0, sizeof intent);
     intent.struct_size = sizeof intent;
@@ -48,6 +50,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<DirectStrategy> make_direct_strategy(bool emit) { return std::make_unique<Counting>(emit); }
+std::unique_ptr<DirectStrategy> make_direct_strategy(bool emit) {
+  return std::make_unique<Counting>(emit);
+}
 
 } // namespace bench

@@ -1,4 +1,4 @@
-// bench_audit [--events N] [--batch N] [--dir DIR] [--plugin SO]
+// bench_audit [--events N] [--batch N] [--queue N] [--dir DIR] [--plugin SO]
 //
 // 1. chained write: N events through the audit-sqlite plugin (caller thread canonicalizes and
 //    queues, writer thread hashes and inserts in WAL transactions of --batch with
@@ -8,6 +8,8 @@
 // 3. raw insert: the rows the plugin wrote, re-inserted into a fresh database with the same schema,
 //    pragmas, statement and batching, without hashing.
 // 4. verify: audit_chain's verify() over the plugin's chain (every hash, with the public key).
+// Each row also shows the process CPU time (all threads) it used: on a shared machine the wall
+// time depends on what else runs, the CPU time much less.
 #include "plugin_harness.hpp"
 #include "sample_events.hpp"
 
@@ -30,7 +32,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 // Process CPU time (all threads): on a shared machine wall time alone says little.
 double cpu_seconds() {
@@ -39,10 +43,13 @@ double cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 double cpu_mark = 0;
-void mark_cpu() { cpu_mark = cpu_seconds(); }
+void mark_cpu() {
+  cpu_mark = cpu_seconds();
+}
 
 void remove_db(const std::string &path) {
-  for (const char *suffix : {"", "-wal", "-shm", ".checkpoints.jsonl"}) fs::remove(path + suffix);
+  for (const char *suffix : {"", "-wal", "-shm", ".checkpoints.jsonl"})
+    fs::remove(path + suffix);
 }
 
 void row(const char *name, size_t events, double secs) {
@@ -54,16 +61,23 @@ void row(const char *name, size_t events, double secs) {
 } // namespace
 
 int main(int argc, char **argv) {
-  size_t events = 500000, batch = 512;
+  size_t events = 500000, batch = 512, queue = 65536;
   std::string dir = fs::temp_directory_path().string(), plugin = AUDIT_SQLITE_SO;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--events") events = std::stoul(argv[i + 1]);
-    else if (a == "--batch") batch = std::stoul(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
-    else if (a == "--plugin") plugin = argv[i + 1];
+    if (a == "--events")
+      events = std::stoul(argv[i + 1]);
+    else if (a == "--batch")
+      batch = std::stoul(argv[i + 1]);
+    else if (a == "--queue")
+      queue = std::stoul(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
+    else if (a == "--plugin")
+      plugin = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: bench_audit [--events N] [--batch N] [--dir DIR] [--plugin SO]\n");
+      std::fprintf(stderr,
+                   "usage: bench_audit [--events N] [--batch N] [--queue N] [--dir DIR] [--plugin SO]\n");
       return 2;
     }
   }
@@ -75,10 +89,11 @@ int main(int argc, char **argv) {
 
   std::vector<th::audit_test::SampleEvent> samples;
   samples.reserve(events);
-  for (size_t i = 0; i < events; ++i) samples.push_back(th::audit_test::sample_event("bench", i));
+  for (size_t i = 0; i < events; ++i)
+    samples.push_back(th::audit_test::sample_event("bench", i));
 
-  std::printf("bench_audit: %zu events, batch %zu, WAL, synchronous=NORMAL, in %s\n\n", events, batch,
-              work.string().c_str());
+  std::printf("bench_audit: %zu events, batch %zu, queue %zu, WAL, synchronous=NORMAL, in %s\n\n", events,
+              batch, queue, work.string().c_str());
   std::printf("| %-58s | %9s | %8s | %12s | %8s | %12s |\n", "path", "events", "wall s", "events/s", "CPU s",
               "events/CPU s");
   std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(60, '-').c_str(), std::string(11, '-').c_str(),
@@ -89,6 +104,7 @@ int main(int argc, char **argv) {
   double chained_rate = 0;
   {
     std::string params = R"({"path":")" + chained + R"(","batch_max":)" + std::to_string(batch) +
+                         R"(,"queue_capacity":)" + std::to_string(queue) +
                          R"(,"synchronous":"normal","signing_key":")" + key + R"(.key"})";
     th::test::PluginHarness h(plugin, params);
     mark_cpu();
@@ -114,8 +130,8 @@ int main(int argc, char **argv) {
     std::vector<th::audit::PendingEvent> pending;
     pending.reserve(events);
     for (auto &s : samples)
-      pending.push_back({s.event_id, s.correlation_id, s.event_type, th::audit::rfc3339_ms(s.timestamp_ns), s.service,
-                         th::audit::canonicalize(s.data_json)});
+      pending.push_back({s.event_id, s.correlation_id, s.event_type, th::audit::rfc3339_ms(s.timestamp_ns),
+                         s.service, th::audit::canonicalize(s.data_json)});
     th::audit::Appender appender(appended, {});
     mark_cpu();
     auto start = Clock::now();
@@ -131,19 +147,22 @@ int main(int argc, char **argv) {
     rows.reserve(events);
     {
       th::audit::Database source(chained, th::audit::Database::Mode::read_only);
-      th::audit::Statement all(source, "SELECT chain_position, event_id, correlation_id, event_type, timestamp, "
-                                       "service, data, previous_hash, hash FROM events ORDER BY chain_position");
+      th::audit::Statement all(source,
+                               "SELECT chain_position, event_id, correlation_id, event_type, timestamp, "
+                               "service, data, previous_hash, hash FROM events ORDER BY chain_position");
       while (all.step())
-        rows.push_back({static_cast<uint64_t>(all.int64(0)), std::string(all.text(1)), std::string(all.text(2)),
-                        std::string(all.text(3)), std::string(all.text(4)), std::string(all.text(5)),
-                        std::string(all.text(6)), std::string(all.text(7)), std::string(all.text(8))});
+        rows.push_back({static_cast<uint64_t>(all.int64(0)), std::string(all.text(1)),
+                        std::string(all.text(2)), std::string(all.text(3)), std::string(all.text(4)),
+                        std::string(all.text(5)), std::string(all.text(6)), std::string(all.text(7)),
+                        std::string(all.text(8))});
     }
     th::audit::Database db(raw, th::audit::Database::Mode::read_write_create);
     th::audit::configure_for_append(db, th::audit::Synchronous::normal);
     th::audit::create_schema(db);
-    th::audit::Statement insert(db, "INSERT INTO events (chain_position, event_id, correlation_id, event_type, "
-                                    "timestamp, service, data, previous_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                    "?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING");
+    th::audit::Statement insert(
+        db, "INSERT INTO events (chain_position, event_id, correlation_id, event_type, "
+            "timestamp, service, data, previous_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            "?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING");
     mark_cpu();
     auto start = Clock::now();
     for (size_t i = 0; i < rows.size(); i += batch) {
@@ -174,9 +193,11 @@ int main(int argc, char **argv) {
     mark_cpu();
     auto start = Clock::now();
     size_t bytes = 0;
-    for (auto &s : samples) bytes += th::audit::canonicalize(s.data_json).size();
+    for (auto &s : samples)
+      bytes += th::audit::canonicalize(s.data_json).size();
     row("  cost: canonicalize data only (caller thread's share)", events, seconds_since(start));
-    std::string data = th::audit::canonicalize(samples[0].data_json), timestamp = th::audit::rfc3339_ms(0), hash;
+    std::string data = th::audit::canonicalize(samples[0].data_json), timestamp = th::audit::rfc3339_ms(0),
+                hash;
     th::audit::RowHasher hasher;
     mark_cpu();
     start = Clock::now();
@@ -184,7 +205,8 @@ int main(int argc, char **argv) {
       th::audit::RowView r{1, s.event_id, s.correlation_id, s.event_type, timestamp, s.service, data, hash};
       hasher.hash(r, hash);
     }
-    row("  cost: row message + SHA-256 only (writer thread's extra)", events + (bytes == 0), seconds_since(start));
+    row("  cost: row message + SHA-256 only (writer thread's extra)", events + (bytes == 0),
+        seconds_since(start));
   }
 
   // 4. Verification.
@@ -194,13 +216,15 @@ int main(int argc, char **argv) {
     auto report = th::audit::verify(chained, {key + ".pub", chained + ".checkpoints.jsonl"});
     double secs = seconds_since(start);
     if (!report.ok() || report.rows != events) {
-      std::fprintf(stderr, "verify failed: %s\n", report.ok() ? "row count" : report.first_problem->detail.c_str());
+      std::fprintf(stderr, "verify failed: %s\n",
+                   report.ok() ? "row count" : report.first_problem->detail.c_str());
       return 1;
     }
     row("verify (every hash, link, checkpoint signature)", events, secs);
   }
-  std::printf("\nchained write / raw insert = %.2f (target >= 0.5); targets: write > 200000/s, verify > 500000/s\n",
-              chained_rate / raw_rate);
+  std::printf(
+      "\nchained write / raw insert = %.2f (target >= 0.5); targets: write > 200000/s, verify > 500000/s\n",
+      chained_rate / raw_rate);
 
   remove_db(chained);
   remove_db(appended);

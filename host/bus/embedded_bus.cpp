@@ -26,7 +26,8 @@ thread_local const EmbeddedBus *delivering_bus = nullptr;
 // Up to this many subscriptions per subject, claim positions live on the stack.
 constexpr size_t inline_fan_out = 16;
 
-// Longer publish timeouts are clamped so the deadline arithmetic cannot overflow.
+// Longer timeouts are clamped (publish) or mean "forever" (wait_idle) so the deadline arithmetic cannot
+// overflow.
 constexpr std::chrono::milliseconds longest_timeout = std::chrono::hours(24 * 30);
 
 class EmbeddedBus final : public Bus {
@@ -134,6 +135,8 @@ public:
   }
 
   bool wait_idle(std::chrono::milliseconds timeout) override {
+    if (timeout >= longest_timeout)
+      return wait_until_idle(std::chrono::steady_clock::time_point::max());
     return wait_until_idle(std::chrono::steady_clock::now() + timeout);
   }
 

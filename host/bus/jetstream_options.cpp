@@ -24,36 +24,50 @@ public:
   void read_string(const nlohmann::json &object, const std::string &pointer, const std::string &key,
                    std::string &out) {
     const nlohmann::json *value = find(object, key);
-    if (!value) return;
-    if (!value->is_string()) return error(pointer + "/" + key, key + " must be a string");
+    if (!value)
+      return;
+    if (!value->is_string())
+      return error(pointer + "/" + key, key + " must be a string");
     out = value->get<std::string>();
   }
 
   void read_int(const nlohmann::json &object, const std::string &pointer, const std::string &key, int &out,
                 int64_t min, int64_t max) {
     const nlohmann::json *value = find(object, key);
-    if (!value) return;
+    if (!value)
+      return;
     if (!value->is_number_integer())
       return error(pointer + "/" + key, key + " must be an integer");
     int64_t v = value->get<int64_t>();
     if (v < min || v > max)
-      return error(pointer + "/" + key,
-                   key + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", not " +
-                       std::to_string(v));
+      return error(pointer + "/" + key, key + " must be between " + std::to_string(min) + " and " +
+                                            std::to_string(max) + ", not " + std::to_string(v));
     out = static_cast<int>(v);
+  }
+
+  void read_bool(const nlohmann::json &object, const std::string &pointer, const std::string &key, bool &out) {
+    const nlohmann::json *value = find(object, key);
+    if (!value)
+      return;
+    if (!value->is_boolean())
+      return error(pointer + "/" + key, key + " must be true or false");
+    out = value->get<bool>();
   }
 
   void reject_unknown(const nlohmann::json &object, const std::string &pointer,
                       std::initializer_list<const char *> known) {
     for (auto it = object.begin(); it != object.end(); ++it) {
       bool found = false;
-      for (const char *k : known) found = found || it.key() == k;
-      if (!found) error(pointer + "/" + it.key(), "unknown key '" + it.key() + "' in " + pointer.substr(1));
+      for (const char *k : known)
+        found = found || it.key() == k;
+      if (!found)
+        error(pointer + "/" + it.key(), "unknown key '" + it.key() + "' in " + pointer.substr(1));
     }
   }
 
   void throw_if_errors() {
-    if (!errors_.empty()) throw ConfigErrors(std::move(errors_));
+    if (!errors_.empty())
+      throw ConfigErrors(std::move(errors_));
   }
 
 private:
@@ -72,7 +86,8 @@ JetStreamOptions default_jetstream_options() {
 
 JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const Deployment &deployment) {
   JetStreamOptions options = default_jetstream_options();
-  if (section.is_null() || (section.is_object() && section.empty())) return options;
+  if (section.is_null() || (section.is_object() && section.empty()))
+    return options;
 
   SectionReader reader(deployment);
   const std::string base = section_pointer;
@@ -81,12 +96,14 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
     reader.throw_if_errors();
   }
   reader.reject_unknown(section, base,
-                        {"servers", "stream", "replicas", "duplicate_window_s", "max_in_flight", "publish_timeout_ms",
-                         "connect_timeout_ms", "reconnect_wait_ms", "reconnect_buffer_bytes", "connection_name",
-                         "creds_file", "nkey", "nkey_file", "user", "password", "tls", "consumers"});
+                        {"servers", "stream", "replicas", "duplicate_window_s", "max_in_flight",
+                         "publish_timeout_ms", "connect_timeout_ms", "reconnect_wait_ms",
+                         "reconnect_buffer_bytes", "connection_name", "creds_file", "nkey", "nkey_file",
+                         "user", "password", "tls", "consumers"});
 
   if (const nlohmann::json *servers = reader.find(section, "servers")) {
-    if (servers->is_string()) options.servers = {servers->get<std::string>()}; // one URL is fine too
+    if (servers->is_string())
+      options.servers = {servers->get<std::string>()}; // one URL is fine too
     else if (!servers->is_array() || servers->empty())
       reader.error(base + "/servers", "servers must be a non-empty list of nats:// or tls:// URLs");
     else {
@@ -95,7 +112,8 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
         const auto &url = (*servers)[i];
         if (!url.is_string() || url.get<std::string>().empty())
           reader.error(base + "/servers/" + std::to_string(i), "server URL must be a non-empty string");
-        else options.servers.push_back(url.get<std::string>());
+        else
+          options.servers.push_back(url.get<std::string>());
       }
     }
   }
@@ -107,7 +125,8 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
 
   reader.read_string(section, base, "stream", options.stream);
   if (options.stream.empty() || options.stream.find_first_of(". *>/\\") != std::string::npos)
-    reader.error(base + "/stream", "stream must be a non-empty name without '.', '*', '>', '/', '\\' or spaces");
+    reader.error(base + "/stream",
+                 "stream must be a non-empty name without '.', '*', '>', '/', '\\' or spaces");
   reader.read_int(section, base, "replicas", options.replicas, 1, 5);
   reader.read_int(section, base, "duplicate_window_s", options.duplicate_window_s, 1, 7 * 24 * 3600);
   reader.read_int(section, base, "max_in_flight", options.max_in_flight, 1, 1 << 20);
@@ -132,7 +151,8 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
 
   if (const nlohmann::json *tls = reader.find(section, "tls")) {
     const std::string pointer = base + "/tls";
-    if (!tls->is_object()) reader.error(pointer, "tls must be an object");
+    if (!tls->is_object())
+      reader.error(pointer, "tls must be an object");
     else {
       reader.reject_unknown(*tls, pointer, {"ca_file", "cert_file", "key_file"});
       reader.read_string(*tls, pointer, "ca_file", options.tls.ca_file);
@@ -145,13 +165,16 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
 
   if (const nlohmann::json *consumers = reader.find(section, "consumers")) {
     const std::string pointer = base + "/consumers";
-    if (!consumers->is_object()) reader.error(pointer, "consumers must be an object");
+    if (!consumers->is_object())
+      reader.error(pointer, "consumers must be an object");
     else {
-      reader.reject_unknown(*consumers, pointer, {"ack_wait_s", "max_deliver", "fetch_batch", "fetch_wait_ms"});
+      reader.reject_unknown(*consumers, pointer,
+                            {"ack_wait_s", "max_deliver", "fetch_batch", "fetch_wait_ms", "defer_handler_publishes"});
       reader.read_int(*consumers, pointer, "ack_wait_s", options.consumers.ack_wait_s, 1, 24 * 3600);
       reader.read_int(*consumers, pointer, "max_deliver", options.consumers.max_deliver, 1, 1000000);
       reader.read_int(*consumers, pointer, "fetch_batch", options.consumers.fetch_batch, 1, 10000);
       reader.read_int(*consumers, pointer, "fetch_wait_ms", options.consumers.fetch_wait_ms, 10, 60000);
+      reader.read_bool(*consumers, pointer, "defer_handler_publishes", options.consumers.defer_handler_publishes);
     }
   }
   reader.throw_if_errors();

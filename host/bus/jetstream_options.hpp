@@ -20,21 +20,25 @@ struct JetStreamTlsOptions {
 
 // Settings shared by every durable consumer this process creates or checks.
 struct JetStreamConsumerOptions {
-  int ack_wait_s = 30;      // un-acked deliveries are redelivered after this long
-  int max_deliver = 10;     // deliveries per message before the server gives up on it
-  int fetch_batch = 64;     // messages per pull request
-  int fetch_wait_ms = 250;  // how long one pull request waits for messages (also bounds stop())
+  int ack_wait_s = 30;     // un-acked deliveries are redelivered after this long
+  int max_deliver = 10;    // deliveries per message before the server gives up on it
+  int fetch_batch = 64;    // messages per pull request
+  int fetch_wait_ms = 250; // how long one pull request waits for messages (also bounds stop())
+  // A handler's publishes return once sent ("ok" = sent) and the delivery is acked when all of
+  // them are stored, at the end of its fetch batch: effects of a batch are pipelined instead of
+  // one PubAck round trip each. A handler then never sees "duplicate" or a late "unavailable".
+  bool defer_handler_publishes = false;
 };
 
 struct JetStreamOptions {
-  std::vector<std::string> servers;  // default: $NATS_URL, else nats://127.0.0.1:4222
+  std::vector<std::string> servers; // default: $NATS_URL, else nats://127.0.0.1:4222
   std::string stream = "TRADING";
-  int replicas = 1;                  // stream replicas when the bus creates the stream
-  int duplicate_window_s = 120;      // Nats-Msg-Id de-duplication window of the stream
-  int max_in_flight = 1024;          // publishes awaiting their PubAck, per process
-  int publish_timeout_ms = 5000;     // upper bound of one publish(), including waiting for a reconnect
-  int connect_timeout_ms = 2000;     // per attempt at start()
-  int reconnect_wait_ms = 250;       // pause between reconnect attempts (attempts never stop)
+  int replicas = 1;                     // stream replicas when the bus creates the stream
+  int duplicate_window_s = 120;         // Nats-Msg-Id de-duplication window of the stream
+  int max_in_flight = 1024;             // publishes awaiting their PubAck, per process
+  int publish_timeout_ms = 5000;        // upper bound of one publish(), including waiting for a reconnect
+  int connect_timeout_ms = 2000;        // per attempt at start()
+  int reconnect_wait_ms = 250;          // pause between reconnect attempts (attempts never stop)
   int reconnect_buffer_bytes = 8 << 20; // what is buffered while disconnected (acks, in-flight)
   std::string connection_name = "tradehost";
   // Authentication: at most one of creds_file, nkey_file (+ nkey), user (+ password).

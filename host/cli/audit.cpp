@@ -31,7 +31,8 @@ const char *const audit_usage = R"(Usage: tradehost audit <verify|export|keygen|
 `tradehost audit <command> --help` describes a command.
 )";
 
-const char *const verify_usage = R"(Usage: tradehost audit verify DB [--pubkey FILE] [--checkpoints FILE] [--json]
+const char *const verify_usage =
+    R"(Usage: tradehost audit verify DB [--pubkey FILE] [--checkpoints FILE] [--json]
 
 Recomputes every row's hash, checks each row's link to the one before, that positions run
 1, 2, 3, ... without gaps or moves, and that every checkpoint (the database's checkpoints
@@ -93,7 +94,8 @@ std::optional<ParsedArgs> parse(const Args &args, const std::vector<OptionSpec> 
 
 uint64_t position_value(const ParsedArgs &a, const std::string &name, uint64_t fallback) {
   auto v = a.value(name);
-  if (!v) return fallback;
+  if (!v)
+    return fallback;
   uint64_t out = 0;
   auto r = std::from_chars(v->data(), v->data() + v->size(), out);
   if (r.ec != std::errc() || r.ptr != v->data() + v->size())
@@ -102,13 +104,16 @@ uint64_t position_value(const ParsedArgs &a, const std::string &name, uint64_t f
 }
 
 std::string one_db(const ParsedArgs &a) {
-  if (a.positional.size() != 1) throw UsageError("expected exactly one database path");
+  if (a.positional.size() != 1)
+    throw UsageError("expected exactly one database path");
   return a.positional[0];
 }
 
 int verify_command(const Args &args) {
-  auto a = parse(args, {{"--pubkey", "", true}, {"--checkpoints", "", true}, {"--json", "", false}}, verify_usage);
-  if (!a) return 0;
+  auto a =
+      parse(args, {{"--pubkey", "", true}, {"--checkpoints", "", true}, {"--json", "", false}}, verify_usage);
+  if (!a)
+    return 0;
   std::string db = one_db(*a);
   audit::VerifyOptions options{a->value("--pubkey"), a->value("--checkpoints")};
   audit::VerifyReport r;
@@ -135,33 +140,43 @@ int verify_command(const Args &args) {
   } else if (r.ok()) {
     std::printf("valid: %llu rows, head %s at position %llu, %llu checkpoints (%s)\n",
                 static_cast<unsigned long long>(r.rows), r.head_hash.c_str(),
-                static_cast<unsigned long long>(r.head_position), static_cast<unsigned long long>(r.checkpoints),
+                static_cast<unsigned long long>(r.head_position),
+                static_cast<unsigned long long>(r.checkpoints),
                 r.signatures_checked ? "signatures verified" : "signatures NOT checked: no --pubkey");
   } else {
     std::printf("tampered: first bad position %llu: %s: %s\n",
                 static_cast<unsigned long long>(r.first_problem->chain_position),
-                std::string(audit::problem_name(r.first_problem->problem)).c_str(), r.first_problem->detail.c_str());
+                std::string(audit::problem_name(r.first_problem->problem)).c_str(),
+                r.first_problem->detail.c_str());
   }
   return r.ok() ? 0 : 1;
 }
 
 int export_command(const Args &args) {
   auto a = parse(args, {{"--from", "", true}, {"--to", "", true}}, export_usage);
-  if (!a) return 0;
+  if (!a)
+    return 0;
   std::string path = one_db(*a);
   uint64_t from = position_value(*a, "--from", 1), to = position_value(*a, "--to", INT64_MAX);
   try {
     audit::Database db(path, audit::Database::Mode::read_only);
     audit::require_schema(db);
-    audit::Statement rows(db, "SELECT chain_position, event_id, correlation_id, event_type, timestamp, service, "
-                              "data, previous_hash, hash FROM events WHERE chain_position BETWEEN ?1 AND ?2 "
-                              "ORDER BY chain_position");
+    audit::Statement rows(db,
+                          "SELECT chain_position, event_id, correlation_id, event_type, timestamp, service, "
+                          "data, previous_hash, hash FROM events WHERE chain_position BETWEEN ?1 AND ?2 "
+                          "ORDER BY chain_position");
     rows.bind(1, static_cast<int64_t>(from));
     rows.bind(2, static_cast<int64_t>(std::min<uint64_t>(to, INT64_MAX)));
     std::string line;
     while (rows.step()) {
-      audit::RowView row{static_cast<uint64_t>(rows.int64(0)), rows.text(1), rows.text(2), rows.text(3),
-                         rows.text(4), rows.text(5), rows.text(6), rows.text(7)};
+      audit::RowView row{static_cast<uint64_t>(rows.int64(0)),
+                         rows.text(1),
+                         rows.text(2),
+                         rows.text(3),
+                         rows.text(4),
+                         rows.text(5),
+                         rows.text(6),
+                         rows.text(7)};
       line.clear();
       audit::append_row_record(row, rows.text(8), line);
       line += '\n';
@@ -179,13 +194,15 @@ int export_command(const Args &args) {
 
 int keygen_command(const Args &args) {
   auto a = parse(args, {{"--out", "-o", true}}, keygen_usage);
-  if (!a) return 0;
+  if (!a)
+    return 0;
   auto prefix = a->value("--out");
-  if (!prefix || prefix->empty() || !a->positional.empty()) throw UsageError("keygen needs --out PREFIX and nothing else");
+  if (!prefix || prefix->empty() || !a->positional.empty())
+    throw UsageError("keygen needs --out PREFIX and nothing else");
   try {
     std::string public_key = audit::generate_key_pair(*prefix);
-    std::printf("wrote %s.key (private, mode 0600) and %s.pub; public key %s\n", prefix->c_str(), prefix->c_str(),
-                public_key.c_str());
+    std::printf("wrote %s.key (private, mode 0600) and %s.pub; public key %s\n", prefix->c_str(),
+                prefix->c_str(), public_key.c_str());
   } catch (const std::exception &e) {
     std::fprintf(stderr, "tradehost audit keygen: %s\n", e.what());
     return 1;
@@ -195,7 +212,8 @@ int keygen_command(const Args &args) {
 
 int head_command(const Args &args) {
   auto a = parse(args, {}, head_usage);
-  if (!a) return 0;
+  if (!a)
+    return 0;
   std::string path = one_db(*a);
   try {
     std::printf("%s\n", audit::to_json(audit::read_head(path)).dump().c_str());

@@ -15,15 +15,18 @@
 namespace th::cli {
 namespace {
 
-constexpr const char *usage = "usage: tradehost plugins -c FILE [--json]\n"
-                              "\n"
-                              "Loads every *.so in the deployment's plugin_dirs and lists the plugins (name, kind,\n"
-                              "version, ABI, SHA-256 prefix, path) and the files refused with the reason.\n"
-                              "\n"
-                              "  -c, --config FILE  deployment file\n"
-                              "      --json         print {\"plugins\": [...], \"refused\": [...]} instead of a table\n";
+constexpr const char *usage =
+    "usage: tradehost plugins -c FILE [--json]\n"
+    "\n"
+    "Loads every *.so in the deployment's plugin_dirs and lists the plugins (name, kind,\n"
+    "version, ABI, SHA-256 prefix, path) and the files refused with the reason.\n"
+    "\n"
+    "  -c, --config FILE  deployment file\n"
+    "      --json         print {\"plugins\": [...], \"refused\": [...]} instead of a table\n";
 
-std::string abi_of(const PluginIdentity &id) { return std::to_string(id.abi_major) + "." + std::to_string(id.abi_minor); }
+std::string abi_of(const PluginIdentity &id) {
+  return std::to_string(id.abi_major) + "." + std::to_string(id.abi_minor);
+}
 
 nlohmann::json to_json(const PluginIdentity &id) {
   return {{"name", id.name},
@@ -36,7 +39,8 @@ nlohmann::json to_json(const PluginIdentity &id) {
           {"sha256", id.sha256}};
 }
 
-void print_table(const std::vector<std::shared_ptr<PluginLibrary>> &libraries, const std::vector<LoadRefusal> &refused) {
+void print_table(const std::vector<std::shared_ptr<PluginLibrary>> &libraries,
+                 const std::vector<LoadRefusal> &refused) {
   std::vector<std::vector<std::string>> rows{{"NAME", "KIND", "VERSION", "ABI", "SHA256", "PATH"}};
   for (const auto &library : libraries) {
     const PluginIdentity &id = library->identity();
@@ -45,19 +49,23 @@ void print_table(const std::vector<std::shared_ptr<PluginLibrary>> &libraries, c
   }
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto &row : rows)
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+    for (size_t c = 0; c < row.size(); ++c)
+      widths[c] = std::max(widths[c], row[c].size());
   for (const auto &row : rows) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
       line += row[c];
-      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
+      if (c + 1 < row.size())
+        line += std::string(widths[c] - row[c].size() + 2, ' ');
     }
     std::cout << line << '\n';
   }
-  if (libraries.empty()) std::cout << "(no plugins loaded)\n";
+  if (libraries.empty())
+    std::cout << "(no plugins loaded)\n";
   if (!refused.empty()) {
     std::cout << "\nrefused:\n";
-    for (const auto &r : refused) std::cout << "  " << r.reason << '\n';
+    for (const auto &r : refused)
+      std::cout << "  " << r.reason << '\n';
   }
 }
 
@@ -77,8 +85,8 @@ int plugins_command(const Args &args) {
   }
   auto config = parsed.value("--config");
   if (!config || !parsed.positional.empty()) {
-    std::cerr << "tradehost plugins: " << (config ? "unexpected argument " + parsed.positional[0] : "-c FILE is required")
-              << "\n\n"
+    std::cerr << "tradehost plugins: "
+              << (config ? "unexpected argument " + parsed.positional[0] : "-c FILE is required") << "\n\n"
               << usage;
     return 2;
   }
@@ -103,8 +111,10 @@ int plugins_command(const Args &args) {
 
   if (parsed.has("--json")) {
     nlohmann::json out = {{"plugins", nlohmann::json::array()}, {"refused", nlohmann::json::array()}};
-    for (const auto &library : libraries) out["plugins"].push_back(to_json(library->identity()));
-    for (const auto &r : refused) out["refused"].push_back({{"path", r.path.string()}, {"reason", r.reason}});
+    for (const auto &library : libraries)
+      out["plugins"].push_back(to_json(library->identity()));
+    for (const auto &r : refused)
+      out["refused"].push_back({{"path", r.path.string()}, {"reason", r.reason}});
     std::cout << out.dump(2) << '\n';
   } else {
     print_table(libraries, refused);

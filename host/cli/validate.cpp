@@ -5,6 +5,7 @@
 #include "config/deployment.hpp"
 #include "loader/plugin_params.hpp"
 #include "loader/plugin_registry.hpp"
+#include "observability/log.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -31,8 +32,10 @@ Exit codes: 0 valid, 2 invalid (or a usage error), 1 when the check itself could
 )";
 
 nlohmann::json error_json(const ConfigError &e) {
-  return {{"file", e.where.file},       {"line", e.where.line},
-          {"column", e.where.column},   {"path", e.where.yaml_path},
+  return {{"file", e.where.file},
+          {"line", e.where.line},
+          {"column", e.where.column},
+          {"path", e.where.yaml_path},
           {"message", e.message}};
 }
 
@@ -52,21 +55,27 @@ struct Outcome {
 int report(const Outcome &o, bool as_json) {
   bool valid = o.errors.empty();
   if (as_json) {
-    nlohmann::json out = {{"file", o.file}, {"valid", valid}, {"errors", nlohmann::json::array()},
-                          {"warnings", o.warnings}};
-    for (auto &e : o.errors) out["errors"].push_back(error_json(e));
+    nlohmann::json out = {
+        {"file", o.file}, {"valid", valid}, {"errors", nlohmann::json::array()}, {"warnings", o.warnings}};
+    for (auto &e : o.errors)
+      out["errors"].push_back(error_json(e));
     if (valid && o.deployment)
-      out["summary"] = {{"agents", o.deployment->agents.size()},       {"risk", o.deployment->risk.size()},
-                        {"executors", o.deployment->executors.size()}, {"audit", o.deployment->audit.size()},
+      out["summary"] = {{"agents", o.deployment->agents.size()},
+                        {"risk", o.deployment->risk.size()},
+                        {"executors", o.deployment->executors.size()},
+                        {"audit", o.deployment->audit.size()},
                         {"plugins_loaded", o.plugins_loaded}};
     std::cout << out.dump(2) << "\n";
   } else {
-    for (auto &w : o.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-    for (auto &e : o.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    for (auto &w : o.warnings)
+      std::fprintf(stderr, "warning: %s\n", w.c_str());
+    for (auto &e : o.errors)
+      std::fprintf(stderr, "%s\n", e.to_string().c_str());
     if (valid && o.deployment)
-      std::printf("%s: valid (%zu agents, %zu risk checks, %zu executors, %zu audit sinks; %zu plugins loaded)\n",
-                  o.file.c_str(), o.deployment->agents.size(), o.deployment->risk.size(),
-                  o.deployment->executors.size(), o.deployment->audit.size(), o.plugins_loaded);
+      std::printf(
+          "%s: valid (%zu agents, %zu risk checks, %zu executors, %zu audit sinks; %zu plugins loaded)\n",
+          o.file.c_str(), o.deployment->agents.size(), o.deployment->risk.size(),
+          o.deployment->executors.size(), o.deployment->audit.size(), o.plugins_loaded);
     else
       std::fprintf(stderr, "%s: invalid (%zu error%s)\n", o.file.c_str(), o.errors.size(),
                    o.errors.size() == 1 ? "" : "s");
@@ -84,8 +93,10 @@ int validate_command(const Args &args) {
       std::fputs(validate_usage, stdout);
       return 0;
     }
-    if (!parsed.value("--config")) throw UsageError("missing -c FILE");
-    if (!parsed.positional.empty()) throw UsageError("unexpected argument " + parsed.positional.front());
+    if (!parsed.value("--config"))
+      throw UsageError("missing -c FILE");
+    if (!parsed.positional.empty())
+      throw UsageError("unexpected argument " + parsed.positional.front());
   } catch (const UsageError &e) {
     std::fprintf(stderr, "tradehost validate: %s\n\n%s", e.what(), validate_usage);
     return 2;
@@ -94,11 +105,14 @@ int validate_command(const Args &args) {
   Outcome outcome;
   outcome.file = *parsed.value("--config");
   bool as_json = parsed.has("--json");
+  // This command reports for itself; the loader's per-plugin log lines would only repeat it.
+  log::set_level(log::Level::error);
   try {
     Deployment deployment = load_deployment(outcome.file);
     PluginRegistry registry;
     registry.scan(deployment.plugin_dirs);
-    for (auto &refusal : registry.refusals()) outcome.warnings.push_back(refusal_text(refusal));
+    for (auto &refusal : registry.refusals())
+      outcome.warnings.push_back(refusal_text(refusal));
     outcome.errors = validate_plugin_params(deployment, registry);
     outcome.plugins_loaded = registry.libraries().size();
     outcome.deployment = &deployment;

@@ -27,7 +27,8 @@ SourceLocation Deployment::locate(std::string_view json_pointer) const {
       where.yaml_path = yaml_path_of(document, json_pointer);
       return where;
     }
-    if (at.empty()) break;
+    if (at.empty())
+      break;
     at = parent_pointer(at);
   }
   return {file, yaml_path_of(document, json_pointer), 0, 0};
@@ -37,13 +38,15 @@ namespace {
 
 std::string read_file(const std::filesystem::path &path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(std::strerror(errno));
+  if (!in)
+    throw std::runtime_error(std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-const JsonSchema &deployment_schema_for(const std::filesystem::path &path, std::optional<JsonSchema> &holder) {
+const JsonSchema &deployment_schema_for(const std::filesystem::path &path,
+                                        std::optional<JsonSchema> &holder) {
   std::string text;
   try {
     text = read_file(path);
@@ -59,33 +62,37 @@ const JsonSchema &deployment_schema_for(const std::filesystem::path &path, std::
 }
 
 bool at_or_below(const std::string &pointer, const std::string &ancestor) {
-  return pointer == ancestor ||
-         (pointer.rfind(ancestor, 0) == 0 && pointer.size() > ancestor.size() && pointer[ancestor.size()] == '/');
+  return pointer == ancestor || (pointer.rfind(ancestor, 0) == 0 && pointer.size() > ancestor.size() &&
+                                 pointer[ancestor.size()] == '/');
 }
 
 // Ids must be unique within one list (agents, risk, executors, audit).
 void check_unique_ids(const Deployment &d, const std::string &section, const std::string &what,
                       std::vector<ConfigError> &errors) {
   auto list = d.document.find(section);
-  if (list == d.document.end() || !list->is_array()) return;
+  if (list == d.document.end() || !list->is_array())
+    return;
   std::map<std::string, size_t> first;
   for (size_t i = 0; i < list->size(); ++i) {
     const json &item = (*list)[i];
-    if (!item.is_object() || !item.contains("id") || !item["id"].is_string()) continue;
+    if (!item.is_object() || !item.contains("id") || !item["id"].is_string())
+      continue;
     std::string id = item["id"].get<std::string>();
     auto [seen, inserted] = first.emplace(id, i);
-    if (inserted) continue;
+    if (inserted)
+      continue;
     std::string id_pointer = "/" + section + "/" + std::to_string(i) + "/id";
     SourceLocation earlier = d.locate("/" + section + "/" + std::to_string(seen->second) + "/id");
     errors.push_back({d.locate(id_pointer), "duplicate " + what + " id '" + id + "' (first used by " +
-                                                earlier.yaml_path + " at line " + std::to_string(earlier.line) +
-                                                ")"});
+                                                earlier.yaml_path + " at line " +
+                                                std::to_string(earlier.line) + ")"});
   }
 }
 
 void check_bus(const Deployment &d, std::vector<ConfigError> &errors) {
   auto bus = d.document.find("bus");
-  if (bus == d.document.end() || !bus->is_object()) return;
+  if (bus == d.document.end() || !bus->is_object())
+    return;
   auto kind = bus->find("kind");
   if (kind != bus->end() && *kind == "jetstream" && !bus->contains("jetstream"))
     errors.push_back({d.locate("/bus/kind"), "bus kind 'jetstream' needs a bus.jetstream section"});
@@ -117,7 +124,8 @@ StageConfig stage_from(const json &item, const std::string &pointer) {
 
 std::vector<StageConfig> stages_from(const json &document, const std::string &section) {
   std::vector<StageConfig> stages;
-  if (!document.contains(section)) return stages;
+  if (!document.contains(section))
+    return stages;
   const json &list = document[section];
   for (size_t i = 0; i < list.size(); ++i)
     stages.push_back(stage_from(list[i], "/" + section + "/" + std::to_string(i)));
@@ -129,11 +137,13 @@ void fill(Deployment &d) {
   const json &doc = d.document;
   d.name = string_or(doc, "name", "");
   d.data_dir = absolute_path(string_or(doc, "data_dir", "./var"));
-  for (const json &dir : doc.at("plugin_dirs")) d.plugin_dirs.push_back(absolute_path(dir.get<std::string>()));
+  for (const json &dir : doc.at("plugin_dirs"))
+    d.plugin_dirs.push_back(absolute_path(dir.get<std::string>()));
 
   json bus = object_or_empty(doc, "bus");
   d.bus.kind = string_or(bus, "kind", "embedded");
-  if (bus.contains("queue_capacity")) d.bus.queue_capacity = bus["queue_capacity"].get<size_t>();
+  if (bus.contains("queue_capacity"))
+    d.bus.queue_capacity = bus["queue_capacity"].get<size_t>();
   d.bus.jetstream = object_or_empty(bus, "jetstream");
 
   if (doc.contains("agents")) {
@@ -146,8 +156,10 @@ void fill(Deployment &d) {
       agent.strategy.plugin = item.at("strategy").at("plugin").get<std::string>();
       agent.strategy.params = object_or_empty(item["strategy"], "params");
       agent.strategy.params_pointer = agent.pointer + "/strategy/params";
-      if (item.contains("instruments")) agent.instruments = item["instruments"].get<std::vector<std::string>>();
-      if (item.contains("enabled")) agent.enabled = item["enabled"].get<bool>();
+      if (item.contains("instruments"))
+        agent.instruments = item["instruments"].get<std::vector<std::string>>();
+      if (item.contains("enabled"))
+        agent.enabled = item["enabled"].get<bool>();
       d.agents.push_back(std::move(agent));
     }
   }
@@ -161,7 +173,8 @@ void fill(Deployment &d) {
   d.logging.level = string_or(logging, "level", "info");
   d.logging.file = string_or(logging, "file", "");
   json metrics = object_or_empty(doc, "metrics");
-  if (metrics.contains("enabled")) d.metrics.enabled = metrics["enabled"].get<bool>();
+  if (metrics.contains("enabled"))
+    d.metrics.enabled = metrics["enabled"].get<bool>();
 }
 
 } // namespace
@@ -181,7 +194,8 @@ Deployment load_deployment_text(const std::string &yaml_text, const std::string 
     // A value whose ${VAR} failed already has its error; its placeholder text proves nothing.
     bool from_failed_expansion = std::any_of(yaml.unexpanded.begin(), yaml.unexpanded.end(),
                                              [&](const std::string &p) { return at_or_below(v.pointer, p); });
-    if (!from_failed_expansion) errors.push_back({d.locate(v.pointer), std::move(v.message)});
+    if (!from_failed_expansion)
+      errors.push_back({d.locate(v.pointer), std::move(v.message)});
   }
   check_unique_ids(d, "agents", "agent", errors);
   check_unique_ids(d, "risk", "risk", errors);

@@ -69,6 +69,7 @@ struct Deployment {
   std::map<std::string, SourceLocation, std::less<>> locations; // JSON pointer -> location
 
   // The location of a JSON pointer (the nearest known ancestor when not recorded).
+  // yaml_path is always the path of the pointer asked for, e.g. a missing params key.
   SourceLocation locate(std::string_view json_pointer) const;
 };
 

@@ -16,14 +16,16 @@ std::filesystem::path deployment_schema_path() {
   if (const char *dir = std::getenv("TRADEHOST_SCHEMA_DIR"); dir && *dir) {
     candidates.emplace_back(dir); // an explicit choice: no fallback that would hide a typo
   } else {
-    if (*TRADEHOST_SCHEMA_DIR) candidates.emplace_back(TRADEHOST_SCHEMA_DIR);
+    if (*TRADEHOST_SCHEMA_DIR)
+      candidates.emplace_back(TRADEHOST_SCHEMA_DIR);
     candidates.emplace_back("/usr/share/tradehost/schemas");
   }
   std::string looked;
   for (const auto &dir : candidates) {
     auto path = dir / "deployment.schema.json";
     std::error_code ec;
-    if (std::filesystem::is_regular_file(path, ec)) return path;
+    if (std::filesystem::is_regular_file(path, ec))
+      return path;
     looked += (looked.empty() ? "" : ", ") + path.string();
   }
   throw std::runtime_error("deployment schema not found (looked at " + looked + ")");

@@ -1,5 +1,5 @@
-// Where schemas/deployment.schema.json is: $TRADEHOST_SCHEMA_DIR when set (only there), else the source tree the host
-// was built from, else the installed /usr/share/tradehost/schemas.
+// Where schemas/deployment.schema.json is: $TRADEHOST_SCHEMA_DIR when set (only there), else the source tree
+// the host was built from, else the installed /usr/share/tradehost/schemas.
 #pragma once
 
 #include <filesystem>

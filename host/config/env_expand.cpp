@@ -15,9 +15,11 @@ EnvLookup process_environment() {
 namespace {
 
 bool valid_name(std::string_view name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])))
+    return false;
   for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+      return false;
   return true;
 }
 
@@ -57,7 +59,8 @@ void expand_into(std::string_view text, const EnvLookup &lookup, EnvExpansion &o
     size_t separator = inner.find(":-");
     std::string name(inner.substr(0, separator));
     if (!valid_name(name)) {
-      out.errors.push_back("'${" + std::string(inner) + "}' is not a variable reference (names are letters, digits and _)");
+      out.errors.push_back("'${" + std::string(inner) +
+                           "}' is not a variable reference (names are letters, digits and _)");
     } else {
       std::optional<std::string> value = lookup(name);
       if (separator != std::string_view::npos && (!value || value->empty())) {
@@ -77,7 +80,8 @@ void expand_into(std::string_view text, const EnvLookup &lookup, EnvExpansion &o
 
 EnvExpansion expand_env(std::string_view text, const EnvLookup &lookup) {
   EnvExpansion out;
-  if (text.size() >= 3 && text.substr(0, 2) == "${") out.whole_reference = closing_brace(text, 0) == text.size() - 1;
+  if (text.size() >= 3 && text.substr(0, 2) == "${")
+    out.whole_reference = closing_brace(text, 0) == text.size() - 1;
   expand_into(text, lookup, out);
   return out;
 }

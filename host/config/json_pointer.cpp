@@ -20,7 +20,8 @@ std::string escape_pointer_token(std::string_view token) {
 
 std::vector<std::string> split_pointer(std::string_view pointer) {
   std::vector<std::string> tokens;
-  if (pointer.empty()) return tokens;
+  if (pointer.empty())
+    return tokens;
   size_t start = pointer.front() == '/' ? 1 : 0;
   while (true) {
     size_t end = pointer.find('/', start);
@@ -35,7 +36,8 @@ std::vector<std::string> split_pointer(std::string_view pointer) {
       }
     }
     tokens.push_back(std::move(token));
-    if (end == std::string_view::npos) break;
+    if (end == std::string_view::npos)
+      break;
     start = end + 1;
   }
   return tokens;
@@ -49,16 +51,20 @@ std::string parent_pointer(std::string_view pointer) {
 namespace {
 
 bool is_index(const std::string &token) {
-  if (token.empty() || token.size() > 18) return false;
+  if (token.empty() || token.size() > 18)
+    return false;
   for (char c : token)
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return false;
   return true;
 }
 
 bool is_plain_key(const std::string &key) {
-  if (key.empty()) return false;
+  if (key.empty())
+    return false;
   for (char c : key)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+      return false;
   return true;
 }
 
@@ -66,7 +72,8 @@ bool is_plain_key(const std::string &key) {
 
 std::string yaml_path_key(const std::string &path, std::string_view key) {
   std::string k(key);
-  if (is_plain_key(k)) return path.empty() ? k : path + "." + k;
+  if (is_plain_key(k))
+    return path.empty() ? k : path + "." + k;
   return path + "[" + nlohmann::json(k).dump() + "]";
 }
 

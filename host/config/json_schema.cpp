@@ -25,9 +25,11 @@ using nlohmann::json;
 std::string pointer_from_context(const std::vector<std::string> &context) {
   std::string pointer;
   for (const std::string &element : context) {
-    if (element == "<root>") continue;
+    if (element == "<root>")
+      continue;
     std::string_view token = element;
-    if (token.size() >= 2 && token.front() == '[' && token.back() == ']') token = token.substr(1, token.size() - 2);
+    if (token.size() >= 2 && token.front() == '[' && token.back() == ']')
+      token = token.substr(1, token.size() - 2);
     pointer += "/" + escape_pointer_token(token);
   }
   return pointer;
@@ -35,15 +37,23 @@ std::string pointer_from_context(const std::vector<std::string> &context) {
 
 std::string type_name(const json &value) {
   switch (value.type()) {
-  case json::value_t::null: return "null";
-  case json::value_t::boolean: return "boolean";
+  case json::value_t::null:
+    return "null";
+  case json::value_t::boolean:
+    return "boolean";
   case json::value_t::number_integer:
-  case json::value_t::number_unsigned: return "integer";
-  case json::value_t::number_float: return "number";
-  case json::value_t::string: return "string";
-  case json::value_t::array: return "array";
-  case json::value_t::object: return "object";
-  default: return "unknown";
+  case json::value_t::number_unsigned:
+    return "integer";
+  case json::value_t::number_float:
+    return "number";
+  case json::value_t::string:
+    return "string";
+  case json::value_t::array:
+    return "array";
+  case json::value_t::object:
+    return "object";
+  default:
+    return "unknown";
   }
 }
 
@@ -51,9 +61,11 @@ std::string type_name(const json &value) {
 const json *resolve_ref(const json &root, const json *node) {
   for (int hops = 0; node && node->is_object() && hops < 16; ++hops) {
     auto ref = node->find("$ref");
-    if (ref == node->end() || !ref->is_string()) break;
+    if (ref == node->end() || !ref->is_string())
+      break;
     std::string target = ref->get<std::string>();
-    if (target.rfind("#", 0) != 0) break;
+    if (target.rfind("#", 0) != 0)
+      break;
     try {
       node = &root.at(json::json_pointer(target.substr(1)));
     } catch (const std::exception &) {
@@ -69,17 +81,21 @@ const json *schema_at(const json &schema, const json &document, const std::strin
   const json *node = resolve_ref(schema, &schema);
   const json *value = &document;
   for (const std::string &token : split_pointer(pointer)) {
-    if (!node || !node->is_object() || !value) return nullptr;
+    if (!node || !node->is_object() || !value)
+      return nullptr;
     const json *next = nullptr;
     if (value->is_array()) {
       auto items = node->find("items");
       size_t index = std::strtoul(token.c_str(), nullptr, 10);
-      if (items != node->end() && items->is_object()) next = &*items;
-      if (items != node->end() && items->is_array() && index < items->size()) next = &(*items)[index];
+      if (items != node->end() && items->is_object())
+        next = &*items;
+      if (items != node->end() && items->is_array() && index < items->size())
+        next = &(*items)[index];
       value = index < value->size() ? &(*value)[index] : nullptr;
     } else if (value->is_object()) {
       auto properties = node->find("properties");
-      if (properties != node->end() && properties->contains(token)) next = &(*properties)[token];
+      if (properties != node->end() && properties->contains(token))
+        next = &(*properties)[token];
       auto patterns = node->find("patternProperties");
       if (!next && patterns != node->end() && patterns->is_object()) {
         for (auto &[pattern, sub] : patterns->items()) {
@@ -93,7 +109,8 @@ const json *schema_at(const json &schema, const json &document, const std::strin
         }
       }
       auto additional = node->find("additionalProperties");
-      if (!next && additional != node->end() && additional->is_object()) next = &*additional;
+      if (!next && additional != node->end() && additional->is_object())
+        next = &*additional;
       auto it = value->find(token);
       value = it == value->end() ? nullptr : &*it;
     } else {
@@ -104,12 +121,15 @@ const json *schema_at(const json &schema, const json &document, const std::strin
   return node;
 }
 
-std::string number_text(const json &n) { return n.dump(); }
+std::string number_text(const json &n) {
+  return n.dump();
+}
 
 std::string join_values(const json &values, std::string_view separator) {
   std::string out;
   for (auto &v : values) {
-    if (!out.empty()) out += separator;
+    if (!out.empty())
+      out += separator;
     out += v.is_string() ? v.get<std::string>() : v.dump();
   }
   return out;
@@ -118,7 +138,8 @@ std::string join_values(const json &values, std::string_view separator) {
 // Edit distance, for "did you mean" on unknown property names.
 size_t distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     size_t diagonal = row[0];
     row[0] = i;
@@ -132,7 +153,8 @@ size_t distance(std::string_view a, std::string_view b) {
 }
 
 std::string suggestion(const json *object_schema, const std::string &unknown) {
-  if (!object_schema || !object_schema->contains("properties")) return "";
+  if (!object_schema || !object_schema->contains("properties"))
+    return "";
   std::string best;
   size_t best_distance = 3; // only close typos
   for (auto &[name, _] : (*object_schema)["properties"].items()) {
@@ -148,12 +170,15 @@ std::string suggestion(const json *object_schema, const std::string &unknown) {
 // The last '...' in a description: the property name valijson names.
 std::string quoted_name(const std::string &description) {
   size_t last = description.rfind('\'');
-  if (last == std::string::npos || last == 0) return "";
+  if (last == std::string::npos || last == 0)
+    return "";
   size_t first = description.rfind('\'', last - 1);
   return first == std::string::npos ? "" : description.substr(first + 1, last - first - 1);
 }
 
-bool starts_with(const std::string &s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string &s, std::string_view prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // valijson's summary errors that only repeat a nested failure ("Failed to validate item #0 ...").
 bool is_wrapper(const std::string &description) {
@@ -180,7 +205,8 @@ SchemaViolation explain(const json &schema, const json &document, std::string po
     std::string got = value ? type_name(*value) : "a value";
     if (has("type")) {
       const json &t = (*rule)["type"];
-      return {pointer, "expected " + (t.is_array() ? join_values(t, " or ") : t.get<std::string>()) + ", got " + got};
+      return {pointer,
+              "expected " + (t.is_array() ? join_values(t, " or ") : t.get<std::string>()) + ", got " + got};
     }
     return {pointer, got + " is not an allowed type here"};
   }
@@ -190,7 +216,8 @@ SchemaViolation explain(const json &schema, const json &document, std::string po
   }
   if (starts_with(description, "Object contains a property that could not be validated")) {
     std::string name = quoted_name(description);
-    return {pointer + "/" + escape_pointer_token(name), "unknown property '" + name + "'" + suggestion(rule, name)};
+    return {pointer + "/" + escape_pointer_token(name),
+            "unknown property '" + name + "'" + suggestion(rule, name)};
   }
   if (starts_with(description, "Failed to match against any enum values") && has("enum"))
     return {pointer, "must be one of: " + join_values((*rule)["enum"], ", ")};
@@ -219,7 +246,8 @@ SchemaViolation explain(const json &schema, const json &document, std::string po
   if (starts_with(description, "Elements at indexes"))
     return {pointer, "items must be unique: " + description.substr(0, description.find(" violate"))};
   std::string message = description;
-  if (!message.empty() && message.back() == '.') message.pop_back();
+  if (!message.empty() && message.back() == '.')
+    message.pop_back();
   return {pointer, message};
 }
 
@@ -282,7 +310,8 @@ std::vector<SchemaViolation> JsonSchema::validate(const nlohmann::json &document
       impl_->pool.pop_back();
     }
   }
-  if (!validator) validator = std::make_unique<valijson::Validator>(valijson::Validator::kStrongTypes);
+  if (!validator)
+    validator = std::make_unique<valijson::Validator>(valijson::Validator::kStrongTypes);
 
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter target(document);
@@ -291,14 +320,16 @@ std::vector<SchemaViolation> JsonSchema::validate(const nlohmann::json &document
     std::lock_guard lock(impl_->pool_mutex);
     impl_->pool.push_back(std::move(validator));
   }
-  if (valid) return {};
+  if (valid)
+    return {};
 
   struct Raw {
     std::string pointer;
     std::string description;
   };
   std::vector<Raw> raw;
-  for (const auto &error : results) raw.push_back({pointer_from_context(error.context), error.description});
+  for (const auto &error : results)
+    raw.push_back({pointer_from_context(error.context), error.description});
 
   std::vector<SchemaViolation> out;
   for (const Raw &r : raw) {
@@ -306,13 +337,15 @@ std::vector<SchemaViolation> JsonSchema::validate(const nlohmann::json &document
       bool explained_elsewhere = std::any_of(raw.begin(), raw.end(), [&](const Raw &other) {
         return &other != &r && !is_wrapper(other.description) && at_or_below(other.pointer, r.pointer);
       });
-      if (explained_elsewhere) continue;
+      if (explained_elsewhere)
+        continue;
     }
     SchemaViolation v = explain(impl_->schema_json, document, r.pointer, r.description);
     bool duplicate = std::any_of(out.begin(), out.end(), [&](const SchemaViolation &seen) {
       return seen.pointer == v.pointer && seen.message == v.message;
     });
-    if (!duplicate) out.push_back(std::move(v));
+    if (!duplicate)
+      out.push_back(std::move(v));
   }
   return out;
 }

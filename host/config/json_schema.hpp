@@ -14,6 +14,7 @@ namespace th {
 
 struct SchemaViolation {
   std::string pointer; // JSON pointer of the offending value in the document, "" for the root
+                       // (a missing required property or an unknown one: that member's pointer)
   std::string message; // what is wrong, e.g. "expected integer, got string"
 };
 

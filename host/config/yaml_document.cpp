@@ -5,6 +5,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdint>
+#include <cstdlib>
 #include <regex>
 
 namespace th {
@@ -17,25 +19,32 @@ json resolve_plain_scalar(const std::string &text) {
   static const std::regex hex(R"(0x[0-9a-fA-F]+)");
   static const std::regex floating(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
 
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL")
+    return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE")
+    return true;
+  if (text == "false" || text == "False" || text == "FALSE")
+    return false;
   if (std::regex_match(text, decimal)) {
     const char *begin = text.data() + (text[0] == '+' ? 1 : 0);
     int64_t value = 0;
-    if (auto r = std::from_chars(begin, text.data() + text.size(), value); r.ec == std::errc()) return value;
+    if (auto r = std::from_chars(begin, text.data() + text.size(), value); r.ec == std::errc())
+      return value;
     uint64_t big = 0;
-    if (auto r = std::from_chars(begin, text.data() + text.size(), big); r.ec == std::errc()) return big;
+    if (auto r = std::from_chars(begin, text.data() + text.size(), big); r.ec == std::errc())
+      return big;
     return std::strtod(text.c_str(), nullptr); // too large for 64 bits
   }
   if (std::regex_match(text, octal) || std::regex_match(text, hex)) {
     uint64_t value = 0;
     int base = text[1] == 'o' ? 8 : 16;
-    if (auto r = std::from_chars(text.data() + 2, text.data() + text.size(), value, base); r.ec == std::errc())
+    if (auto r = std::from_chars(text.data() + 2, text.data() + text.size(), value, base);
+        r.ec == std::errc())
       return value <= static_cast<uint64_t>(INT64_MAX) ? json(static_cast<int64_t>(value)) : json(value);
     return text;
   }
-  if (std::regex_match(text, floating)) return std::strtod(text.c_str(), nullptr);
+  if (std::regex_match(text, floating))
+    return std::strtod(text.c_str(), nullptr);
   return text;
 }
 
@@ -45,13 +54,15 @@ const std::string core_tag = "tag:yaml.org,2002:";
 
 class Reader {
 public:
-  Reader(const std::string &file, const EnvLookup &env, YamlDocument &out) : file_(file), env_(env), out_(out) {}
+  Reader(const std::string &file, const EnvLookup &env, YamlDocument &out)
+      : file_(file), env_(env), out_(out) {}
 
   json convert(const YAML::Node &node, const std::string &pointer, const std::string &path,
                const YAML::Mark &where) {
     record(pointer, path, where);
     switch (node.Type()) {
-    case YAML::NodeType::Map: return convert_map(node, pointer, path);
+    case YAML::NodeType::Map:
+      return convert_map(node, pointer, path);
     case YAML::NodeType::Sequence: {
       json array = json::array();
       size_t index = 0;
@@ -63,8 +74,10 @@ public:
       }
       return array;
     }
-    case YAML::NodeType::Scalar: return convert_scalar(node, pointer);
-    default: return nullptr;
+    case YAML::NodeType::Scalar:
+      return convert_scalar(node, pointer);
+    default:
+      return nullptr;
     }
   }
 
@@ -75,7 +88,8 @@ private:
   }
 
   SourceLocation location(const std::string &path, const YAML::Mark &mark) const {
-    if (!usable(mark)) return {file_, path, 1, 1};
+    if (!usable(mark))
+      return {file_, path, 1, 1};
     return {file_, path, mark.line + 1, mark.column + 1};
   }
 
@@ -86,7 +100,8 @@ private:
   // Where a mapping's value is reported: a scalar at itself; a collection, an empty value or an
   // alias (whose mark is the anchor, earlier in the file) at its key.
   static YAML::Mark value_mark(const YAML::Node &key, const YAML::Node &value) {
-    if (value.IsScalar() && usable(value.Mark()) && !before(value.Mark(), key.Mark())) return value.Mark();
+    if (value.IsScalar() && usable(value.Mark()) && !before(value.Mark(), key.Mark()))
+      return value.Mark();
     return key.Mark();
   }
 
@@ -109,8 +124,9 @@ private:
       std::string child_pointer = pointer + "/" + escape_pointer_token(name);
       std::string child_path = yaml_path_key(path, name);
       if (auto seen = first_line.find(name); seen != first_line.end()) {
-        out_.errors.push_back({location(child_path, key.Mark()),
-                               "duplicate key '" + name + "' (first at line " + std::to_string(seen->second) + ")"});
+        out_.errors.push_back(
+            {location(child_path, key.Mark()),
+             "duplicate key '" + name + "' (first at line " + std::to_string(seen->second) + ")"});
         continue;
       }
       first_line[name] = key.Mark().line + 1;
@@ -119,20 +135,25 @@ private:
     // Merge keys: keys written in this mapping win over merged ones; earlier merges win over later.
     for (const YAML::Node &merge : merges) {
       std::vector<YAML::Node> sources;
-      if (merge.IsMap()) sources.push_back(merge);
+      if (merge.IsMap())
+        sources.push_back(merge);
       if (merge.IsSequence())
-        for (const YAML::Node &s : merge) sources.push_back(s);
+        for (const YAML::Node &s : merge)
+          sources.push_back(s);
       for (const YAML::Node &source : sources) {
         if (!source.IsMap()) {
-          out_.errors.push_back({location(path, merge.Mark()), "a '<<' merge takes a mapping or a list of mappings"});
+          out_.errors.push_back(
+              {location(path, merge.Mark()), "a '<<' merge takes a mapping or a list of mappings"});
           continue;
         }
         for (auto it = source.begin(); it != source.end(); ++it) {
           YAML::Node key = it->first;
           YAML::Node value = it->second;
-          if (!key.IsScalar()) continue;
+          if (!key.IsScalar())
+            continue;
           std::string name = key.Scalar();
-          if (object.contains(name)) continue;
+          if (object.contains(name))
+            continue;
           object[name] = convert(value, pointer + "/" + escape_pointer_token(name), yaml_path_key(path, name),
                                  value_mark(key, value));
         }
@@ -147,15 +168,18 @@ private:
     bool plain = tag == "?";
     bool explicit_string = tag == "!" || tag == core_tag + "str";
     if (text.find('$') == std::string::npos) {
-      if (plain || (!explicit_string && tag.rfind(core_tag, 0) == 0)) return resolve_plain_scalar(text);
+      if (plain || (!explicit_string && tag.rfind(core_tag, 0) == 0))
+        return resolve_plain_scalar(text);
       return text;
     }
     EnvExpansion expanded = expand_env(text, env_);
     for (std::string &error : expanded.errors)
       out_.errors.push_back({out_.locations[pointer], std::move(error)});
-    if (!expanded.errors.empty()) out_.unexpanded.insert(pointer);
+    if (!expanded.errors.empty())
+      out_.unexpanded.insert(pointer);
     // An empty result stays "" (not YAML's null): `token: ${TOKEN:-}` means an empty token.
-    if (plain && expanded.whole_reference && !expanded.text.empty()) return resolve_plain_scalar(expanded.text);
+    if (plain && expanded.whole_reference && !expanded.text.empty())
+      return resolve_plain_scalar(expanded.text);
     return expanded.text;
   }
 
@@ -167,16 +191,25 @@ private:
 } // namespace
 
 YamlDocument read_yaml_document(std::string_view text, const std::string &file, const EnvLookup &env) {
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(std::string(text));
+    documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception &e) {
-    SourceLocation where{file, "", e.mark.line >= 0 ? e.mark.line + 1 : 0, e.mark.column >= 0 ? e.mark.column + 1 : 0};
+    SourceLocation where{file, "", e.mark.line >= 0 ? e.mark.line + 1 : 0,
+                         e.mark.column >= 0 ? e.mark.column + 1 : 0};
     throw ConfigErrors({{where, "YAML syntax error: " + e.msg}});
   }
+  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   YamlDocument out;
   Reader reader(file, env, out);
   out.value = reader.convert(root, "", "", root.Mark());
+  // A second document would be silently ignored: say so instead.
+  if (documents.size() > 1) {
+    const YAML::Mark mark = documents[1].Mark();
+    out.errors.push_back(
+        {{file, "", mark.line >= 0 ? mark.line + 1 : 0, mark.column >= 0 ? mark.column + 1 : 0},
+         "a deployment file holds one YAML document; found " + std::to_string(documents.size())});
+  }
   return out;
 }
 

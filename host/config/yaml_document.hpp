@@ -26,10 +26,11 @@ struct YamlDocument {
   std::set<std::string> unexpanded;
 };
 
-// Reads YAML text (the first document). Plain scalars take YAML 1.2 core types (null, true/false,
+// Reads YAML text (one document; more is an error). Plain scalars take YAML 1.2 core types (null, true/false,
 // integers incl. 0x/0o, floats); quoted and block scalars are strings; "<<" merge keys are applied.
 // A plain scalar that is exactly one ${...} is typed after expansion (an empty result is "");
-// other scalars that contain a reference are strings. Throws ConfigErrors (one error, with line and column) on bad syntax.
+// other scalars that contain a reference are strings. Throws ConfigErrors (one error, with line and column)
+// on bad syntax.
 YamlDocument read_yaml_document(std::string_view text, const std::string &file, const EnvLookup &env);
 
 // The YAML 1.2 core-schema value of a plain scalar.

@@ -6,8 +6,10 @@ namespace {
 // Copies a view into a host string, reusing its capacity. A NULL pointer with a non-zero length
 // (a broken plugin) reads as empty rather than crashing.
 void assign(std::string &out, const th_str &in) {
-  if (in.ptr && in.len) out.assign(in.ptr, in.len);
-  else out.clear();
+  if (in.ptr && in.len)
+    out.assign(in.ptr, in.len);
+  else
+    out.clear();
 }
 
 std::optional<double> optional_if(bool present, double value) {
@@ -39,12 +41,18 @@ th_order_intent view_of(const OrderIntent &o) {
   th_order_intent v{};
   v.struct_size = sizeof v;
   uint32_t flags = 0;
-  if (o.price_limit) flags |= TH_INTENT_HAS_PRICE_LIMIT;
-  if (o.stop_price) flags |= TH_INTENT_HAS_STOP_PRICE;
-  if (o.risk_params.max_position) flags |= TH_INTENT_HAS_MAX_POSITION;
-  if (o.risk_params.stop_loss) flags |= TH_INTENT_HAS_STOP_LOSS;
-  if (o.risk_params.take_profit) flags |= TH_INTENT_HAS_TAKE_PROFIT;
-  if (o.risk_params.max_slippage_bps) flags |= TH_INTENT_HAS_MAX_SLIPPAGE;
+  if (o.price_limit)
+    flags |= TH_INTENT_HAS_PRICE_LIMIT;
+  if (o.stop_price)
+    flags |= TH_INTENT_HAS_STOP_PRICE;
+  if (o.risk_params.max_position)
+    flags |= TH_INTENT_HAS_MAX_POSITION;
+  if (o.risk_params.stop_loss)
+    flags |= TH_INTENT_HAS_STOP_LOSS;
+  if (o.risk_params.take_profit)
+    flags |= TH_INTENT_HAS_TAKE_PROFIT;
+  if (o.risk_params.max_slippage_bps)
+    flags |= TH_INTENT_HAS_MAX_SLIPPAGE;
   v.flags = flags;
   v.corr_id = view_of(o.corr_id);
   v.parent_corr_id = view_of(o.parent_corr_id);
@@ -150,16 +158,20 @@ void assign_from(OrderIntent &out, const th_order_intent &in) {
   out.order_type = REACHES(in, T, order_type) ? in.order_type : 0;
   out.time_in_force = REACHES(in, T, time_in_force) ? in.time_in_force : 0;
   out.quantity = REACHES(in, T, quantity) ? in.quantity : 0;
-  out.price_limit = optional_if(REACHES(in, T, price_limit) && (flags & TH_INTENT_HAS_PRICE_LIMIT), in.price_limit);
-  out.stop_price = optional_if(REACHES(in, T, stop_price) && (flags & TH_INTENT_HAS_STOP_PRICE), in.stop_price);
+  out.price_limit =
+      optional_if(REACHES(in, T, price_limit) && (flags & TH_INTENT_HAS_PRICE_LIMIT), in.price_limit);
+  out.stop_price =
+      optional_if(REACHES(in, T, stop_price) && (flags & TH_INTENT_HAS_STOP_PRICE), in.stop_price);
   out.timestamp_ns = REACHES(in, T, timestamp_ns) ? in.timestamp_ns : 0;
   REACHES(in, T, strategy) ? assign(out.strategy, in.strategy) : out.strategy.clear();
   RiskParams &r = out.risk_params;
-  r.max_position = optional_if(REACHES(in, T, max_position) && (flags & TH_INTENT_HAS_MAX_POSITION), in.max_position);
+  r.max_position =
+      optional_if(REACHES(in, T, max_position) && (flags & TH_INTENT_HAS_MAX_POSITION), in.max_position);
   r.stop_loss = optional_if(REACHES(in, T, stop_loss) && (flags & TH_INTENT_HAS_STOP_LOSS), in.stop_loss);
-  r.take_profit = optional_if(REACHES(in, T, take_profit) && (flags & TH_INTENT_HAS_TAKE_PROFIT), in.take_profit);
-  r.max_slippage_bps =
-      optional_if(REACHES(in, T, max_slippage_bps) && (flags & TH_INTENT_HAS_MAX_SLIPPAGE), in.max_slippage_bps);
+  r.take_profit =
+      optional_if(REACHES(in, T, take_profit) && (flags & TH_INTENT_HAS_TAKE_PROFIT), in.take_profit);
+  r.max_slippage_bps = optional_if(REACHES(in, T, max_slippage_bps) && (flags & TH_INTENT_HAS_MAX_SLIPPAGE),
+                                   in.max_slippage_bps);
   REACHES(in, T, extra_json) ? assign(out.extra_json, in.extra_json) : out.extra_json.clear();
 }
 
@@ -181,7 +193,8 @@ void assign_from(Fill &out, const th_fill &in) {
   out.fill_timestamp_ns = REACHES(in, T, fill_timestamp_ns) ? in.fill_timestamp_ns : 0;
   REACHES(in, T, rejection_reason) ? assign(out.rejection_reason, in.rejection_reason)
                                    : out.rejection_reason.clear();
-  REACHES(in, T, execution_venue) ? assign(out.execution_venue, in.execution_venue) : out.execution_venue.clear();
+  REACHES(in, T, execution_venue) ? assign(out.execution_venue, in.execution_venue)
+                                  : out.execution_venue.clear();
   out.fees.commission = REACHES(in, T, commission) ? in.commission : 0;
   out.fees.exchange_fee = REACHES(in, T, exchange_fee) ? in.exchange_fee : 0;
   out.fees.regulatory_fee = REACHES(in, T, regulatory_fee) ? in.regulatory_fee : 0;

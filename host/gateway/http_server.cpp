@@ -127,12 +127,14 @@ private:
   }
 
   void on_header(beast::error_code ec) {
-    if (ec == http::error::header_limit) return reply_simple(431, "GW-400: request headers too large");
+    if (ec == http::error::header_limit) return reply_simple(431, "request headers too large");
+    // Beast checks Content-Length against the body limit while parsing the header.
+    if (ec == http::error::body_limit) return reply_too_large();
     if (ec) return close();
     const auto &request = parser_->get();
     size_t count = 0;
     for (auto it = request.begin(); it != request.end(); ++it) ++count;
-    if (count > options().max_headers) return reply_simple(431, "GW-400: too many request headers");
+    if (count > options().max_headers) return reply_simple(431, "too many request headers");
     auto length = parser_->content_length();
     if (length && *length > options().max_body_bytes) return reply_too_large();
     if (beast::iequals(request[http::field::expect], "100-continue")) {

@@ -11,10 +11,14 @@ namespace th {
 namespace {
 log::Level level_of(int32_t plugin_level) {
   switch (plugin_level) {
-  case TH_LOG_DEBUG: return log::Level::debug;
-  case TH_LOG_WARN: return log::Level::warn;
-  case TH_LOG_ERROR: return log::Level::error;
-  default: return log::Level::info;
+  case TH_LOG_DEBUG:
+    return log::Level::debug;
+  case TH_LOG_WARN:
+    return log::Level::warn;
+  case TH_LOG_ERROR:
+    return log::Level::error;
+  default:
+    return log::Level::info;
   }
 }
 } // namespace
@@ -22,7 +26,8 @@ log::Level level_of(int32_t plugin_level) {
 void HostServices::log(const InstanceContext &context, int32_t level, std::string_view corr_id,
                        std::string_view message) {
   const log::Level l = level_of(level);
-  if (!log::enabled(l)) return;
+  if (!log::enabled(l))
+    return;
   log::write(l, "plugin_log",
              {{"instance", context.instance_id},
               {"plugin", context.plugin_name},
@@ -33,11 +38,13 @@ void HostServices::log(const InstanceContext &context, int32_t level, std::strin
 }
 
 int64_t HostServices::now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-th_status HostServices::get_position(const InstanceContext &, std::string_view, std::string_view, th_position &out) {
+th_status HostServices::get_position(const InstanceContext &, std::string_view, std::string_view,
+                                     th_position &out) {
   // Flat and unknown: zeros, keeping the caller's struct_size.
   const uint32_t size = out.struct_size;
   out = th_position{};
@@ -45,7 +52,8 @@ th_status HostServices::get_position(const InstanceContext &, std::string_view, 
   return TH_OK;
 }
 
-th_status HostServices::metric(const InstanceContext &, int32_t, std::string_view, const th_label *, size_t, double) {
+th_status HostServices::metric(const InstanceContext &, int32_t, std::string_view, const th_label *, size_t,
+                               double) {
   return TH_OK;
 }
 

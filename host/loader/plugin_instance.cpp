@@ -17,7 +17,9 @@ struct HostHandle {
   const InstanceContext *context;
 };
 
-HostHandle *handle_of(th_host *host) { return reinterpret_cast<HostHandle *>(host); }
+HostHandle *handle_of(th_host *host) {
+  return reinterpret_cast<HostHandle *>(host);
+}
 
 // Where reject_order() writes while check_order() runs on this thread. A stack of slots, so a
 // risk check reached from inside another plugin call on the same thread still finds its own.
@@ -31,14 +33,17 @@ struct RejectionSlot {
 thread_local RejectionSlot *current_rejection = nullptr;
 
 // A view from the plugin; a NULL pointer with a length (a broken plugin) reads as empty.
-std::string_view safe_view(th_str s) { return s.ptr && s.len ? std::string_view(s.ptr, s.len) : std::string_view(); }
+std::string_view safe_view(th_str s) {
+  return s.ptr && s.len ? std::string_view(s.ptr, s.len) : std::string_view();
+}
 
 // A struct written by a plugin built against another minor, as a host-sized struct: the
 // writer's bytes, zeros past them, and the writer's struct_size kept so that readers
 // (assign_from) know which fields were really written. No copy when the writer's struct is at
 // least as large as the host's.
 template <class T> const T *host_sized(const T *in, T &scratch) {
-  if (in->struct_size >= sizeof(T)) return in;
+  if (in->struct_size >= sizeof(T))
+    return in;
   scratch = T{};
   std::memcpy(&scratch, in, in->struct_size);
   return &scratch;
@@ -48,13 +53,15 @@ constexpr uint32_t header_size = 2 * sizeof(uint32_t); // struct_size + flags
 
 // Host services never let an exception unwind into plugin code.
 template <class F> th_status guarded_service(th_host *host, const char *service, F &&f) noexcept {
-  if (!host) return TH_INVALID_ARGUMENT;
+  if (!host)
+    return TH_INVALID_ARGUMENT;
   try {
     return f(*handle_of(host));
   } catch (const std::exception &e) {
     try {
-      log::error("host_service_failed",
-                 {{"service", service}, {"instance", handle_of(host)->context->instance_id}, {"error", e.what()}});
+      log::error(
+          "host_service_failed",
+          {{"service", service}, {"instance", handle_of(host)->context->instance_id}, {"error", e.what()}});
     } catch (...) {
     }
   } catch (...) {
@@ -80,7 +87,8 @@ int64_t service_now_ns(th_host *host) {
 
 th_status service_emit_order_intent(th_host *host, const th_order_intent *intent) {
   return guarded_service(host, "emit_order_intent", [&](HostHandle &h) {
-    if (!intent || intent->struct_size < header_size) return TH_INVALID_ARGUMENT;
+    if (!intent || intent->struct_size < header_size)
+      return TH_INVALID_ARGUMENT;
     th_order_intent scratch;
     return h.services->emit_order_intent(*h.context, *host_sized(intent, scratch));
   });
@@ -88,7 +96,8 @@ th_status service_emit_order_intent(th_host *host, const th_order_intent *intent
 
 th_status service_emit_fill(th_host *host, const th_fill *fill) {
   return guarded_service(host, "emit_fill", [&](HostHandle &h) {
-    if (!fill || fill->struct_size < header_size) return TH_INVALID_ARGUMENT;
+    if (!fill || fill->struct_size < header_size)
+      return TH_INVALID_ARGUMENT;
     th_fill scratch;
     return h.services->emit_fill(*h.context, *host_sized(fill, scratch));
   });
@@ -96,7 +105,8 @@ th_status service_emit_fill(th_host *host, const th_fill *fill) {
 
 th_status service_emit_reconcile(th_host *host, const th_reconcile *reconcile) {
   return guarded_service(host, "emit_reconcile", [&](HostHandle &h) {
-    if (!reconcile || reconcile->struct_size < header_size) return TH_INVALID_ARGUMENT;
+    if (!reconcile || reconcile->struct_size < header_size)
+      return TH_INVALID_ARGUMENT;
     th_reconcile scratch;
     return h.services->emit_reconcile(*h.context, *host_sized(reconcile, scratch));
   });
@@ -104,10 +114,12 @@ th_status service_emit_reconcile(th_host *host, const th_reconcile *reconcile) {
 
 th_status service_get_position(th_host *host, th_str agent_id, th_str instrument, th_position *out) {
   return guarded_service(host, "get_position", [&](HostHandle &h) {
-    if (!out || out->struct_size < header_size) return TH_INVALID_ARGUMENT;
+    if (!out || out->struct_size < header_size)
+      return TH_INVALID_ARGUMENT;
     th_position position{};
     position.struct_size = sizeof position;
-    th_status status = h.services->get_position(*h.context, safe_view(agent_id), safe_view(instrument), position);
+    th_status status =
+        h.services->get_position(*h.context, safe_view(agent_id), safe_view(instrument), position);
     // Write only what the caller's struct reaches; its struct_size stays its own.
     const uint32_t caller_size = out->struct_size;
     std::memcpy(out, &position, std::min<size_t>(caller_size, sizeof position));
@@ -119,7 +131,8 @@ th_status service_get_position(th_host *host, th_str agent_id, th_str instrument
 th_status service_metric(th_host *host, int32_t type, th_str name, const th_label *labels, size_t label_count,
                          double value) {
   return guarded_service(host, "metric", [&](HostHandle &h) {
-    if (label_count && !labels) return TH_INVALID_ARGUMENT;
+    if (label_count && !labels)
+      return TH_INVALID_ARGUMENT;
     return h.services->metric(*h.context, type, safe_view(name), labels, label_count, value);
   });
 }
@@ -127,7 +140,8 @@ th_status service_metric(th_host *host, int32_t type, th_str name, const th_labe
 th_status service_reject_order(th_host *host, th_str rule, th_str reason) {
   return guarded_service(host, "reject_order", [&](HostHandle &h) {
     for (RejectionSlot *slot = current_rejection; slot; slot = slot->previous) {
-      if (slot->host != &h) continue;
+      if (slot->host != &h)
+        continue;
       slot->set = true;
       slot->rule.assign(safe_view(rule));
       slot->reason.assign(safe_view(reason));
@@ -141,7 +155,8 @@ th_status service_reject_order(th_host *host, th_str rule, th_str reason) {
 
 th_status service_emit_audit(th_host *host, th_str event_type, th_str corr_id, th_str data_json) {
   return guarded_service(host, "emit_audit", [&](HostHandle &h) {
-    return h.services->emit_audit(*h.context, safe_view(event_type), safe_view(corr_id), safe_view(data_json));
+    return h.services->emit_audit(*h.context, safe_view(event_type), safe_view(corr_id),
+                                  safe_view(data_json));
   });
 }
 
@@ -187,7 +202,8 @@ struct PluginInstance::Impl {
       message = std::string(safe_view(d->last_error(instance)));
     } catch (...) {
     }
-    if (message.empty()) message = std::string(call) + " failed with status " + std::to_string(status);
+    if (message.empty())
+      message = std::string(call) + " failed with status " + std::to_string(status);
     std::lock_guard lock(error_mutex);
     error = std::move(message);
   }
@@ -196,7 +212,8 @@ struct PluginInstance::Impl {
   // last_error(). An exception escaping a plugin (one not using the helper) becomes TH_ERROR.
   template <class F> th_status call(const char *name, F &&fn) {
     std::unique_lock<std::mutex> lock(call_mutex, std::defer_lock);
-    if (serialise) lock.lock();
+    if (serialise)
+      lock.lock();
     th_status status;
     try {
       status = fn();
@@ -205,7 +222,8 @@ struct PluginInstance::Impl {
       error = std::string(name) + " let an exception escape into the host";
       return TH_ERROR;
     }
-    if (status != TH_OK && status != TH_REJECTED) capture_error(status, name);
+    if (status != TH_OK && status != TH_REJECTED)
+      capture_error(status, name);
     return status;
   }
 };
@@ -213,14 +231,19 @@ struct PluginInstance::Impl {
 PluginInstance::PluginInstance(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLibrary> library,
-                                                       InstanceContext context, const std::string &params_json,
+                                                       InstanceContext context,
+                                                       const std::string &params_json,
                                                        HostServices &services) {
-  if (!library) throw PluginError("no plugin library");
+  if (!library)
+    throw PluginError("no plugin library");
   auto impl = std::make_unique<Impl>();
   const PluginIdentity &id = library->identity();
-  if (context.plugin_name.empty()) context.plugin_name = id.name;
-  if (context.plugin_version.empty()) context.plugin_version = id.version;
-  if (context.kind == 0) context.kind = id.kind;
+  if (context.plugin_name.empty())
+    context.plugin_name = id.name;
+  if (context.plugin_version.empty())
+    context.plugin_version = id.version;
+  if (context.kind == 0)
+    context.kind = id.kind;
   impl->d = &library->descriptor();
   impl->library = std::move(library);
   impl->context = std::move(context);
@@ -242,18 +265,22 @@ std::unique_ptr<PluginInstance> PluginInstance::create(std::shared_ptr<PluginLib
     impl->instance = instance;
     return std::unique_ptr<PluginInstance>(new PluginInstance(std::move(impl)));
   }
-  if (failure.empty() && instance) failure = std::string(safe_view(impl->d->last_error(instance)));
+  if (failure.empty() && instance)
+    failure = std::string(safe_view(impl->d->last_error(instance)));
   if (failure.empty())
     failure = instance ? "create() failed with status " + std::to_string(status)
                        : "create() returned no instance (out of memory?)";
-  if (instance) impl->d->destroy(instance); // the half-made instance
+  if (instance)
+    impl->d->destroy(instance); // the half-made instance
   throw PluginError(describe(impl->context) + ": create failed: " + failure);
 }
 
 PluginInstance::~PluginInstance() {
-  if (!impl_ || !impl_->instance) return;
+  if (!impl_ || !impl_->instance)
+    return;
   // Sinks must flush: stop() an instance that was started and not stopped.
-  if (impl_->started) stop();
+  if (impl_->started)
+    stop();
   std::lock_guard lock(impl_->call_mutex);
   try {
     impl_->d->destroy(impl_->instance);
@@ -262,10 +289,18 @@ PluginInstance::~PluginInstance() {
   impl_->instance = nullptr;
 }
 
-const InstanceContext &PluginInstance::context() const { return impl_->context; }
-const PluginLibrary &PluginInstance::library() const { return *impl_->library; }
-bool PluginInstance::has_on_signal() const { return impl_->d->on_signal != nullptr; }
-bool PluginInstance::has_on_fill() const { return impl_->d->on_fill != nullptr; }
+const InstanceContext &PluginInstance::context() const {
+  return impl_->context;
+}
+const PluginLibrary &PluginInstance::library() const {
+  return *impl_->library;
+}
+bool PluginInstance::has_on_signal() const {
+  return impl_->d->on_signal != nullptr;
+}
+bool PluginInstance::has_on_fill() const {
+  return impl_->d->on_fill != nullptr;
+}
 
 th_status PluginInstance::start() {
   Impl &m = *impl_;
@@ -280,15 +315,18 @@ th_status PluginInstance::start() {
 
 th_status PluginInstance::stop() {
   Impl &m = *impl_;
-  if (!m.started) return TH_OK;
+  if (!m.started)
+    return TH_OK;
   m.started = false;
-  if (!m.d->stop) return TH_OK;
+  if (!m.d->stop)
+    return TH_OK;
   return m.call("stop", [&] { return m.d->stop(m.instance); });
 }
 
 th_status PluginInstance::on_signal(const th_signal &signal) {
   Impl &m = *impl_;
-  if (!m.d->on_signal) return TH_UNSUPPORTED;
+  if (!m.d->on_signal)
+    return TH_UNSUPPORTED;
   return m.call("on_signal", [&] { return m.d->on_signal(m.instance, &signal); });
 }
 
@@ -299,13 +337,15 @@ th_status PluginInstance::on_signal(const Signal &signal) {
 
 Verdict PluginInstance::check_order(const OrderIntent &intent) {
   Impl &m = *impl_;
-  if (!m.d->check_order) return Verdict{};
+  if (!m.d->check_order)
+    return Verdict{};
   const th_order_intent view = view_of(intent);
   RejectionSlot slot{&m.host, current_rejection, false, {}, {}};
   current_rejection = &slot;
   th_status status = m.call("check_order", [&] { return m.d->check_order(m.instance, &view); });
   current_rejection = slot.previous;
-  if (status == TH_OK) return Verdict{};
+  if (status == TH_OK)
+    return Verdict{};
   if (status == TH_REJECTED) {
     Verdict v{false, slot.set && !slot.rule.empty() ? std::move(slot.rule) : std::string("rejected"),
               slot.set && !slot.reason.empty() ? std::move(slot.reason) : std::string("rejected")};
@@ -316,21 +356,24 @@ Verdict PluginInstance::check_order(const OrderIntent &intent) {
 
 th_status PluginInstance::on_order_intent(const OrderIntent &intent) {
   Impl &m = *impl_;
-  if (!m.d->on_order_intent) return TH_UNSUPPORTED;
+  if (!m.d->on_order_intent)
+    return TH_UNSUPPORTED;
   const th_order_intent view = view_of(intent);
   return m.call("on_order_intent", [&] { return m.d->on_order_intent(m.instance, &view); });
 }
 
 th_status PluginInstance::on_fill(const Fill &fill) {
   Impl &m = *impl_;
-  if (!m.d->on_fill) return TH_UNSUPPORTED;
+  if (!m.d->on_fill)
+    return TH_UNSUPPORTED;
   const th_fill view = view_of(fill);
   return m.call("on_fill", [&] { return m.d->on_fill(m.instance, &view); });
 }
 
 th_status PluginInstance::on_audit_event(const AuditRecord &record) {
   Impl &m = *impl_;
-  if (!m.d->on_audit_event) return TH_UNSUPPORTED;
+  if (!m.d->on_audit_event)
+    return TH_UNSUPPORTED;
   const th_audit_event view = view_of(record);
   return m.call("on_audit_event", [&] { return m.d->on_audit_event(m.instance, &view); });
 }

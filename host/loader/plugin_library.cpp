@@ -31,8 +31,8 @@ constexpr size_t maximum_text_size = 1 << 20;
 
 class LoadedLibrary final : public PluginLibrary {
 public:
-  LoadedLibrary(boost::dll::shared_library library, PluginIdentity identity, const th_plugin_descriptor &descriptor,
-                std::string schema)
+  LoadedLibrary(boost::dll::shared_library library, PluginIdentity identity,
+                const th_plugin_descriptor &descriptor, std::string schema)
       : library_(std::move(library)), identity_(std::move(identity)), descriptor_(descriptor),
         schema_(std::move(schema)) {}
 
@@ -59,15 +59,20 @@ const std::string &host_abi() {
 // A th_str from the plugin as a string, or nullopt when it is malformed (NULL with a length, or
 // absurdly long).
 std::optional<std::string> text_of(th_str s) {
-  if (s.len == 0) return std::string();
-  if (!s.ptr || s.len > maximum_text_size) return std::nullopt;
+  if (s.len == 0)
+    return std::string();
+  if (!s.ptr || s.len > maximum_text_size)
+    return std::nullopt;
   return std::string(s.ptr, s.len);
 }
 
 bool starts_with_elf_magic(const std::filesystem::path &path) {
   std::ifstream in(path, std::ios::binary);
   std::array<char, 4> magic{};
-  return in.read(magic.data(), magic.size()) && std::memcmp(magic.data(), "\x7f" "ELF", 4) == 0;
+  return in.read(magic.data(), magic.size()) && std::memcmp(magic.data(),
+                                                            "\x7f"
+                                                            "ELF",
+                                                            4) == 0;
 }
 
 bool valid_name(const std::string &name) {
@@ -76,7 +81,8 @@ bool valid_name(const std::string &name) {
 }
 
 bool valid_version(const std::string &version) {
-  static const std::regex pattern(R"((0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?)");
+  static const std::regex pattern(
+      R"((0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?)");
   return version.size() <= 64 && std::regex_match(version, pattern);
 }
 
@@ -89,8 +95,10 @@ struct RequiredCallback {
 constexpr RequiredCallback required_callbacks[] = {
     {TH_KIND_STRATEGY, "on_signal", [](const th_plugin_descriptor &d) { return d.on_signal != nullptr; }},
     {TH_KIND_RISK, "check_order", [](const th_plugin_descriptor &d) { return d.check_order != nullptr; }},
-    {TH_KIND_EXECUTOR, "on_order_intent", [](const th_plugin_descriptor &d) { return d.on_order_intent != nullptr; }},
-    {TH_KIND_AUDIT_SINK, "on_audit_event", [](const th_plugin_descriptor &d) { return d.on_audit_event != nullptr; }},
+    {TH_KIND_EXECUTOR, "on_order_intent",
+     [](const th_plugin_descriptor &d) { return d.on_order_intent != nullptr; }},
+    {TH_KIND_AUDIT_SINK, "on_audit_event",
+     [](const th_plugin_descriptor &d) { return d.on_audit_event != nullptr; }},
 };
 
 std::string dlerror_text() {
@@ -106,24 +114,31 @@ struct Refused {
 
 std::string_view kind_name(int32_t kind) {
   switch (kind) {
-  case TH_KIND_STRATEGY: return "strategy";
-  case TH_KIND_RISK: return "risk";
-  case TH_KIND_EXECUTOR: return "executor";
-  case TH_KIND_AUDIT_SINK: return "audit-sink";
-  default: return "unknown";
+  case TH_KIND_STRATEGY:
+    return "strategy";
+  case TH_KIND_RISK:
+    return "risk";
+  case TH_KIND_EXECUTOR:
+    return "executor";
+  case TH_KIND_AUDIT_SINK:
+    return "audit-sink";
+  default:
+    return "unknown";
   }
 }
 
 std::string sha256_of_file(const std::filesystem::path &path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
+  if (!in)
+    throw std::runtime_error("cannot read " + path.string());
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 unavailable");
   std::array<char, 64 * 1024> buffer;
   while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
     EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-    if (in.eof()) break;
+    if (in.eof())
+      break;
   }
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
@@ -142,8 +157,10 @@ namespace {
 
 std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
   std::error_code fs_error;
-  if (!std::filesystem::is_regular_file(path, fs_error)) throw Refused{"not a regular file"};
-  if (!starts_with_elf_magic(path)) throw Refused{"not a shared library (no ELF header)"};
+  if (!std::filesystem::is_regular_file(path, fs_error))
+    throw Refused{"not a regular file"};
+  if (!starts_with_elf_magic(path))
+    throw Refused{"not a shared library (no ELF header)"};
 
   // RTLD_NOW: a missing symbol fails here, not in the middle of a trade. RTLD_LOCAL: plugins
   // cannot see each other's symbols.
@@ -153,28 +170,32 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
   if (error || !library.is_loaded()) {
     // Boost.DLL reduces the failure to an errno; dlerror() still holds the loader's words.
     std::string why = dlerror_text();
-    if (why.empty()) why = error.message();
+    if (why.empty())
+      why = error.message();
     // dlerror() starts with the path, which the refusal already names.
-    if (const std::string prefix = path.string() + ": "; why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    if (const std::string prefix = path.string() + ": "; why.rfind(prefix, 0) == 0)
+      why.erase(0, prefix.size());
     throw Refused{"not a loadable shared library: " + why};
   }
   if (!library.has(TH_PLUGIN_ENTRY_SYMBOL))
     throw Refused{"missing entry symbol " TH_PLUGIN_ENTRY_SYMBOL " (is it exported with TH_PLUGIN_EXPORT?)"};
   auto entry = library.get<const th_plugin_descriptor *()>(TH_PLUGIN_ENTRY_SYMBOL);
   const th_plugin_descriptor *raw = entry();
-  if (!raw) throw Refused{TH_PLUGIN_ENTRY_SYMBOL "() returned NULL"};
+  if (!raw)
+    throw Refused{TH_PLUGIN_ENTRY_SYMBOL "() returned NULL"};
 
   if (raw->struct_size < version_prefix_size || raw->struct_size > maximum_descriptor_size)
     throw Refused{"descriptor struct_size " + std::to_string(raw->struct_size) + " is not a plausible size"};
   if (raw->abi_major != TH_ABI_VERSION_MAJOR)
-    throw Refused{"built for plugin ABI " + version_text(raw->abi_major, raw->abi_minor) + "; this host implements " +
-                  host_abi()};
+    throw Refused{"built for plugin ABI " + version_text(raw->abi_major, raw->abi_minor) +
+                  "; this host implements " + host_abi()};
   if (raw->abi_minor > TH_ABI_VERSION_MINOR)
-    throw Refused{"needs plugin ABI " + version_text(raw->abi_major, raw->abi_minor) + "; this host implements " +
-                  host_abi()};
+    throw Refused{"needs plugin ABI " + version_text(raw->abi_major, raw->abi_minor) +
+                  "; this host implements " + host_abi()};
   if (raw->struct_size < minimum_descriptor_size)
     throw Refused{"descriptor struct_size " + std::to_string(raw->struct_size) + " is smaller than the " +
-                  std::to_string(minimum_descriptor_size) + " bytes of the ABI 1.0 identity and lifecycle fields"};
+                  std::to_string(minimum_descriptor_size) +
+                  " bytes of the ABI 1.0 identity and lifecycle fields"};
 
   // A host-sized copy: bytes past the plugin's struct_size stay zero (absent), bytes past ours
   // (fields from a later minor) are ignored.
@@ -199,7 +220,8 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
                   "\" (expected a semantic version such as 1.0.0)"};
   identity.version = *version;
   auto description = text_of(descriptor.description);
-  if (!description) throw Refused{"plugin " + identity.name + ": unreadable description"};
+  if (!description)
+    throw Refused{"plugin " + identity.name + ": unreadable description"};
   identity.description = *description;
 
   if (kind_name(descriptor.kind) == "unknown")
@@ -207,14 +229,17 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
                   " (expected 1 strategy, 2 risk, 3 executor or 4 audit-sink)"};
   if (!descriptor.create || !descriptor.destroy || !descriptor.last_error)
     throw Refused{"plugin " + identity.name + ": missing required function " +
-                  (!descriptor.create ? "create" : !descriptor.destroy ? "destroy" : "last_error")};
+                  (!descriptor.create    ? "create"
+                   : !descriptor.destroy ? "destroy"
+                                         : "last_error")};
   for (const auto &required : required_callbacks)
     if (required.kind == descriptor.kind && !required.present(descriptor))
-      throw Refused{"plugin " + identity.name + ": missing required function " + required.name + " for kind " +
-                    std::string(kind_name(descriptor.kind))};
+      throw Refused{"plugin " + identity.name + ": missing required function " + required.name +
+                    " for kind " + std::string(kind_name(descriptor.kind))};
 
   auto schema = text_of(descriptor.params_schema);
-  if (!schema) throw Refused{"plugin " + identity.name + ": unreadable params_schema"};
+  if (!schema)
+    throw Refused{"plugin " + identity.name + ": unreadable params_schema"};
   if (!schema->empty()) {
     try {
       JsonSchema::parse(*schema);
@@ -228,7 +253,8 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
   } catch (const std::exception &e) {
     throw Refused{e.what()};
   }
-  return std::make_shared<LoadedLibrary>(std::move(library), std::move(identity), descriptor, std::move(*schema));
+  return std::make_shared<LoadedLibrary>(std::move(library), std::move(identity), descriptor,
+                                         std::move(*schema));
 }
 
 } // namespace
@@ -237,14 +263,21 @@ std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &
   // Boost.DLL takes a bare file name as ./name; identity records absolute paths anyway.
   std::error_code error;
   std::filesystem::path absolute = std::filesystem::absolute(path, error);
-  if (error) absolute = path;
+  if (error)
+    absolute = path;
   absolute = absolute.lexically_normal();
   try {
     return load_checked(absolute);
   } catch (const Refused &r) {
-    if (refusal) *refusal = LoadRefusal{absolute, absolute.string() + ": " + r.reason};
+    if (refusal)
+      *refusal = LoadRefusal{absolute, absolute.string() + ": " + r.reason};
   } catch (const std::exception &e) {
-    if (refusal) *refusal = LoadRefusal{absolute, absolute.string() + ": " + e.what()};
+    if (refusal)
+      *refusal = LoadRefusal{absolute, absolute.string() + ": " + e.what()};
+  } catch (...) {
+    // A C++ entry point that throws something else.
+    if (refusal)
+      *refusal = LoadRefusal{absolute, absolute.string() + ": the plugin threw an exception while loading"};
   }
   return nullptr;
 }

@@ -31,13 +31,15 @@ struct Checker {
     const std::string params_pointer = ref.params_pointer.empty() ? base + "/params" : ref.params_pointer;
     auto library = registry.find(ref.plugin);
     if (!library) {
-      fail(plugin_pointer, "unknown plugin \"" + ref.plugin + "\" (not found in plugin_dirs" + known_names(kind) + ")");
+      fail(plugin_pointer,
+           "unknown plugin \"" + ref.plugin + "\" (not found in plugin_dirs" + known_names(kind) + ")");
       return;
     }
     const PluginIdentity &id = library->identity();
     if (id.kind != kind) {
-      fail(plugin_pointer, "plugin \"" + ref.plugin + "\" is " + with_article(kind_name(id.kind)) + " plugin; " +
-                               std::string(role) + " needs " + with_article(kind_name(kind)) + " plugin");
+      fail(plugin_pointer, "plugin \"" + ref.plugin + "\" is " + with_article(kind_name(id.kind)) +
+                               " plugin; " + std::string(role) + " needs " + with_article(kind_name(kind)) +
+                               " plugin");
       return;
     }
     const nlohmann::json params = ref.params.is_null() ? nlohmann::json::object() : ref.params;
@@ -46,7 +48,8 @@ struct Checker {
       return;
     }
     const JsonSchema *schema = schema_of(*library);
-    if (!schema) return;
+    if (!schema)
+      return;
     for (const auto &violation : schema->validate(params))
       fail(params_pointer + violation.pointer,
            "invalid params for plugin " + id.name + " " + id.version + ": " + violation.message);
@@ -68,23 +71,28 @@ struct Checker {
   std::string known_names(int32_t kind) const {
     std::set<std::string> unique;
     for (const auto &library : registry.libraries())
-      if (library->identity().kind == kind) unique.insert(library->identity().name);
+      if (library->identity().kind == kind)
+        unique.insert(library->identity().name);
     std::string names;
-    for (const auto &name : unique) names += (names.empty() ? "" : ", ") + name;
+    for (const auto &name : unique)
+      names += (names.empty() ? "" : ", ") + name;
     return "; " + std::string(kind_name(kind)) + " plugins: " + (names.empty() ? "none" : names);
   }
 };
 
 } // namespace
 
-std::vector<ConfigError> validate_plugin_params(const Deployment &deployment, const PluginRegistry &registry) {
+std::vector<ConfigError> validate_plugin_params(const Deployment &deployment,
+                                                const PluginRegistry &registry) {
   Checker checker{deployment, registry, {}, {}};
   for (size_t i = 0; i < deployment.agents.size(); ++i) {
     const AgentConfig &agent = deployment.agents[i];
-    const std::string base = (agent.pointer.empty() ? "/agents/" + std::to_string(i) : agent.pointer) + "/strategy";
+    const std::string base =
+        (agent.pointer.empty() ? "/agents/" + std::to_string(i) : agent.pointer) + "/strategy";
     checker.check(agent.strategy, base, TH_KIND_STRATEGY, "an agent's strategy");
   }
-  auto stages = [&](const std::vector<StageConfig> &list, const char *section, int32_t kind, std::string_view role) {
+  auto stages = [&](const std::vector<StageConfig> &list, const char *section, int32_t kind,
+                    std::string_view role) {
     for (size_t i = 0; i < list.size(); ++i) {
       const StageConfig &stage = list[i];
       const std::string base =

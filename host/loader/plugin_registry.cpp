@@ -28,8 +28,10 @@ bool version_less(std::string_view a, std::string_view b) {
   };
   std::array<unsigned long, 3> na{}, nb{};
   std::string_view pa = split(a, na), pb = split(b, nb);
-  if (na != nb) return na < nb;
-  if (pa.empty() != pb.empty()) return !pa.empty(); // 1.0.0-rc1 < 1.0.0
+  if (na != nb)
+    return na < nb;
+  if (pa.empty() != pb.empty())
+    return !pa.empty(); // 1.0.0-rc1 < 1.0.0
   return pa < pb;
 }
 
@@ -55,14 +57,16 @@ void PluginRegistry::scan(const std::vector<std::string> &dirs) {
       continue;
     }
     for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error))
-      if (it->path().extension() == ".so") files.push_back(it->path());
+      if (it->path().extension() == ".so")
+        files.push_back(it->path());
     if (error) {
       std::lock_guard lock(mutex_);
       refusals_.push_back({dir, dir + ": cannot list plugin directory: " + error.message()});
       log::warn("plugin_dir_unreadable", {{"path", dir}, {"error", error.message()}});
     }
     std::sort(files.begin(), files.end());
-    for (const auto &file : files) add(file);
+    for (const auto &file : files)
+      add(file);
   }
 }
 

@@ -324,7 +324,8 @@ TEST(Abi, SerialisedInstanceSeesOneCallAtATime) {
   auto instance = PluginInstance::create(library, agent("busy"), "{}", services);
   constexpr int per_thread = 2000;
   auto work = [&] {
-    for (int i = 0; i < per_thread; ++i) instance->on_signal(make_signal("AAPL", TH_SIGNAL_BUY));
+    for (int i = 0; i < per_thread; ++i)
+      instance->on_signal(make_signal("AAPL", TH_SIGNAL_BUY));
   };
   std::thread a(work), b(work);
   a.join();
@@ -380,7 +381,7 @@ TEST(CView, IntentFromASmallerStructTakesDefaults) {
   EXPECT_EQ(full.extra_json, R"({"x":1})");
 
   v.struct_size = offsetof(th_order_intent, stop_price); // ends before stop_price
-  OrderIntent partial = full;                          // stale values must be replaced
+  OrderIntent partial = full;                            // stale values must be replaced
   assign_from(partial, v);
   EXPECT_EQ(partial.quantity, 5);
   EXPECT_EQ(partial.price_limit, 10);

@@ -10,7 +10,8 @@ int tradehost_header_check_cpp();
 int tradehost_header_check_cpp() {
   th_order_intent intent{};
   intent.struct_size = offsetof(th_order_intent, max_position);
-  return TH_HAS_FIELD(&intent, th_order_intent, strategy) && !TH_HAS_FIELD(&intent, th_order_intent, max_position)
+  return TH_HAS_FIELD(&intent, th_order_intent, strategy) &&
+                 !TH_HAS_FIELD(&intent, th_order_intent, max_position)
              ? 0
              : 1;
 }

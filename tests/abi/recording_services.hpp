@@ -69,7 +69,8 @@ public:
     std::random_device random;
     for (int attempt = 0; attempt < 100; ++attempt) {
       path_ = std::filesystem::temp_directory_path() / ("tradehost-test-" + std::to_string(random()));
-      if (std::filesystem::create_directory(path_)) return;
+      if (std::filesystem::create_directory(path_))
+        return;
     }
     throw std::runtime_error("cannot create a temp dir");
   }

@@ -2,4 +2,6 @@
 // without the rest of the host so the audit tests stand alone.
 #include "cli/commands.hpp"
 
-int main(int argc, char **argv) { return th::cli::audit_command(th::cli::Args(argv + 1, argv + argc)); }
+int main(int argc, char **argv) {
+  return th::cli::audit_command(th::cli::Args(argv + 1, argv + argc));
+}

@@ -26,14 +26,22 @@ int main(int argc, char **argv) {
       }
       return argv[++i];
     };
-    if (a == "--plugin") plugin = next();
-    else if (a == "--db") db = next();
-    else if (a == "--key") key = next();
-    else if (a == "--prefix") prefix = next();
-    else if (a == "--start") start = std::stoull(next());
-    else if (a == "--count") count = std::stoull(next());
-    else if (a == "--forever") forever = true;
-    else if (a == "--fresh") fresh = true;
+    if (a == "--plugin")
+      plugin = next();
+    else if (a == "--db")
+      db = next();
+    else if (a == "--key")
+      key = next();
+    else if (a == "--prefix")
+      prefix = next();
+    else if (a == "--start")
+      start = std::stoull(next());
+    else if (a == "--count")
+      count = std::stoull(next());
+    else if (a == "--forever")
+      forever = true;
+    else if (a == "--fresh")
+      fresh = true;
     else {
       std::fprintf(stderr, "audit_writer_driver: unknown argument %s\n", a.c_str());
       return 2;
@@ -47,10 +55,12 @@ int main(int argc, char **argv) {
   }
   if (fresh) {
     std::filesystem::create_directories(std::filesystem::path(db).parent_path());
-    for (const char *suffix : {"", "-wal", "-shm", ".checkpoints.jsonl"}) std::filesystem::remove(db + suffix);
+    for (const char *suffix : {"", "-wal", "-shm", ".checkpoints.jsonl"})
+      std::filesystem::remove(db + suffix);
   }
   std::string params = R"({"path":")" + db + R"(","checkpoint_every":100)";
-  if (!key.empty()) params += R"(,"signing_key":")" + key + R"(")";
+  if (!key.empty())
+    params += R"(,"signing_key":")" + key + R"(")";
   params += "}";
   try {
     th::test::PluginHarness h(plugin, params);
@@ -58,7 +68,8 @@ int main(int argc, char **argv) {
       auto event = th::audit_test::sample_event(prefix, i);
       th_audit_event view = event.view();
       if (h.d->on_audit_event(h.inst, &view) != TH_OK) {
-        std::fprintf(stderr, "audit_writer_driver: event %s: %s\n", event.event_id.c_str(), h.error().c_str());
+        std::fprintf(stderr, "audit_writer_driver: event %s: %s\n", event.event_id.c_str(),
+                     h.error().c_str());
         return 1;
       }
     }

@@ -40,15 +40,17 @@ TEST(CanonicalJson, NumbersPrintAsEcmaScript) {
 }
 
 TEST(CanonicalJson, IntegersAreDoubles) {
-  EXPECT_EQ(canonicalize("[9007199254740992, 9007199254740993, -9007199254740993, 123456789012345678901, 1E2]"),
-            "[9007199254740992,9007199254740992,-9007199254740992,123456789012345680000,100]");
+  EXPECT_EQ(
+      canonicalize("[9007199254740992, 9007199254740993, -9007199254740993, 123456789012345678901, 1E2]"),
+      "[9007199254740992,9007199254740992,-9007199254740992,123456789012345680000,100]");
   EXPECT_EQ(canonicalize("[1.0, -0, 2.50e0, 1e+0]"), "[1,0,2.5,1]");
 }
 
 TEST(CanonicalJson, StringsUseMinimalEscaping) {
   EXPECT_EQ(canonicalize(R"("a\"b\\c\/d")"), R"("a\"b\\c/d")");
   EXPECT_EQ(canonicalize(R"("\b\f\n\r\t\u0001\u001F\u007f")"), "\"\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\"");
-  EXPECT_EQ(canonicalize(R"("caf\u00e9 \u2028 \ud83d\ude00")"), "\"caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(canonicalize(R"("caf\u00e9 \u2028 \ud83d\ude00")"),
+            "\"caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80\"");
   EXPECT_EQ(canonicalize("\"caf\xc3\xa9\""), "\"caf\xc3\xa9\"");
 }
 
@@ -58,8 +60,9 @@ TEST(CanonicalJson, KeysSortByUtf16CodeUnitsWithoutWhitespace) {
   // RFC 8785 section 3.2.3's example: U+1F600 (surrogates D83D DE00) sorts before U+FB33.
   std::string sorted = canonicalize(
       R"({"\u20ac":"Euro","\r":"CR","\ufb33":"Dalet","1":"One","\ud83d\ude00":"Emoji","\u0080":"Ctl","\u00f6":"o"})");
-  EXPECT_EQ(sorted, "{\"\\r\":\"CR\",\"1\":\"One\",\"\xc2\x80\":\"Ctl\",\"\xc3\xb6\":\"o\",\"\xe2\x82\xac\":\"Euro\","
-                    "\"\xf0\x9f\x98\x80\":\"Emoji\",\"\xef\xac\xb3\":\"Dalet\"}");
+  EXPECT_EQ(sorted,
+            "{\"\\r\":\"CR\",\"1\":\"One\",\"\xc2\x80\":\"Ctl\",\"\xc3\xb6\":\"o\",\"\xe2\x82\xac\":\"Euro\","
+            "\"\xf0\x9f\x98\x80\":\"Emoji\",\"\xef\xac\xb3\":\"Dalet\"}");
   EXPECT_TRUE(utf16_less("\xf0\x9f\x98\x80", "\xef\xbd\xa1")); // U+1F600 < U+FF61 in UTF-16
   EXPECT_FALSE(utf16_less("\xef\xbd\xa1", "\xf0\x9f\x98\x80"));
   EXPECT_TRUE(utf16_less("a", "b"));
@@ -86,7 +89,8 @@ TEST(CanonicalJson, RejectsDuplicateKeysAndBadEscapes) {
   EXPECT_THROW(canonicalize("01"), CanonicalJsonError);
   EXPECT_THROW(canonicalize("{} {}"), CanonicalJsonError);
   EXPECT_THROW(canonicalize(std::string(1000, '[')), CanonicalJsonError);
-  EXPECT_EQ(canonicalize(R"({"a":{"a":1},"b":{"a":2}})"), R"({"a":{"a":1},"b":{"a":2}})"); // same key, other objects
+  EXPECT_EQ(canonicalize(R"({"a":{"a":1},"b":{"a":2}})"),
+            R"({"a":{"a":1},"b":{"a":2}})"); // same key, other objects
 }
 
 // The one-pass canonicalize() and canonical_json() over nlohmann's document agree.
@@ -95,8 +99,9 @@ TEST(CanonicalJson, OnePassParserMatchesTheDocumentForm) {
     std::string text = audit_test::sample_event("c", i).data_json;
     EXPECT_EQ(canonicalize(text), canonical_json(nlohmann::json::parse(text))) << text;
   }
-  for (std::string text : {"[0.1,-0.0,1E+2,1e-7,123456789012345678,-123456789012345,1.0e21,[],{},\"\\u00e9\"]",
-                           R"({"z":{"y":[{"b":1,"a":2}],"x":null},"\u00e9":"\u20ac"})"})
+  for (std::string text :
+       {"[0.1,-0.0,1E+2,1e-7,123456789012345678,-123456789012345,1.0e21,[],{},\"\\u00e9\"]",
+        R"({"z":{"y":[{"b":1,"a":2}],"x":null},"\u00e9":"\u20ac"})"})
     EXPECT_EQ(canonicalize(text), canonical_json(nlohmann::json::parse(text))) << text;
 }
 

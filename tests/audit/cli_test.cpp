@@ -29,7 +29,8 @@ CliResult cli(const std::string &args) {
   std::FILE *p = ::popen(command.c_str(), "r");
   CliResult r{-1, ""};
   char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
+    r.out.append(buf, n);
   int status = ::pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
@@ -100,8 +101,8 @@ TEST_F(AuditCli, ExportWritesTheRequestedRowsAsCanonicalJsonLines) {
     auto &j = rows[i];
     EXPECT_EQ(j["chain_position"], 3 + i);
     std::string data = canonical_json(j["data"]);
-    std::string a = j["event_id"], b = j["correlation_id"], c = j["event_type"], d = j["timestamp"], e = j["service"],
-                f = j["previous_hash"];
+    std::string a = j["event_id"], b = j["correlation_id"], c = j["event_type"], d = j["timestamp"],
+                e = j["service"], f = j["previous_hash"];
     EXPECT_EQ(hasher.hash({3 + i, a, b, c, d, e, data, f}), j["hash"]);
   }
   EXPECT_EQ(cli("export " + db).out.size() > r.out.size(), true);

@@ -21,10 +21,12 @@ namespace {
 
 pid_t spawn(const std::vector<std::string> &args) {
   std::vector<char *> argv;
-  for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+  for (auto &a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
+    return -1;
   return pid;
 }
 
@@ -46,7 +48,8 @@ TEST(AuditCrash, KilledWriterLeavesAValidChainThatARestartContinues) {
   audit_test::TempDir dir;
   std::string db = dir / "crash.db";
   generate_key_pair(dir / "k");
-  std::vector<std::string> base{AUDIT_WRITER_DRIVER, "--plugin", AUDIT_SQLITE_SO, "--db", db, "--key", dir / "k.key"};
+  std::vector<std::string> base{AUDIT_WRITER_DRIVER, "--plugin", AUDIT_SQLITE_SO, "--db", db, "--key",
+                                dir / "k.key"};
 
   auto run1 = base;
   run1.insert(run1.end(), {"--prefix", "run1", "--forever"});

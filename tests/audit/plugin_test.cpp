@@ -52,7 +52,8 @@ TEST(AuditSqlitePlugin, WritesAVerifiableGapFreeChain) {
   std::string db = dir / "a.db";
   {
     test::PluginHarness h(AUDIT_SQLITE_SO, params_for(db, R"("batch_max":64)"));
-    for (uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(send(h, sample_event("w", i)), TH_OK) << h.error();
+    for (uint64_t i = 0; i < 1000; ++i)
+      ASSERT_EQ(send(h, sample_event("w", i)), TH_OK) << h.error();
     ASSERT_EQ(h.d->stop(h.inst), TH_OK) << h.error();
     EXPECT_EQ(h.recorder.metrics["audit_sink_events_written_total{}"], 1000);
   }
@@ -64,8 +65,9 @@ TEST(AuditSqlitePlugin, WritesAVerifiableGapFreeChain) {
   Database d(db, Database::Mode::read_only);
   Statement s(d, "SELECT data, timestamp FROM events WHERE event_id = 'w-1'");
   ASSERT_TRUE(s.step());
-  EXPECT_EQ(s.text(0), R"({"avg_fill_price":188.25,"fees":{"commission":0.35,"exchange_fee":0.0003},"fill_id":"F-1",)"
-                       R"("instrument":"AAPL","quantity_filled":1.5,"sequence":1,"side":"sell","strength":0.1})");
+  EXPECT_EQ(s.text(0),
+            R"({"avg_fill_price":188.25,"fees":{"commission":0.35,"exchange_fee":0.0003},"fill_id":"F-1",)"
+            R"("instrument":"AAPL","quantity_filled":1.5,"sequence":1,"side":"sell","strength":0.1})");
   EXPECT_EQ(s.text(1), "2025-01-15T10:30:00.001Z");
 }
 
@@ -98,13 +100,15 @@ TEST(AuditSqlitePlugin, RestartContinuesTheChainFromTheStoredHead) {
   std::string first_head;
   {
     test::PluginHarness h(AUDIT_SQLITE_SO, params_for(db));
-    for (uint64_t i = 0; i < 10; ++i) ASSERT_EQ(send(h, sample_event("r1", i)), TH_OK);
+    for (uint64_t i = 0; i < 10; ++i)
+      ASSERT_EQ(send(h, sample_event("r1", i)), TH_OK);
   } // destroyed without an explicit stop: the harness stops it, which flushes
   first_head = read_head(db).hash;
   EXPECT_EQ(read_head(db).chain_position, 10u);
   {
     test::PluginHarness h(AUDIT_SQLITE_SO, params_for(db));
-    for (uint64_t i = 0; i < 10; ++i) ASSERT_EQ(send(h, sample_event("r2", i)), TH_OK);
+    for (uint64_t i = 0; i < 10; ++i)
+      ASSERT_EQ(send(h, sample_event("r2", i)), TH_OK);
   }
   Database d(db, Database::Mode::read_only);
   Statement s(d, "SELECT previous_hash, event_id FROM events WHERE chain_position = 11");
@@ -116,15 +120,37 @@ TEST(AuditSqlitePlugin, RestartContinuesTheChainFromTheStoredHead) {
   EXPECT_EQ(r.head_position, 20u);
 }
 
+// Two instances on one database (e.g. a replacement started before the old one stopped)
+// still write one gap-free chain: each batch continues from the stored head.
+TEST(AuditSqlitePlugin, TwoInstancesOnOneDatabaseKeepOneChain) {
+  TempDir dir;
+  std::string db = dir / "a.db";
+  {
+    test::PluginHarness a(AUDIT_SQLITE_SO, params_for(db, R"("batch_delay_ms":0)"));
+    test::PluginHarness b(AUDIT_SQLITE_SO, params_for(db, R"("batch_delay_ms":0)"));
+    for (uint64_t i = 0; i < 300; ++i) {
+      ASSERT_EQ(send(a, sample_event("a", i)), TH_OK);
+      ASSERT_EQ(send(b, sample_event("b", i)), TH_OK);
+    }
+    ASSERT_EQ(a.d->stop(a.inst), TH_OK) << a.error();
+    ASSERT_EQ(b.d->stop(b.inst), TH_OK) << b.error();
+  }
+  EXPECT_EQ(count_rows(db), 600);
+  auto r = verify(db);
+  EXPECT_TRUE(r.ok()) << r.first_problem->detail;
+  EXPECT_EQ(r.head_position, 600u);
+}
+
 TEST(AuditSqlitePlugin, SignsCheckpointsEveryNEventsAndAtStop) {
   TempDir dir;
   std::string db = dir / "a.db";
   generate_key_pair(dir / "k");
   {
     test::PluginHarness h(AUDIT_SQLITE_SO,
-                          params_for(db, R"("batch_max":50,"checkpoint_every":100,"signing_key":")" + (dir / "k.key") +
-                                             R"(")"));
-    for (uint64_t i = 0; i < 250; ++i) ASSERT_EQ(send(h, sample_event("c", i)), TH_OK);
+                          params_for(db, R"("batch_max":50,"checkpoint_every":100,"signing_key":")" +
+                                             (dir / "k.key") + R"(")"));
+    for (uint64_t i = 0; i < 250; ++i)
+      ASSERT_EQ(send(h, sample_event("c", i)), TH_OK);
     ASSERT_EQ(h.d->stop(h.inst), TH_OK) << h.error();
   }
   auto sidecar = read_checkpoint_file(db + ".checkpoints.jsonl");
@@ -140,6 +166,30 @@ TEST(AuditSqlitePlugin, SignsCheckpointsEveryNEventsAndAtStop) {
   EXPECT_EQ(r.checkpoints, 2 * sidecar.size());
 }
 
+// A crash between a checkpoint's commit and its sidecar line: the next start appends the line.
+TEST(AuditSqlitePlugin, RestartTopsUpASidecarThatMissesCheckpoints) {
+  TempDir dir;
+  std::string db = dir / "a.db", sidecar = db + ".checkpoints.jsonl";
+  generate_key_pair(dir / "k");
+  std::string params = params_for(db, R"("synchronous":"full","signing_key":")" + (dir / "k.key") + R"(")");
+  {
+    test::PluginHarness h(AUDIT_SQLITE_SO, params);
+    for (uint64_t i = 0; i < 20; ++i)
+      ASSERT_EQ(send(h, sample_event("s", i)), TH_OK);
+  }
+  ASSERT_EQ(read_checkpoint_file(sidecar).size(), 1u);
+  {
+    std::FILE *truncate = std::fopen(sidecar.c_str(), "w");
+    std::fclose(truncate);
+  }
+  ASSERT_TRUE(read_checkpoint_file(sidecar).empty());
+  { test::PluginHarness h(AUDIT_SQLITE_SO, params); }
+  auto lines = read_checkpoint_file(sidecar);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].chain_position, 20u);
+  EXPECT_TRUE(verify(db, {dir / "k.pub", sidecar}).ok());
+}
+
 TEST(AuditSqlitePlugin, SignsACheckpointAfterTheIntervalWithoutNewEvents) {
   TempDir dir;
   std::string db = dir / "a.db";
@@ -152,7 +202,8 @@ TEST(AuditSqlitePlugin, SignsACheckpointAfterTheIntervalWithoutNewEvents) {
   std::optional<Checkpoint> checkpoint;
   while (std::chrono::steady_clock::now() < deadline) {
     checkpoint = read_head(db).last_checkpoint;
-    if (checkpoint && checkpoint->chain_position == 2) break;
+    if (checkpoint && checkpoint->chain_position == 2)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(checkpoint);
@@ -163,8 +214,10 @@ TEST(AuditSqlitePlugin, BackPressureBlocksInsteadOfDropping) {
   TempDir dir;
   std::string db = dir / "a.db";
   {
-    test::PluginHarness h(AUDIT_SQLITE_SO, params_for(db, R"("queue_capacity":2,"batch_max":1,"batch_delay_ms":0)"));
-    for (uint64_t i = 0; i < 300; ++i) ASSERT_EQ(send(h, sample_event("b", i)), TH_OK);
+    test::PluginHarness h(AUDIT_SQLITE_SO,
+                          params_for(db, R"("queue_capacity":2,"batch_max":1,"batch_delay_ms":0)"));
+    for (uint64_t i = 0; i < 300; ++i)
+      ASSERT_EQ(send(h, sample_event("b", i)), TH_OK);
     ASSERT_EQ(h.d->stop(h.inst), TH_OK) << h.error();
   }
   EXPECT_EQ(count_rows(db), 300);
@@ -180,7 +233,7 @@ TEST(AuditSqlitePlugin, RejectsBadEventsWithAReason) {
   EXPECT_NE(h.error().find("x-0"), std::string::npos) << h.error();
   e.data_json = "[1,2]";
   EXPECT_NE(send(h, e), TH_OK);
-  EXPECT_NE(h.error().find("not an object"), std::string::npos) << h.error();
+  EXPECT_NE(h.error().find("not a JSON object"), std::string::npos) << h.error();
   e.data_json = "{}";
   e.event_id.clear();
   EXPECT_NE(send(h, e), TH_OK);
@@ -199,9 +252,11 @@ TEST(AuditSqlitePlugin, RejectsBadParamsNamingThem) {
   };
   EXPECT_NE(error_for("{}").find("path"), std::string::npos);
   EXPECT_NE(error_for(params_for(dir / "a.db", R"("batch_max":0)")).find("batch_max"), std::string::npos);
-  EXPECT_NE(error_for(params_for(dir / "a.db", R"("synchronous":"sometimes")")).find("synchronous"), std::string::npos);
+  EXPECT_NE(error_for(params_for(dir / "a.db", R"("synchronous":"sometimes")")).find("synchronous"),
+            std::string::npos);
   EXPECT_NE(error_for(params_for(dir / "a.db", R"("bogus":1)")).find("bogus"), std::string::npos);
-  EXPECT_NE(error_for(params_for(dir / "a.db", R"("signing_key":")" + (dir / "none.key") + R"(")")).find("none.key"),
+  EXPECT_NE(error_for(params_for(dir / "a.db", R"("signing_key":")" + (dir / "none.key") + R"(")"))
+                .find("none.key"),
             std::string::npos);
   EXPECT_NE(error_for(params_for(dir / "no-such-dir/a.db")).find("no-such-dir"), std::string::npos);
 }
@@ -212,9 +267,11 @@ TEST(AuditSqlitePlugin, PythonRecomputationAgreesAndCatchesTampering) {
   std::string db = dir / "a.db";
   {
     test::PluginHarness h(AUDIT_SQLITE_SO, params_for(db));
-    for (uint64_t i = 0; i < 50; ++i) ASSERT_EQ(send(h, sample_event("p", i)), TH_OK);
+    for (uint64_t i = 0; i < 50; ++i)
+      ASSERT_EQ(send(h, sample_event("p", i)), TH_OK);
   }
-  std::string script = std::string("python3 ") + TRADEHOST_TEST_DATA_DIR + "/recompute.py " + db + " >/dev/null";
+  std::string script =
+      std::string("python3 ") + TRADEHOST_TEST_DATA_DIR + "/recompute.py " + db + " >/dev/null";
   int status = std::system(script.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);

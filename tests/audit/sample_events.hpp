@@ -40,14 +40,17 @@ inline SampleEvent sample_event(std::string_view prefix, uint64_t i) {
   e.timestamp_ns = 1736937000000000000 + static_cast<int64_t>(i) * 1250000;
   std::string n = std::to_string(i);
   // Unsorted keys and whitespace on purpose: the sink stores the canonical form.
-  e.data_json = R"({ "side": ")" + std::string(i % 2 ? "sell" : "buy") + R"(", "instrument": "AAPL", "fill_id": "F-)" +
-                n + R"(", "quantity_filled": )" + std::to_string(i % 100) + ".5" + R"(, "avg_fill_price": )" +
-                std::to_string(187 + i % 13) + ".25" + R"(, "fees": {"commission": 0.35, "exchange_fee": 3e-4},)" +
+  e.data_json = R"({ "side": ")" + std::string(i % 2 ? "sell" : "buy") +
+                R"(", "instrument": "AAPL", "fill_id": "F-)" + n + R"(", "quantity_filled": )" +
+                std::to_string(i % 100) + ".5" + R"(, "avg_fill_price": )" + std::to_string(187 + i % 13) +
+                ".25" + R"(, "fees": {"commission": 0.35, "exchange_fee": 3e-4},)" +
                 R"( "strength": 0.1, "sequence": )" + n + "}";
   if (i % 7 == 3)
-    e.data_json = R"({"big": 1e21, "tiny": 1e-7, "int_past_2_53": 9007199254740993, "past_2_64": 123456789012345678901, "neg_zero": -0.0,)"
-                  R"( "text": "caf\u00e9 \"quoted\" tab\t line\n \u0001 \u2028 \ud83d\ude00", "nested": [1, 2.50, {"b": null, "a": true}],)"
-                  R"( "\uff61": "halfwidth", "\ud83d\ude00": "emoji", "n": )" + n + "}";
+    e.data_json =
+        R"({"big": 1e21, "tiny": 1e-7, "int_past_2_53": 9007199254740993, "past_2_64": 123456789012345678901, "neg_zero": -0.0,)"
+        R"( "text": "caf\u00e9 \"quoted\" tab\t line\n \u0001 \u2028 \ud83d\ude00", "nested": [1, 2.50, {"b": null, "a": true}],)"
+        R"( "\uff61": "halfwidth", "\ud83d\ude00": "emoji", "n": )" +
+        n + "}";
   return e;
 }
 

@@ -16,7 +16,8 @@ namespace {
 
 PendingEvent pending(std::string_view prefix, uint64_t i) {
   auto e = audit_test::sample_event(prefix, i);
-  return {e.event_id, e.correlation_id, e.event_type, rfc3339_ms(e.timestamp_ns), e.service, canonicalize(e.data_json)};
+  return {e.event_id, e.correlation_id,         e.event_type, rfc3339_ms(e.timestamp_ns),
+          e.service,  canonicalize(e.data_json)};
 }
 
 class Tamper : public ::testing::Test {
@@ -27,7 +28,8 @@ protected:
     Appender appender(db, {});
     for (uint64_t batch = 0; batch < 4; ++batch) {
       std::vector<PendingEvent> events;
-      for (uint64_t i = 0; i < 5; ++i) events.push_back(pending("t", batch * 5 + i));
+      for (uint64_t i = 0; i < 5; ++i)
+        events.push_back(pending("t", batch * 5 + i));
       ASSERT_EQ(appender.append(events.data(), events.size(), &key), 5u);
       ASSERT_TRUE(appender.new_checkpoint());
       append_checkpoint_line(sidecar, *appender.new_checkpoint(), false);
@@ -49,8 +51,10 @@ protected:
 
   VerifyReport check(bool with_key = true, bool with_sidecar = false) {
     VerifyOptions options;
-    if (with_key) options.public_key_path = dir / "signer.pub";
-    if (with_sidecar) options.checkpoint_file = sidecar;
+    if (with_key)
+      options.public_key_path = dir / "signer.pub";
+    if (with_sidecar)
+      options.checkpoint_file = sidecar;
     return verify(db, options);
   }
 
@@ -65,7 +69,8 @@ protected:
     sql("DELETE FROM events WHERE chain_position >= " + std::to_string(from));
     Appender forger(db, {});
     std::vector<PendingEvent> forged;
-    for (uint64_t i = from - 1; i < 20; ++i) forged.push_back(pending("forged", i));
+    for (uint64_t i = from - 1; i < 20; ++i)
+      forged.push_back(pending("forged", i));
     ASSERT_EQ(forger.append(forged), forged.size());
   }
 
@@ -92,7 +97,8 @@ TEST_F(Tamper, ModifiedDataFieldIsAHashMismatch) {
 }
 
 TEST_F(Tamper, ModifiedHashIsAHashMismatch) {
-  sql("UPDATE events SET hash = 'sha256:' || replace(substr(hash, 8), 'a', 'b') || '' WHERE chain_position = 7 "
+  sql("UPDATE events SET hash = 'sha256:' || replace(substr(hash, 8), 'a', 'b') || '' WHERE chain_position = "
+      "7 "
       "AND instr(hash, 'a') > 0");
   expect_problem(check(), 7, Problem::hash_mismatch);
 }
@@ -149,19 +155,21 @@ TEST_F(Tamper, InsertedForgedRowIsAnInsertion) {
   PendingEvent f = pending("forged", 7);
   RowView row{8, f.event_id, f.correlation_id, f.event_type, f.timestamp, f.service, f.data, previous};
   std::string hash = RowHasher().hash(row);
-  sql("INSERT INTO events VALUES (8, '" + f.event_id + "', '" + f.correlation_id + "', '" + f.event_type + "', '" +
-      f.timestamp + "', '" + f.service + "', '" + f.data + "', '" + previous + "', '" + hash + "')");
+  sql("INSERT INTO events VALUES (8, '" + f.event_id + "', '" + f.correlation_id + "', '" + f.event_type +
+      "', '" + f.timestamp + "', '" + f.service + "', '" + f.data + "', '" + previous + "', '" + hash + "')");
   expect_problem(check(), 8, Problem::insertion);
 }
 
 TEST_F(Tamper, RehashedTailForgeryIsCaughtByTheSignature) {
   forge_tail(12);
   // The forger also points the stored checkpoints at the forged hashes; it cannot re-sign them.
-  sql("UPDATE checkpoints SET hash = (SELECT hash FROM events e WHERE e.chain_position = checkpoints.chain_position) "
+  sql("UPDATE checkpoints SET hash = (SELECT hash FROM events e WHERE e.chain_position = "
+      "checkpoints.chain_position) "
       "WHERE chain_position >= 12");
   expect_problem(check(), 15, Problem::bad_signature);
   EXPECT_TRUE(check(false).ok()) << "without the trusted key a full rewrite is self-consistent";
-  expect_problem(check(false, true), 15, Problem::checkpoint_mismatch); // the sidecar still has the old hashes
+  expect_problem(check(false, true), 15,
+                 Problem::checkpoint_mismatch); // the sidecar still has the old hashes
 }
 
 TEST_F(Tamper, RehashedTailWithOwnKeyIsCaughtByTheTrustedKey) {
@@ -169,13 +177,15 @@ TEST_F(Tamper, RehashedTailWithOwnKeyIsCaughtByTheTrustedKey) {
   generate_key_pair(dir / "forger");
   SigningKey forger = SigningKey::load(dir / "forger.key");
   for (uint64_t p : {15, 20}) {
-    Checkpoint c = forger.sign(p, text("SELECT hash FROM events WHERE chain_position = " + std::to_string(p)), "x");
+    Checkpoint c =
+        forger.sign(p, text("SELECT hash FROM events WHERE chain_position = " + std::to_string(p)), "x");
     sql("UPDATE checkpoints SET hash = '" + c.hash + "', signature = '" + c.signature + "', public_key = '" +
         c.public_key + "' WHERE chain_position = " + std::to_string(p));
   }
   auto r = check();
   expect_problem(r, 15, Problem::bad_signature);
-  EXPECT_NE(r.first_problem->detail.find(forger.public_key_hex()), std::string::npos) << r.first_problem->detail;
+  EXPECT_NE(r.first_problem->detail.find(forger.public_key_hex()), std::string::npos)
+      << r.first_problem->detail;
 }
 
 TEST_F(Tamper, UnchangedTailForgeryWithoutCheckpointUpdateIsAMismatch) {

@@ -26,7 +26,8 @@ std::vector<std::string> lines(const std::string &path) {
   EXPECT_TRUE(in) << path;
   std::vector<std::string> out;
   for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(line);
+    if (!line.empty())
+      out.push_back(line);
   return out;
 }
 
@@ -34,8 +35,9 @@ std::vector<PendingEvent> input_events() {
   std::vector<PendingEvent> out;
   for (auto &line : lines(vectors_dir + "events.jsonl")) {
     auto j = nlohmann::json::parse(line);
-    out.push_back({j.at("event_id"), j.at("correlation_id"), j.at("event_type"), rfc3339_ms(j.at("timestamp_ns")),
-                   j.at("service"), canonicalize(j.at("data_json").get<std::string>())});
+    out.push_back({j.at("event_id"), j.at("correlation_id"), j.at("event_type"),
+                   rfc3339_ms(j.at("timestamp_ns")), j.at("service"),
+                   canonicalize(j.at("data_json").get<std::string>())});
   }
   return out;
 }
@@ -44,12 +46,19 @@ std::vector<PendingEvent> input_events() {
 std::vector<std::string> written_chain(const std::string &db_path) {
   Appender appender(db_path, {});
   appender.append(input_events());
-  Statement rows(appender.database(), "SELECT chain_position, event_id, correlation_id, event_type, timestamp, "
-                                      "service, data, previous_hash, hash FROM events ORDER BY chain_position");
+  Statement rows(appender.database(),
+                 "SELECT chain_position, event_id, correlation_id, event_type, timestamp, "
+                 "service, data, previous_hash, hash FROM events ORDER BY chain_position");
   std::vector<std::string> out;
   while (rows.step()) {
-    RowView row{static_cast<uint64_t>(rows.int64(0)), rows.text(1), rows.text(2), rows.text(3), rows.text(4),
-                rows.text(5), rows.text(6), rows.text(7)};
+    RowView row{static_cast<uint64_t>(rows.int64(0)),
+                rows.text(1),
+                rows.text(2),
+                rows.text(3),
+                rows.text(4),
+                rows.text(5),
+                rows.text(6),
+                rows.text(7)};
     std::string line;
     append_row_record(row, rows.text(8), line);
     out.push_back(line);
@@ -61,7 +70,8 @@ TEST(AuditVectors, ChainFileHashesRecompute) {
   if (std::getenv("AUDIT_REGENERATE_VECTORS")) {
     audit_test::TempDir dir;
     std::ofstream out(vectors_dir + "chain.jsonl", std::ios::trunc);
-    for (auto &line : written_chain(dir / "vectors.db")) out << line << "\n";
+    for (auto &line : written_chain(dir / "vectors.db"))
+      out << line << "\n";
   }
   auto chain = lines(vectors_dir + "chain.jsonl");
   ASSERT_EQ(chain.size(), 5u);
@@ -91,15 +101,22 @@ TEST(AuditVectors, AppenderReproducesTheVectors) {
 
 TEST(AuditVectors, FirstRowMessageIsTheDocumentedBytes) {
   auto events = input_events();
-  RowView row{1, events[0].event_id, events[0].correlation_id, events[0].event_type, events[0].timestamp,
-              events[0].service, events[0].data, genesis_hash};
+  RowView row{1,
+              events[0].event_id,
+              events[0].correlation_id,
+              events[0].event_type,
+              events[0].timestamp,
+              events[0].service,
+              events[0].data,
+              genesis_hash};
   std::string message;
   row_message(row, message);
-  EXPECT_EQ(message, R"({"chain_position":1,"correlation_id":"tv_4f2a9c01","data":{"instrument":"AAPL","price":187.25,)"
-                     R"("signal":"buy","source":"tradingview","strength":0.8},"event_id":"vec-0001",)"
-                     R"("event_type":"webhook_received","previous_hash":"sha256:)" +
-                         std::string(64, '0') +
-                         R"(","service":"gateway","timestamp":"2025-01-15T10:30:01.250Z"})");
+  EXPECT_EQ(
+      message,
+      R"({"chain_position":1,"correlation_id":"tv_4f2a9c01","data":{"instrument":"AAPL","price":187.25,)"
+      R"("signal":"buy","source":"tradingview","strength":0.8},"event_id":"vec-0001",)"
+      R"("event_type":"webhook_received","previous_hash":"sha256:)" +
+          std::string(64, '0') + R"(","service":"gateway","timestamp":"2025-01-15T10:30:01.250Z"})");
 }
 
 } // namespace

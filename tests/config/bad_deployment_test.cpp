@@ -17,9 +17,13 @@ struct BadCase {
   int column;
 };
 
-std::ostream &operator<<(std::ostream &os, const BadCase &c) { return os << c.fixture; }
+std::ostream &operator<<(std::ostream &os, const BadCase &c) {
+  return os << c.fixture;
+}
 
-std::string fixture_path(const char *name) { return std::string(TRADEHOST_TEST_DATA_DIR) + "/bad/" + name; }
+std::string fixture_path(const char *name) {
+  return std::string(TRADEHOST_TEST_DATA_DIR) + "/bad/" + name;
+}
 
 class BadDeployment : public ::testing::TestWithParam<BadCase> {};
 
@@ -49,18 +53,20 @@ const BadCase bad_cases[] = {
     {"missing_plugin_dirs.yaml", "missing required property 'plugin_dirs'", "plugin_dirs", 2, 1},
     {"missing_strategy_plugin.yaml", "missing required property 'plugin'", "agents[0].strategy.plugin", 5, 5},
     {"unknown_top_level_key.yaml", "unknown property 'agnets' (did you mean 'agents'?)", "agnets", 3, 1},
-    {"unknown_agent_key.yaml", "unknown property 'instrument' (did you mean 'instruments'?)", "agents[0].instrument",
-     6, 5},
+    {"unknown_agent_key.yaml", "unknown property 'instrument' (did you mean 'instruments'?)",
+     "agents[0].instrument", 6, 5},
     {"bad_bus_kind.yaml", "must be one of: embedded, jetstream", "bus.kind", 4, 9},
     {"bad_agent_id.yaml", "does not match the pattern ^[A-Za-z0-9_.-]{1,64}$", "agents[0].id", 4, 9},
-    {"duplicate_agent_id.yaml", "duplicate agent id 'momentum' (first used by agents[0].id at line 4)", "agents[1].id",
-     6, 9},
-    {"duplicate_risk_id.yaml", "duplicate risk id 'limits' (first used by risk[0].id at line 4)", "risk[2].id", 8, 9},
+    {"duplicate_agent_id.yaml", "duplicate agent id 'momentum' (first used by agents[0].id at line 4)",
+     "agents[1].id", 6, 9},
+    {"duplicate_risk_id.yaml", "duplicate risk id 'limits' (first used by risk[0].id at line 4)",
+     "risk[2].id", 8, 9},
     {"duplicate_executor_id.yaml", "duplicate executor id 'sim'", "executors[1].id", 5, 10},
-    {"missing_env_var.yaml", "environment variable TRADEHOST_TEST_SURELY_UNSET_VARIABLE is not set", "data_dir", 3,
-     11},
+    {"missing_env_var.yaml", "environment variable TRADEHOST_TEST_SURELY_UNSET_VARIABLE is not set",
+     "data_dir", 3, 11},
     {"bad_yaml_syntax.yaml", "YAML syntax error", "", 6, 7},
-    {"jetstream_without_section.yaml", "bus kind 'jetstream' needs a bus.jetstream section", "bus.kind", 4, 9},
+    {"jetstream_without_section.yaml", "bus kind 'jetstream' needs a bus.jetstream section", "bus.kind", 4,
+     9},
     {"empty_plugin_dirs.yaml", "must have at least 1 item(s)", "plugin_dirs", 2, 1},
     {"wrong_version.yaml", "must be 1", "version", 1, 10},
     {"bad_logging_level.yaml", "must be one of: debug, info, warn, error", "logging.level", 4, 10},
@@ -85,7 +91,8 @@ INSTANTIATE_TEST_SUITE_P(Matrix, BadDeployment, ::testing::ValuesIn(bad_cases),
 TEST(BadDeploymentMatrix, EveryFixtureIsInTheTable) {
   size_t fixtures = 0;
   for (auto &entry : std::filesystem::directory_iterator(std::string(TRADEHOST_TEST_DATA_DIR) + "/bad")) {
-    if (entry.path().extension() != ".yaml") continue;
+    if (entry.path().extension() != ".yaml")
+      continue;
     ++fixtures;
     std::string name = entry.path().filename().string();
     bool listed = std::any_of(std::begin(bad_cases), std::end(bad_cases),
@@ -111,10 +118,14 @@ logging: {level: loud}
     FAIL() << "loaded";
   } catch (const th::ConfigErrors &e) {
     std::vector<std::pair<int, std::string>> got;
-    for (auto &error : e.errors()) got.emplace_back(error.where.line, error.where.yaml_path);
-    std::vector<std::pair<int, std::string>> expected = {
-        {1, "version"},    {2, "plugin_dirs"},          {3, "bus.kind"},     {7, "agents[1].id"},
-        {8, "agents[1].strategy.params"}, {9, "logging.level"}};
+    for (auto &error : e.errors())
+      got.emplace_back(error.where.line, error.where.yaml_path);
+    std::vector<std::pair<int, std::string>> expected = {{1, "version"},
+                                                         {2, "plugin_dirs"},
+                                                         {3, "bus.kind"},
+                                                         {7, "agents[1].id"},
+                                                         {8, "agents[1].strategy.params"},
+                                                         {9, "logging.level"}};
     EXPECT_EQ(got, expected) << e.what();
     // what() carries every error, one per line.
     EXPECT_NE(std::string(e.what()).find("many.yaml:9:"), std::string::npos);
@@ -124,8 +135,8 @@ logging: {level: loud}
 TEST(BadDeploymentMatrix, ExpandedSecretsDoNotAppearInErrors) {
   ::setenv("TRADEHOST_TEST_SECRET_VALUE", "hunter2-secret", 1);
   try {
-    th::load_deployment_text("version: 1\nplugin_dirs: [p]\nmetrics:\n  enabled: ${TRADEHOST_TEST_SECRET_VALUE}\n",
-                             "secret.yaml");
+    th::load_deployment_text(
+        "version: 1\nplugin_dirs: [p]\nmetrics:\n  enabled: ${TRADEHOST_TEST_SECRET_VALUE}\n", "secret.yaml");
     FAIL() << "loaded";
   } catch (const th::ConfigErrors &e) {
     ASSERT_EQ(e.errors().size(), 1u);

@@ -116,8 +116,9 @@ TEST(Deployment, EnvironmentOverridesDefaultsAndIsTyped) {
 }
 
 TEST(Deployment, JetstreamWithSectionLoads) {
-  th::Deployment d = th::load_deployment_text(
-      "version: 1\nplugin_dirs: [p]\nbus:\n  kind: jetstream\n  jetstream: {url: \"nats://127.0.0.1:4222\"}\n", "js.yaml");
+  th::Deployment d = th::load_deployment_text("version: 1\nplugin_dirs: [p]\nbus:\n  kind: jetstream\n  "
+                                              "jetstream: {url: \"nats://127.0.0.1:4222\"}\n",
+                                              "js.yaml");
   EXPECT_EQ(d.bus.kind, "jetstream");
   EXPECT_EQ(d.bus.jetstream["url"], "nats://127.0.0.1:4222");
 }
@@ -164,11 +165,13 @@ TEST(Deployment, ShippedConfigsAreValid) {
   int checked = 0;
   if (fs::is_directory(configs))
     for (auto &entry : fs::directory_iterator(configs)) {
-      if (entry.path().extension() != ".yaml") continue;
+      if (entry.path().extension() != ".yaml")
+        continue;
       EXPECT_NO_THROW(th::load_deployment(entry.path().string())) << entry.path();
       ++checked;
     }
-  if (checked == 0) GTEST_SKIP() << "no configs/*.yaml yet";
+  if (checked == 0)
+    GTEST_SKIP() << "no configs/*.yaml yet";
 }
 
 } // namespace

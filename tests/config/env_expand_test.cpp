@@ -13,7 +13,8 @@ th::EnvLookup fake_env(std::map<std::string, std::string> vars) {
   };
 }
 
-const th::EnvLookup env = fake_env({{"HOST", "10.0.0.1"}, {"PORT", "8001"}, {"EMPTY", ""}, {"REF", "${HOST}"}});
+const th::EnvLookup env =
+    fake_env({{"HOST", "10.0.0.1"}, {"PORT", "8001"}, {"EMPTY", ""}, {"REF", "${HOST}"}});
 
 TEST(EnvExpand, ReplacesSetVariables) {
   auto r = th::expand_env("${HOST}:${PORT}", env);
@@ -46,7 +47,9 @@ TEST(EnvExpand, DoubleDollarIsALiteralDollar) {
   EXPECT_EQ(th::expand_env("cost $5", env).text, "cost $5"); // a lone $ stays
 }
 
-TEST(EnvExpand, ValuesAreNotExpandedAgain) { EXPECT_EQ(th::expand_env("${REF}", env).text, "${HOST}"); }
+TEST(EnvExpand, ValuesAreNotExpandedAgain) {
+  EXPECT_EQ(th::expand_env("${REF}", env).text, "${HOST}");
+}
 
 TEST(EnvExpand, MissingVariableIsAnErrorNamingIt) {
   auto r = th::expand_env("${API_KEY}", env);

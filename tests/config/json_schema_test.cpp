@@ -30,9 +30,11 @@ TEST(JsonSchema, ValidDocumentHasNoViolations) {
 
 TEST(JsonSchema, ViolationsCarryPointersAndReadableMessages) {
   auto schema = th::JsonSchema::parse(schema_text);
-  auto v = schema.validate(json::parse(R"({"size":"3","mode":"medium","items":[{"id":"ok"},{"id":"Bad1"}],"extra":1})"));
+  auto v = schema.validate(
+      json::parse(R"({"size":"3","mode":"medium","items":[{"id":"ok"},{"id":"Bad1"}],"extra":1})"));
   std::map<std::string, std::string> by_pointer;
-  for (auto &violation : v) by_pointer[violation.pointer] = violation.message;
+  for (auto &violation : v)
+    by_pointer[violation.pointer] = violation.message;
   EXPECT_EQ(by_pointer["/name"], "missing required property 'name'");
   EXPECT_EQ(by_pointer["/size"], "expected integer, got string");
   EXPECT_EQ(by_pointer["/mode"], "must be one of: fast, slow");
@@ -93,12 +95,15 @@ TEST(JsonSchema, ValidateIsSafeFromManyThreads) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 200; ++i) {
-        if (!schema.validate(good).empty()) ++wrong;
+        if (!schema.validate(good).empty())
+          ++wrong;
         auto v = schema.validate(bad);
-        if (v.size() != 1 || v[0].pointer != "/items/0/id") ++wrong;
+        if (v.size() != 1 || v[0].pointer != "/items/0/id")
+          ++wrong;
       }
     });
-  for (auto &thread : threads) thread.join();
+  for (auto &thread : threads)
+    thread.join();
   EXPECT_EQ(wrong.load(), 0);
 }
 

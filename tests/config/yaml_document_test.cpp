@@ -154,13 +154,28 @@ TEST(YamlDocument, SyntaxErrorCarriesTheLine) {
   }
 }
 
+TEST(YamlDocument, SecondDocumentIsAnError) {
+  auto doc = read("a: 1\n---\nb: 2\n");
+  EXPECT_EQ(doc.value, (json{{"a", 1}}));
+  ASSERT_EQ(doc.errors.size(), 1u);
+  EXPECT_EQ(doc.errors[0].where.line, 3);
+  EXPECT_NE(doc.errors[0].message.find("one YAML document"), std::string::npos);
+}
+
+TEST(YamlDocument, EmptyTextIsNull) {
+  auto doc = read("# only a comment\n");
+  EXPECT_TRUE(doc.value.is_null());
+  EXPECT_TRUE(doc.errors.empty());
+  EXPECT_EQ(doc.locations.at("").line, 1);
+}
+
 TEST(JsonPointer, YamlPathsOfPointers) {
   json doc = json::parse(R"({"agents":[{"strategy":{"params":{"a.b":1,"x/y":2}}}],"m":{"0":true}})");
   EXPECT_EQ(th::yaml_path_of(doc, ""), "");
   EXPECT_EQ(th::yaml_path_of(doc, "/agents/0/strategy/params"), "agents[0].strategy.params");
   EXPECT_EQ(th::yaml_path_of(doc, "/agents/0/strategy/params/a.b"), "agents[0].strategy.params[\"a.b\"]");
   EXPECT_EQ(th::yaml_path_of(doc, "/agents/0/strategy/params/x~1y"), "agents[0].strategy.params[\"x/y\"]");
-  EXPECT_EQ(th::yaml_path_of(doc, "/m/0"), "m.0"); // a key that looks like an index
+  EXPECT_EQ(th::yaml_path_of(doc, "/m/0"), "m.0");                  // a key that looks like an index
   EXPECT_EQ(th::yaml_path_of(doc, "/agents/3/id"), "agents[3].id"); // past the end
   EXPECT_EQ(th::split_pointer("/a~1b/c~0d"), (std::vector<std::string>{"a/b", "c~d"}));
   EXPECT_EQ(th::parent_pointer("/a/b"), "/a");

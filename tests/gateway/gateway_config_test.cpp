@@ -88,7 +88,7 @@ TEST(GatewayConfigTest, ShippedTradingViewSnippetLoadsInADeployment) {
   std::string indented;
   std::istringstream lines(snippet);
   for (std::string line; std::getline(lines, line);) indented += "    " + line + "\n";
-  std::string yaml = "name: t\ngateway:\n  sources:\n" + indented;
+  std::string yaml = "version: 1\nname: t\nplugin_dirs: [\"" + std::string(TRADEHOST_SOURCE_DIR) + "\"]\ngateway:\n  sources:\n" + indented;
   Deployment d;
   try {
     d = load_deployment_text(yaml, "inline.yaml");

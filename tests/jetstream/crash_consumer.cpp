@@ -2,17 +2,18 @@
 // (a Fill with a msg_id derived from the signal's corr_id), then dies by SIGKILL before the
 // bus can ack the signal: the "crash between effect and ack" of the exactly-once tests.
 //
-//   jetstream_crash_consumer NATS_URL STREAM ACK_WAIT_S
+//   jetstream_crash_consumer NATS_URL STREAM ACK_WAIT_S [deferred|waiting]
 #include "bus/jetstream_bus.hpp"
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s NATS_URL STREAM ACK_WAIT_S\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: %s NATS_URL STREAM ACK_WAIT_S [deferred|waiting]\n", argv[0]);
     return 2;
   }
   th::JetStreamOptions options = th::default_jetstream_options();
@@ -20,6 +21,7 @@ int main(int argc, char **argv) {
   options.stream = argv[2];
   options.consumers.ack_wait_s = std::atoi(argv[3]);
   options.consumers.fetch_batch = 1;
+  options.consumers.defer_handler_publishes = argc == 5 && std::string(argv[4]) == "deferred";
   auto bus = th::make_jetstream_bus(options);
   bus->subscribe({"mcp-signals", {th::Subject::signals_normalized}}, [&](const th::Delivery &delivery) {
     const auto &signal = std::get<th::Signal>(delivery.message.payload);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <set>
 #include <spawn.h>
@@ -19,7 +21,8 @@ TEST(JetStreamBus, RoundTripsEveryPayloadTypeAndFiltersBySubscription) {
                   {Subject::signals_normalized, Subject::decisions_order_intent, Subject::decisions_rejected,
                    Subject::executions_fill, Subject::executions_reconcile, Subject::audit_event}},
                  all.handler());
-  bus->subscribe({"executions", {Subject::executions_fill, Subject::executions_reconcile}}, executions.handler());
+  bus->subscribe({"executions", {Subject::executions_fill, Subject::executions_reconcile}},
+                 executions.handler());
   bus->subscribe({"mixed", {Subject::signals_normalized, Subject::executions_fill}}, mixed.handler());
   bus->start();
 
@@ -32,7 +35,8 @@ TEST(JetStreamBus, RoundTripsEveryPayloadTypeAndFiltersBySubscription) {
       message(Subject::executions_reconcile, make_reconcile("corr_0001"), "corr_0001:reconcile"),
       message(Subject::audit_event, make_audit("corr_0001"), "corr_0001:audit"),
   };
-  for (const auto &m : sent) ASSERT_EQ(bus->publish(m), PublishStatus::ok) << subject_name(m.subject);
+  for (const auto &m : sent)
+    ASSERT_EQ(bus->publish(m), PublishStatus::ok) << subject_name(m.subject);
 
   ASSERT_TRUE(bus->wait_idle(10s));
   auto received = all.entries();
@@ -40,7 +44,8 @@ TEST(JetStreamBus, RoundTripsEveryPayloadTypeAndFiltersBySubscription) {
   for (size_t i = 0; i < sent.size(); ++i) { // one consumer over the stream: publish order
     EXPECT_EQ(received[i].message.subject, sent[i].subject);
     EXPECT_EQ(received[i].message.msg_id, sent[i].msg_id);
-    EXPECT_EQ(to_json(received[i].message.payload), to_json(sent[i].payload)) << subject_name(sent[i].subject);
+    EXPECT_EQ(to_json(received[i].message.payload), to_json(sent[i].payload))
+        << subject_name(sent[i].subject);
     EXPECT_FALSE(received[i].redelivered);
   }
   auto execution_entries = executions.entries();
@@ -84,9 +89,11 @@ TEST(JetStreamBus, CreatesTheStreamAndConsumersWithTheDeploymentConfig) {
   ASSERT_EQ(js_GetStreamInfo(&stream, raw.js(), "TRADING", nullptr, nullptr), NATS_OK);
   EXPECT_EQ(stream->Config->Storage, js_FileStorage);
   EXPECT_EQ(stream->Config->Duplicates, 90LL * 1'000'000'000);
-  std::set<std::string> subjects(stream->Config->Subjects, stream->Config->Subjects + stream->Config->SubjectsLen);
-  EXPECT_EQ(subjects, (std::set<std::string>{"signals.normalized", "decisions.order_intent", "decisions.rejected",
-                                             "executions.fill", "executions.reconcile", "audit.event"}));
+  std::set<std::string> subjects(stream->Config->Subjects,
+                                 stream->Config->Subjects + stream->Config->SubjectsLen);
+  EXPECT_EQ(subjects,
+            (std::set<std::string>{"signals.normalized", "decisions.order_intent", "decisions.rejected",
+                                   "executions.fill", "executions.reconcile", "audit.event"}));
   jsStreamInfo_Destroy(stream);
 
   jsConsumerInfo *consumer = nullptr;
@@ -133,7 +140,8 @@ TEST(JetStreamBus, ReportsAnExistingConsumerWithAnotherConfigAndLeavesItUnchange
     bus2->start();
     FAIL() << "start() accepted a consumer with another ack_wait";
   } catch (const std::runtime_error &e) {
-    EXPECT_NE(std::string(e.what()).find("ack_wait 99 s (deployment says 30 s)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ack_wait 99 s (deployment says 30 s)"), std::string::npos)
+        << e.what();
   }
   jsConsumerInfo *consumer = nullptr;
   ASSERT_EQ(js_GetConsumerInfo(&consumer, raw.js(), "TRADING", "exec-intents", nullptr, nullptr), NATS_OK);
@@ -171,9 +179,48 @@ TEST(JetStreamBus, StartFailsClearlyWhenNoServerAnswers) {
     bus->start();
     FAIL() << "start() without a server";
   } catch (const std::runtime_error &e) {
-    EXPECT_NE(std::string(e.what()).find("cannot connect to " + options.servers[0]), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot connect to " + options.servers[0]), std::string::npos)
+        << e.what();
   }
-  EXPECT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("corr_0001"))), PublishStatus::unavailable);
+  EXPECT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("corr_0001"))),
+            PublishStatus::unavailable);
+}
+
+TEST(JetStreamBus, HealthReportsPendingAndWaitingPerConsumer) {
+  NatsServer server;
+  auto options = options_for(server);
+  options.consumers.fetch_batch = 1;
+  options.consumers.fetch_wait_ms = 1000;
+  auto bus = make_jetstream_bus(options);
+  std::mutex mutex;
+  std::condition_variable released_cv;
+  bool released = false;
+  std::atomic<int> handled{0};
+  bus->subscribe({"exec-intents", {Subject::decisions_order_intent}}, [&](const Delivery &) {
+    std::unique_lock lock(mutex);
+    released_cv.wait(lock, [&] { return released; }); // hold the first message
+    ++handled;
+  });
+  bus->start();
+  // Idle: the fetch thread's pull request waits on the server.
+  EXPECT_TRUE(eventually([&] { return bus->health().consumers.at(0).num_waiting >= 1; }, 5s));
+  for (int i = 0; i < 5; ++i) {
+    std::string corr = "health_" + std::to_string(1000 + i);
+    ASSERT_EQ(bus->publish(message(Subject::decisions_order_intent, make_intent(corr), corr + ":intent")),
+              PublishStatus::ok);
+  }
+  EXPECT_TRUE(eventually([&] { return bus->health().consumers.at(0).num_pending == 4; }, 5s));
+  auto health = bus->health();
+  EXPECT_EQ(health.consumers.at(0).filter_subject, "decisions.order_intent");
+  EXPECT_TRUE(health.consumers.at(0).healthy);
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
+  released_cv.notify_all();
+  ASSERT_TRUE(bus->wait_idle(10s));
+  EXPECT_EQ(handled, 5);
+  EXPECT_TRUE(eventually([&] { return bus->health().consumers.at(0).num_pending == 0; }, 5s));
 }
 
 TEST(JetStreamBus, DuplicatePublishIsDroppedAndDeliveredOnce) {
@@ -203,13 +250,16 @@ TEST(JetStreamBus, DuplicatePublishIsDroppedAndDeliveredOnce) {
 
 TEST(JetStreamBus, FailedHandlerGetsTheMessageAgainMarkedRedelivered) {
   NatsServer server;
-  auto bus = make_jetstream_bus(options_for(server));
+  auto options = options_for(server);
+  options.consumers.fetch_wait_ms = 2000; // one pull request spans the 1 s nak delay
+  auto bus = make_jetstream_bus(options);
   std::mutex mutex;
   std::vector<bool> redelivered;
   bus->subscribe({"mcp-signals", {Subject::signals_normalized}}, [&](const Delivery &delivery) {
     std::lock_guard lock(mutex);
     redelivered.push_back(delivery.redelivered);
-    if (redelivered.size() == 1) throw std::runtime_error("simulated handler failure");
+    if (redelivered.size() == 1)
+      throw std::runtime_error("simulated handler failure");
   });
   bus->start();
   ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("fail_0001"), "fail_0001:signal")),
@@ -231,7 +281,8 @@ TEST(JetStreamBus, PoisonMessageIsTerminatedNotLooped) {
   bus->start();
   RawJetStream raw(server.url());
   raw.publish_raw("signals.normalized", "this is not json");
-  raw.publish_raw("signals.normalized", R"({"corr_id":"poison_001","instrument":"EURUSD"})"); // fields missing
+  raw.publish_raw("signals.normalized",
+                  R"({"corr_id":"poison_001","instrument":"EURUSD"})"); // fields missing
   ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("good_0001"), "good_0001:signal")),
             PublishStatus::ok);
   ASSERT_TRUE(bus->wait_idle(10s)); // nothing left pending or un-acked: the poison was terminated
@@ -245,13 +296,21 @@ TEST(JetStreamBus, PoisonMessageIsTerminatedNotLooped) {
   jsConsumerInfo_Destroy(consumer);
 }
 
-TEST(JetStreamBus, WaitIdleCoversEffectsPublishedByHandlers) {
+// Parameter: consumers.defer_handler_publishes (effects pipelined per fetch batch) or not.
+class JetStreamEffects : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Deferred, JetStreamEffects, ::testing::Bool(),
+                         [](const auto &info) { return info.param ? "deferred" : "waiting"; });
+
+TEST_P(JetStreamEffects, WaitIdleCoversEffectsPublishedByHandlers) {
   NatsServer server;
-  auto bus = make_jetstream_bus(options_for(server));
+  auto options = options_for(server);
+  options.consumers.defer_handler_publishes = GetParam();
+  auto bus = make_jetstream_bus(options);
   Recorder intents;
   bus->subscribe({"mcp-signals", {Subject::signals_normalized}}, [&](const Delivery &delivery) {
     const auto &signal = std::get<Signal>(delivery.message.payload);
-    bus->publish(message(Subject::decisions_order_intent, make_intent(signal.corr_id), signal.corr_id + ":intent"));
+    bus->publish(
+        message(Subject::decisions_order_intent, make_intent(signal.corr_id), signal.corr_id + ":intent"));
   });
   bus->subscribe({"exec-intents", {Subject::decisions_order_intent}}, intents.handler());
   bus->start();
@@ -263,25 +322,35 @@ TEST(JetStreamBus, WaitIdleCoversEffectsPublishedByHandlers) {
   }
   ASSERT_TRUE(bus->wait_idle(15s));
   EXPECT_EQ(intents.size(), size_t(count)); // at once: no polling after wait_idle
+  RawJetStream raw(server.url());
+  EXPECT_EQ(raw.stored("TRADING"), uint64_t(2 * count));
+  jsConsumerInfo *consumer = nullptr;
+  ASSERT_EQ(js_GetConsumerInfo(&consumer, raw.js(), "TRADING", "mcp-signals", nullptr, nullptr), NATS_OK);
+  EXPECT_EQ(consumer->NumAckPending, 0);
+  EXPECT_EQ(consumer->NumRedelivered, 0);
+  jsConsumerInfo_Destroy(consumer);
 }
 
 // The crash between effect and ack: a child process publishes the effect and is SIGKILLed
 // before acking; the redelivered message's effect (same msg_id) is not stored twice.
-TEST(JetStreamBus, KilledConsumerRedeliversWithoutDuplicateEffect) {
+TEST_P(JetStreamEffects, KilledConsumerRedeliversWithoutDuplicateEffect) {
   NatsServer server;
   auto options = options_for(server);
   options.consumers.ack_wait_s = 1;
+  options.consumers.defer_handler_publishes = GetParam();
   {
     auto publisher = make_jetstream_bus(options);
     publisher->start();
-    ASSERT_EQ(publisher->publish(message(Subject::signals_normalized, make_signal("crash_0001"), "crash_0001:signal")),
+    ASSERT_EQ(publisher->publish(
+                  message(Subject::signals_normalized, make_signal("crash_0001"), "crash_0001:signal")),
               PublishStatus::ok);
   }
 
   std::string url = server.url();
-  std::vector<std::string> args = {CRASH_CONSUMER_PATH, url, "TRADING", "1"};
+  std::vector<std::string> args = {CRASH_CONSUMER_PATH, url, "TRADING", "1", GetParam() ? "deferred" : "waiting"};
   std::vector<char *> argv;
-  for (auto &arg : args) argv.push_back(arg.data());
+  for (auto &arg : args)
+    argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t child = -1;
   ASSERT_EQ(posix_spawn(&child, CRASH_CONSUMER_PATH, nullptr, nullptr, argv.data(), environ), 0);
@@ -312,7 +381,8 @@ TEST(JetStreamBus, KilledConsumerRedeliversWithoutDuplicateEffect) {
     std::lock_guard lock(mutex);
     ASSERT_EQ(handled.size(), 1u);
     EXPECT_TRUE(handled[0].first) << "the redelivery is not marked redelivered";
-    EXPECT_EQ(handled[0].second, PublishStatus::duplicate) << "the effect was stored twice";
+    // Waiting publishes see the server's verdict; deferred ones only learn "sent".
+    EXPECT_EQ(handled[0].second, GetParam() ? PublishStatus::ok : PublishStatus::duplicate);
   }
   EXPECT_EQ(fills.size(), 1u);
   RawJetStream raw(server.url());
@@ -329,11 +399,13 @@ std::vector<Recorder::Entry> restart_mid_stream(int signal) {
   options.consumers.ack_wait_s = 2;
   auto bus = make_jetstream_bus(options);
   Recorder signals, intents;
-  bus->subscribe({"mcp-signals", {Subject::signals_normalized}}, [&, record = signals.handler()](const Delivery &d) {
+  bus->subscribe({"mcp-signals", {Subject::signals_normalized}}, [&, record = signals.handler()](
+                                                                     const Delivery &d) {
     const std::string &corr = corr_id_of(d.message);
     // An effect that cannot be stored now fails the handler: the signal is redelivered later.
     auto status = bus->publish(message(Subject::decisions_order_intent, make_intent(corr), corr + ":intent"));
-    if (status == PublishStatus::unavailable) throw std::runtime_error("intent not stored");
+    if (status == PublishStatus::unavailable)
+      throw std::runtime_error("intent not stored");
     record(d);
   });
   bus->subscribe({"exec-intents", {Subject::decisions_order_intent}}, intents.handler());
@@ -345,23 +417,29 @@ std::vector<Recorder::Entry> restart_mid_stream(int signal) {
     std::string corr = "rst_" + std::to_string(10000 + i);
     return bus->publish(message(Subject::signals_normalized, make_signal(corr), corr + ":signal"));
   };
-  for (int i = 0; i < 100; ++i) first[i] = publish(i);
+  for (int i = 0; i < 100; ++i)
+    first[i] = publish(i);
   server.stop(signal);
   EXPECT_TRUE(eventually([&] { return bus->health().state == "disconnected"; }, 5s));
-  for (int i = 100; i < 103; ++i) first[i] = publish(i); // answered unavailable: nothing accepted
+  for (int i = 100; i < 103; ++i)
+    first[i] = publish(i); // answered unavailable: nothing accepted
   EXPECT_FALSE(bus->health().consumers.at(0).healthy);
   server.start();
   EXPECT_TRUE(eventually([&] { return bus->health().state == "connected"; }, 10s));
-  for (int i = 103; i < total; ++i) first[i] = publish(i);
+  for (int i = 103; i < total; ++i)
+    first[i] = publish(i);
 
   // What was answered ok is stored; the rest is retried with the same msg_id, as a client would.
   for (int i = 0; i < total; ++i) {
-    if (first[i] == PublishStatus::ok) continue;
+    if (first[i] == PublishStatus::ok)
+      continue;
     PublishStatus retry = PublishStatus::unavailable;
     EXPECT_TRUE(eventually([&] { return (retry = publish(i)) != PublishStatus::unavailable; }, 10s)) << i;
   }
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(first[i], PublishStatus::ok) << i;
-  for (int i = 100; i < 103; ++i) EXPECT_EQ(first[i], PublishStatus::unavailable) << i;
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(first[i], PublishStatus::ok) << i;
+  for (int i = 100; i < 103; ++i)
+    EXPECT_EQ(first[i], PublishStatus::unavailable) << i;
 
   EXPECT_TRUE(eventually([&] { return signals.count_by_msg_id().size() == size_t(total); }, 15s))
       << signals.count_by_msg_id().size();
@@ -378,9 +456,11 @@ TEST(JetStreamBus, ServerStoppedMidStreamDeliversEveryAcceptedPublishExactlyOnce
   auto entries = restart_mid_stream(SIGTERM);
   std::map<std::string, int> first_deliveries; // a delivery whose ack the stop cut off comes again, marked
   for (const auto &entry : entries)
-    if (!entry.redelivered) ++first_deliveries[entry.message.msg_id];
+    if (!entry.redelivered)
+      ++first_deliveries[entry.message.msg_id];
   EXPECT_EQ(first_deliveries.size(), 300u);
-  for (const auto &[id, count] : first_deliveries) EXPECT_EQ(count, 1) << id;
+  for (const auto &[id, count] : first_deliveries)
+    EXPECT_EQ(count, 1) << id;
 }
 
 // SIGKILL loses the consumer's unsynced ack state (nats-server 2.9 writes it asynchronously), so
@@ -388,7 +468,8 @@ TEST(JetStreamBus, ServerStoppedMidStreamDeliversEveryAcceptedPublishExactlyOnce
 TEST(JetStreamBus, ServerKilledMidStreamLosesNothingAndStoresEffectsOnce) {
   auto entries = restart_mid_stream(SIGKILL);
   std::set<std::string> delivered;
-  for (const auto &entry : entries) delivered.insert(entry.message.msg_id);
+  for (const auto &entry : entries)
+    delivered.insert(entry.message.msg_id);
   EXPECT_EQ(delivered.size(), 300u);
 }
 
@@ -414,8 +495,9 @@ TEST(JetStreamBus, TwoProcessesWithOneDurableShareTheWork) {
   constexpr int total = 200;
   for (int i = 0; i < total; ++i) {
     std::string corr = "share_" + std::to_string(1000 + i);
-    ASSERT_EQ(publisher->publish(message(Subject::decisions_order_intent, make_intent(corr), corr + ":intent")),
-              PublishStatus::ok);
+    ASSERT_EQ(
+        publisher->publish(message(Subject::decisions_order_intent, make_intent(corr), corr + ":intent")),
+        PublishStatus::ok);
   }
   ASSERT_TRUE(eventually([&] { return first.size() + second.size() >= size_t(total); }, 15s));
   ASSERT_TRUE(bus1->wait_idle(10s));

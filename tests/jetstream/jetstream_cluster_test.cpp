@@ -22,26 +22,30 @@ public:
     for (int i = 0; i < 3; ++i) {
       std::string routes;
       for (int j = 0; j < 3; ++j)
-        if (j != i) routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(route_ports[j]));
+        if (j != i)
+          routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(route_ports[j]));
       NatsServer::Options options;
       options.port = client_ports[i];
       options.start = false;
-      options.extra_args = {"--server_name", "n" + std::to_string(i + 1),
+      options.extra_args = {"--server_name",  "n" + std::to_string(i + 1),
                             "--cluster_name", "th-test",
-                            "--cluster", "nats://127.0.0.1:" + std::to_string(route_ports[i]),
-                            "--routes", routes};
+                            "--cluster",      "nats://127.0.0.1:" + std::to_string(route_ports[i]),
+                            "--routes",       routes};
       nodes_.push_back(std::make_unique<NatsServer>(options));
     }
     // Start the three together: each waits for its own client port only.
     std::vector<std::thread> starters;
-    for (auto &node : nodes_) starters.emplace_back([&node] { node->start(); });
-    for (auto &starter : starters) starter.join();
+    for (auto &node : nodes_)
+      starters.emplace_back([&node] { node->start(); });
+    for (auto &starter : starters)
+      starter.join();
   }
 
   NatsServer &node(int i) { return *nodes_.at(i); }
   std::vector<std::string> urls() const {
     std::vector<std::string> out;
-    for (const auto &node : nodes_) out.push_back(node->url());
+    for (const auto &node : nodes_)
+      out.push_back(node->url());
     return out;
   }
 
@@ -52,7 +56,8 @@ public:
           try {
             RawJetStream raw(nodes_[0]->url());
             jsAccountInfo *info = nullptr;
-            if (js_GetAccountInfo(&info, raw.js(), nullptr, nullptr) != NATS_OK) return false;
+            if (js_GetAccountInfo(&info, raw.js(), nullptr, nullptr) != NATS_OK)
+              return false;
             jsAccountInfo_Destroy(info);
             return true;
           } catch (const std::exception &) {
@@ -108,16 +113,16 @@ TEST(JetStreamCluster, NodeKilledDuringTenThousandSignalsLosesAndDuplicatesNothi
         std::string corr = "cl_" + std::to_string(100000 + i);
         auto m = message(Subject::signals_normalized, make_signal(corr), corr + ":signal");
         // A publish without a PubAck is retried with the same id, as the gateway's client would.
-        for (int attempt = 0; attempt < 50; ++attempt) {
-          if (publisher->publish(m) != PublishStatus::unavailable) break;
+        auto give_up = std::chrono::steady_clock::now() + 30s;
+        while (publisher->publish(m) == PublishStatus::unavailable && std::chrono::steady_clock::now() < give_up)
           ++retries;
-        }
         ++published;
       }
     });
   ASSERT_TRUE(eventually([&] { return published >= total / 3; }, 30s));
   cluster.node(1).kill();
-  for (auto &worker : workers) worker.join();
+  for (auto &worker : workers)
+    worker.join();
 
   ASSERT_TRUE(eventually([&] { return signals.count_by_msg_id().size() >= size_t(total); }, 30s))
       << signals.count_by_msg_id().size() << " distinct of " << total;
@@ -126,8 +131,10 @@ TEST(JetStreamCluster, NodeKilledDuringTenThousandSignalsLosesAndDuplicatesNothi
   int unmarked_repeats = 0, marked_repeats = 0;
   std::map<std::string, int> first;
   for (const auto &entry : signals.entries()) {
-    if (entry.redelivered) ++marked_repeats;
-    else if (++first[entry.message.msg_id] > 1) ++unmarked_repeats;
+    if (entry.redelivered)
+      ++marked_repeats;
+    else if (++first[entry.message.msg_id] > 1)
+      ++unmarked_repeats;
   }
   RawJetStream raw(cluster.node(0).url());
   EXPECT_EQ(raw.stored("TRADING"), uint64_t(total)) << "a signal was stored twice or lost";

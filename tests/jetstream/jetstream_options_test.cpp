@@ -29,7 +29,8 @@ std::string errors_of(const nlohmann::json &section) {
     parse(section);
   } catch (const ConfigErrors &errors) {
     std::string text;
-    for (const auto &error : errors.errors()) text += error.to_string() + "\n";
+    for (const auto &error : errors.errors())
+      text += error.to_string() + "\n";
     return text;
   }
   return "";
@@ -52,20 +53,21 @@ TEST(JetStreamOptions, DefaultsFollowTheDocumentation) {
 }
 
 TEST(JetStreamOptions, ReadsEveryField) {
-  auto options = parse({{"servers", {"nats://a:4222", "tls://b:4222"}},
-                        {"stream", "ORDERS"},
-                        {"replicas", 3},
-                        {"duplicate_window_s", 300},
-                        {"max_in_flight", 64},
-                        {"publish_timeout_ms", 750},
-                        {"connect_timeout_ms", 900},
-                        {"reconnect_wait_ms", 100},
-                        {"reconnect_buffer_bytes", 1048576},
-                        {"connection_name", "exec-1"},
-                        {"user", "trader"},
-                        {"password", "from-env"},
-                        {"tls", {{"ca_file", "/etc/ca.pem"}, {"cert_file", "/etc/c.pem"}, {"key_file", "/etc/k.pem"}}},
-                        {"consumers", {{"ack_wait_s", 5}, {"max_deliver", 3}, {"fetch_batch", 8}, {"fetch_wait_ms", 50}}}});
+  auto options = parse(
+      {{"servers", {"nats://a:4222", "tls://b:4222"}},
+       {"stream", "ORDERS"},
+       {"replicas", 3},
+       {"duplicate_window_s", 300},
+       {"max_in_flight", 64},
+       {"publish_timeout_ms", 750},
+       {"connect_timeout_ms", 900},
+       {"reconnect_wait_ms", 100},
+       {"reconnect_buffer_bytes", 1048576},
+       {"connection_name", "exec-1"},
+       {"user", "trader"},
+       {"password", "from-env"},
+       {"tls", {{"ca_file", "/etc/ca.pem"}, {"cert_file", "/etc/c.pem"}, {"key_file", "/etc/k.pem"}}},
+       {"consumers", {{"ack_wait_s", 5}, {"max_deliver", 3}, {"fetch_batch", 8}, {"fetch_wait_ms", 50}}}});
   EXPECT_EQ(options.servers, (std::vector<std::string>{"nats://a:4222", "tls://b:4222"}));
   EXPECT_EQ(options.stream, "ORDERS");
   EXPECT_EQ(options.replicas, 3);
@@ -113,8 +115,10 @@ TEST(JetStreamOptions, ReportsEveryProblemWithItsLocation) {
 
 TEST(JetStreamFilterSubject, OneFilterPerSubscriptionKeepsPublishOrder) {
   EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill}), "executions.fill");
-  EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill, Subject::executions_reconcile}), "executions.>");
-  EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill, Subject::executions_fill}), "executions.fill");
+  EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill, Subject::executions_reconcile}),
+            "executions.>");
+  EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill, Subject::executions_fill}),
+            "executions.fill");
   EXPECT_EQ(jetstream_filter_subject({Subject::audit_event, Subject::executions_fill}), "");
 }
 

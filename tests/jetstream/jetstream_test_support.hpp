@@ -24,7 +24,8 @@ using namespace std::chrono_literals;
 template <class Condition> bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    if (std::chrono::steady_clock::now() >= deadline)
+      return condition();
     std::this_thread::sleep_for(5ms);
   }
   return true;
@@ -143,7 +144,8 @@ public:
   }
   std::map<std::string, int> count_by_msg_id() const {
     std::map<std::string, int> counts;
-    for (const auto &entry : entries()) ++counts[entry.message.msg_id];
+    for (const auto &entry : entries())
+      ++counts[entry.message.msg_id];
     return counts;
   }
 
@@ -158,7 +160,8 @@ public:
   explicit RawJetStream(const std::string &url) {
     if (natsConnection_ConnectTo(&nc_, url.c_str()) != NATS_OK)
       throw std::runtime_error("RawJetStream: cannot connect to " + url);
-    if (natsConnection_JetStream(&js_, nc_, nullptr) != NATS_OK) throw std::runtime_error("RawJetStream: no context");
+    if (natsConnection_JetStream(&js_, nc_, nullptr) != NATS_OK)
+      throw std::runtime_error("RawJetStream: no context");
   }
   ~RawJetStream() {
     jsCtx_Destroy(js_);
@@ -173,7 +176,8 @@ public:
   // Messages stored in the stream (0 when it does not exist).
   uint64_t stored(const std::string &stream) {
     jsStreamInfo *info = nullptr;
-    if (js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, nullptr) != NATS_OK) return 0;
+    if (js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, nullptr) != NATS_OK)
+      return 0;
     uint64_t count = info->State.Msgs;
     jsStreamInfo_Destroy(info);
     return count;
@@ -203,7 +207,8 @@ public:
   }
 
   void publish_raw(const char *subject, const std::string &body) {
-    if (js_Publish(nullptr, js_, subject, body.data(), static_cast<int>(body.size()), nullptr, nullptr) != NATS_OK)
+    if (js_Publish(nullptr, js_, subject, body.data(), static_cast<int>(body.size()), nullptr, nullptr) !=
+        NATS_OK)
       throw std::runtime_error("RawJetStream: publish failed");
   }
 

@@ -28,7 +28,9 @@ struct RefusalCase {
   const char *message; // a part of the refusal reason
 };
 
-void PrintTo(const RefusalCase &c, std::ostream *os) { *os << c.variant; }
+void PrintTo(const RefusalCase &c, std::ostream *os) {
+  *os << c.variant;
+}
 
 class Refusal : public testing::TestWithParam<RefusalCase> {};
 
@@ -49,7 +51,8 @@ TEST_P(Refusal, IsReportedWithItsReasonAndTheRegistryKeepsWorking) {
   // The good plugin beside it loaded and runs.
   ASSERT_EQ(registry.libraries().size(), 1u);
   RecordingServices services;
-  auto instance = PluginInstance::create(registry.find("variant"), {"a1", "", "", 0}, R"({"size":1})", services);
+  auto instance =
+      PluginInstance::create(registry.find("variant"), {"a1", "", "", 0}, R"({"size":1})", services);
   Signal signal;
   signal.instrument = "AAPL";
   EXPECT_EQ(instance->on_signal(signal), TH_OK);
@@ -69,7 +72,8 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"no_last_error", "plugin variant: missing required function last_error"},
         RefusalCase{"strategy_no_on_signal", "missing required function on_signal for kind strategy"},
         RefusalCase{"risk_no_check_order", "missing required function check_order for kind risk"},
-        RefusalCase{"executor_no_on_order_intent", "missing required function on_order_intent for kind executor"},
+        RefusalCase{"executor_no_on_order_intent",
+                    "missing required function on_order_intent for kind executor"},
         RefusalCase{"sink_no_on_audit_event", "missing required function on_audit_event for kind audit-sink"},
         RefusalCase{"bad_name", "invalid plugin name \"Bad Name\""},
         RefusalCase{"empty_name", "invalid plugin name \"\""},
@@ -87,14 +91,17 @@ TEST(Loader, TextFileNamedSoIsNotASharedLibrary) {
   registry.scan({dir.path().string()});
   auto refusals = registry.refusals();
   ASSERT_EQ(refusals.size(), 2u);
-  for (const auto &r : refusals) EXPECT_NE(r.reason.find("not a shared library"), std::string::npos) << r.reason;
+  for (const auto &r : refusals)
+    EXPECT_NE(r.reason.find("not a shared library"), std::string::npos) << r.reason;
   EXPECT_EQ(registry.libraries().size(), 1u);
 }
 
 TEST(Loader, ElfThatIsNotALibraryIsRefusedByTheDynamicLoader) {
   TempDir dir;
   // An ELF header and nothing else.
-  std::ofstream(dir.path() / "truncated.so", std::ios::binary) << std::string("\x7f" "ELF\x02\x01\x01", 7);
+  std::ofstream(dir.path() / "truncated.so", std::ios::binary) << std::string("\x7f"
+                                                                              "ELF\x02\x01\x01",
+                                                                              7);
   PluginRegistry registry;
   EXPECT_FALSE(registry.add(dir.path() / "truncated.so"));
   ASSERT_EQ(registry.refusals().size(), 1u);
@@ -111,8 +118,9 @@ TEST(Loader, DuplicateNameAndVersionIsRefusedNamingTheFirstPath) {
   ASSERT_EQ(registry.libraries().size(), 1u);
   EXPECT_EQ(registry.libraries()[0]->identity().path, first);
   ASSERT_EQ(registry.refusals().size(), 1u);
-  EXPECT_EQ(registry.refusals()[0].reason,
-            second.string() + ": duplicate plugin variant 1.0.0 (already loaded from " + first.string() + ")");
+  EXPECT_EQ(registry.refusals()[0].reason, second.string() +
+                                               ": duplicate plugin variant 1.0.0 (already loaded from " +
+                                               first.string() + ")");
 }
 
 TEST(Loader, FindReturnsTheHighestVersion) {
@@ -122,7 +130,8 @@ TEST(Loader, FindReturnsTheHighestVersion) {
   dir.add(built("good_strategy")); // 1.0.0
   PluginRegistry registry;
   registry.scan({dir.path().string()});
-  ASSERT_EQ(registry.libraries().size(), 3u) << (registry.refusals().empty() ? "" : registry.refusals()[0].reason);
+  ASSERT_EQ(registry.libraries().size(), 3u)
+      << (registry.refusals().empty() ? "" : registry.refusals()[0].reason);
   ASSERT_TRUE(registry.find("variant"));
   EXPECT_EQ(registry.find("variant")->identity().version, "1.10.0");
   EXPECT_FALSE(registry.find("nope"));
@@ -135,7 +144,8 @@ TEST(Loader, MissingDirectoryIsARefusalAndOtherDirectoriesStillLoad) {
   const std::string missing = (dir.path() / "does-not-exist").string();
   registry.scan({missing, dir.path().string()});
   ASSERT_EQ(registry.refusals().size(), 1u);
-  EXPECT_EQ(registry.refusals()[0].reason, missing + ": plugin directory does not exist or is not a directory");
+  EXPECT_EQ(registry.refusals()[0].reason,
+            missing + ": plugin directory does not exist or is not a directory");
   EXPECT_EQ(registry.libraries().size(), 1u);
 }
 
@@ -171,9 +181,10 @@ TEST(Loader, CreateFailureDestroysTheInstanceAndReportsTheMessage) {
     PluginInstance::create(library, {"agent_x", "", "", 0}, "{}", services);
     FAIL() << "create should fail";
   } catch (const PluginError &e) {
-    EXPECT_EQ(std::string(e.what()),
-              "plugin variant-fails 1.0.0 (instance agent_x): create failed: cannot start: no market data feed "
-              "configured");
+    EXPECT_EQ(
+        std::string(e.what()),
+        "plugin variant-fails 1.0.0 (instance agent_x): create failed: cannot start: no market data feed "
+        "configured");
   }
 }
 

@@ -54,7 +54,8 @@ audit:
 
 TEST_F(PluginParams, ValidDeploymentHasNoErrors) {
   auto errors = check(valid_body);
-  for (const auto &e : errors) ADD_FAILURE() << e.to_string();
+  for (const auto &e : errors)
+    ADD_FAILURE() << e.to_string();
 }
 
 TEST_F(PluginParams, UnknownPluginIsLocatedAtItsName) {

@@ -12,12 +12,14 @@ struct th_instance {
   char error[64];
 };
 
-MAYBE_UNUSED static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) {
+MAYBE_UNUSED static th_instance *create(const th_host_api *api, th_host *host, th_str params,
+                                        th_status *status) {
   th_instance *self = (th_instance *)calloc(1, sizeof *self);
   (void)api;
   (void)host;
   (void)params;
-  if (!self) return NULL;
+  if (!self)
+    return NULL;
   *status = TH_OK;
 #if defined(VARIANT_CREATE_FAILS)
   strcpy(self->error, "cannot start: no market data feed configured");
@@ -26,7 +28,9 @@ MAYBE_UNUSED static th_instance *create(const th_host_api *api, th_host *host, t
   return self;
 }
 
-MAYBE_UNUSED static void destroy(th_instance *self) { free(self); }
+MAYBE_UNUSED static void destroy(th_instance *self) {
+  free(self);
+}
 
 MAYBE_UNUSED static th_str last_error(th_instance *self) {
   th_str s;
@@ -64,7 +68,9 @@ MAYBE_UNUSED static th_status on_audit_event(th_instance *self, const th_audit_e
 /* Never defined anywhere: RTLD_NOW must refuse the library at load. */
 extern int tradehost_test_symbol_that_does_not_exist(void);
 int variant_uses_missing(void);
-int variant_uses_missing(void) { return tradehost_test_symbol_that_does_not_exist(); }
+int variant_uses_missing(void) {
+  return tradehost_test_symbol_that_does_not_exist();
+}
 #endif
 
 #ifndef KIND
@@ -77,7 +83,9 @@ int variant_uses_missing(void) { return tradehost_test_symbol_that_does_not_exis
 #define VERSION "1.0.0"
 #endif
 #ifndef SCHEMA
-#define SCHEMA "{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"size\"]}"
+#define SCHEMA                                                                                               \
+  "{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\",\"minimum\":1}},\"required\":["       \
+  "\"size\"]}"
 #endif
 #ifndef STRUCT_SIZE
 #define STRUCT_SIZE sizeof(th_plugin_descriptor)
@@ -150,12 +158,16 @@ static const th_plugin_descriptor descriptor = {
 
 #if defined(VARIANT_NO_ENTRY)
 /* Exported, but not the entry symbol. */
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry_v0(void) { return &descriptor; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry_v0(void) {
+  return &descriptor;
+}
 #elif defined(VARIANT_ENTRY_NULL)
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
   (void)descriptor;
   return NULL;
 }
 #else
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &descriptor; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
+  return &descriptor;
+}
 #endif

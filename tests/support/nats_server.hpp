@@ -35,7 +35,8 @@ namespace th::test {
 // A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
 inline int free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("free_loopback_port: socket() failed");
+  if (fd < 0)
+    throw std::runtime_error("free_loopback_port: socket() failed");
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -54,7 +55,8 @@ inline int free_loopback_port() {
 // True when something accepts TCP connections and sends the NATS INFO line on the port.
 inline bool nats_answers(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0)
+    return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -82,11 +84,13 @@ public:
   NatsServer() : NatsServer(Options{}) {}
   explicit NatsServer(Options options) : options_(std::move(options)) {
     char pattern[] = "/tmp/th-nats-XXXXXX";
-    if (!::mkdtemp(pattern)) throw std::runtime_error("NatsServer: mkdtemp failed");
+    if (!::mkdtemp(pattern))
+      throw std::runtime_error("NatsServer: mkdtemp failed");
     work_dir_ = pattern;
     store_dir_ = options_.store_dir.empty() ? (work_dir_ / "store").string() : options_.store_dir;
     port_ = options_.port;
-    if (options_.start) start();
+    if (options_.start)
+      start();
   }
   NatsServer(const NatsServer &) = delete;
   NatsServer &operator=(const NatsServer &) = delete;
@@ -105,12 +109,16 @@ public:
 
   // Starts (again) on the same port and store directory; waits until it answers (10 s at most).
   void start() {
-    if (pid_ > 0) return;
+    if (pid_ > 0)
+      return;
     const bool pick_port = port_ == 0;
     for (int attempt = 0; attempt < 5; ++attempt) {
-      if (pick_port && (attempt > 0 || port_ == 0)) port_ = free_loopback_port();
-      if (spawn_and_wait()) return;
-      if (!pick_port) break; // a fixed port: retrying another one would change the server's identity
+      if (pick_port && (attempt > 0 || port_ == 0))
+        port_ = free_loopback_port();
+      if (spawn_and_wait())
+        return;
+      if (!pick_port)
+        break; // a fixed port: retrying another one would change the server's identity
     }
     throw std::runtime_error("NatsServer: nats-server did not start on port " + std::to_string(port_) +
                              "; its log:\n" + read_log());
@@ -118,7 +126,8 @@ public:
 
   // Stops with `signal` (SIGTERM: clean shutdown; SIGKILL: a crash) and reaps the process.
   void stop(int signal = SIGTERM) {
-    if (pid_ <= 0) return;
+    if (pid_ <= 0)
+      return;
     ::kill(pid_, signal);
     int status = 0;
     ::waitpid(pid_, &status, 0);
@@ -135,23 +144,24 @@ public:
 
 private:
   bool spawn_and_wait() {
-    std::vector<std::string> args = {"nats-server", "-js",        "-a",        "127.0.0.1",
-                                     "-p",          std::to_string(port_), "-sd", store_dir_,
-                                     "-l",          log_file()};
+    std::vector<std::string> args = {"nats-server",         "-js", "-a",       "127.0.0.1", "-p",
+                                     std::to_string(port_), "-sd", store_dir_, "-l",        log_file()};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     std::vector<char *> argv;
-    for (auto &arg : args) argv.push_back(arg.data());
+    for (auto &arg : args)
+      argv.push_back(arg.data());
     argv.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_file().c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_file().c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
     pid_t pid = -1;
     int rc = ::posix_spawnp(&pid, "nats-server", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("NatsServer: cannot run nats-server (is it installed?)");
+    if (rc != 0)
+      throw std::runtime_error("NatsServer: cannot run nats-server (is it installed?)");
     pid_ = pid;
 
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -161,7 +171,8 @@ private:
         pid_ = -1;
         return false;
       }
-      if (nats_answers(port_)) return true;
+      if (nats_answers(port_))
+        return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     stop(SIGKILL);

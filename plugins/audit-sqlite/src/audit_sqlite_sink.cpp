@@ -27,8 +27,10 @@ using tradehost::view;
 
 std::string_view checked_text(th_str s, const char *field, bool required) {
   std::string_view v = view(s);
-  if (required && v.empty()) throw std::invalid_argument(std::string("audit event has an empty ") + field);
-  if (!is_valid_utf8(v)) throw std::invalid_argument(std::string("audit event ") + field + " is not valid UTF-8");
+  if (required && v.empty())
+    throw std::invalid_argument(std::string("audit event has an empty ") + field);
+  if (!is_valid_utf8(v))
+    throw std::invalid_argument(std::string("audit event ") + field + " is not valid UTF-8");
   return v;
 }
 
@@ -43,8 +45,10 @@ public:
       : PluginBase(api, host), params_(parse_sink_params(params_json)),
         appender_(std::make_unique<Appender>(params_.path, AppenderOptions{params_.synchronous})),
         queue_(params_.queue_capacity) {
-    if (params_.signing_key) key_ = SigningKey::load(*params_.signing_key);
-    if (key_) catch_up_sidecar();
+    if (params_.signing_key)
+      key_ = SigningKey::load(*params_.signing_key);
+    if (key_)
+      catch_up_sidecar();
   }
 
   ~AuditSqliteSink() override {
@@ -56,25 +60,32 @@ public:
 
   void start() {
     std::lock_guard lock(lifecycle_);
-    if (writer_.joinable() || stopped_) return;
+    if (writer_.joinable() || stopped_)
+      return;
     const Head &head = appender_->head();
     log(TH_LOG_INFO, "audit-sqlite: chain " + params_.path + " continues after position " +
-                         std::to_string(head.chain_position) + (key_ ? " (checkpoints signed)" : " (no signing key)"));
+                         std::to_string(head.chain_position) +
+                         (key_ ? " (checkpoints signed)" : " (no signing key)"));
     writer_ = std::thread([this] { write_loop(); });
   }
 
   void stop() {
     finish();
     std::lock_guard lock(failure_mutex_);
-    if (!failure_.empty()) throw std::runtime_error(failure_);
+    if (!failure_.empty())
+      throw std::runtime_error(failure_);
   }
 
   void on_audit_event(const th_audit_event &e) {
     // Validated and canonicalized here, on the caller's thread, into per-thread buffers; the
     // queue copies the result into its batch buffer.
     thread_local std::string data, timestamp;
-    EventView v{checked_text(e.event_id, "event_id", true), checked_text(e.correlation_id, "correlation_id", false),
-                checked_text(e.event_type, "event_type", true), {}, checked_text(e.service, "service", false), {}};
+    EventView v{checked_text(e.event_id, "event_id", true),
+                checked_text(e.correlation_id, "correlation_id", false),
+                checked_text(e.event_type, "event_type", true),
+                {},
+                checked_text(e.service, "service", false),
+                {}};
     std::string_view raw = view(e.data_json);
     if (raw.empty()) {
       data = "{}";
@@ -102,11 +113,14 @@ private:
 
   void finish() {
     std::lock_guard lock(lifecycle_);
-    if (stopped_) return;
+    if (stopped_)
+      return;
     stopped_ = true;
     queue_.close();
-    if (writer_.joinable()) writer_.join();
-    else write_loop(); // never started: drain what was queued here
+    if (writer_.joinable())
+      writer_.join();
+    else
+      write_loop(); // never started: drain what was queued here
   }
 
   void write_loop() {
@@ -114,33 +128,41 @@ private:
       EventBatch batch;
       std::vector<EventView> events;
       auto last_checkpoint = Clock::now();
-      uint64_t checkpointed_at = appender_->head().last_checkpoint ? appender_->head().last_checkpoint->chain_position : 0;
+      uint64_t checkpointed_at =
+          appender_->head().last_checkpoint ? appender_->head().last_checkpoint->chain_position : 0;
       auto due = [&](uint64_t upcoming) {
-        return key_ && (appender_->head().chain_position + upcoming >= checkpointed_at + params_.checkpoint_every ||
-                        Clock::now() >= last_checkpoint + params_.checkpoint_interval);
+        return key_ &&
+               (appender_->head().chain_position + upcoming >= checkpointed_at + params_.checkpoint_every ||
+                Clock::now() >= last_checkpoint + params_.checkpoint_interval);
       };
       auto signed_now = [&] {
-        if (!appender_->new_checkpoint()) return;
+        if (!appender_->new_checkpoint())
+          return;
         checkpointed_at = appender_->new_checkpoint()->chain_position;
         last_checkpoint = Clock::now();
         append_checkpoint_line(params_.checkpoint_file, *appender_->new_checkpoint(),
                                params_.synchronous != Synchronous::off);
       };
       for (;;) {
-        bool open = queue_.take(batch, params_.batch_max, params_.batch_delay,
-                                key_ ? last_checkpoint + params_.checkpoint_interval : Clock::now() + std::chrono::hours(1));
+        // Wake for a timed checkpoint only while there is something new to sign.
+        bool unsigned_rows = key_ && appender_->head().chain_position > checkpointed_at;
+        auto wake_by =
+            unsigned_rows ? last_checkpoint + params_.checkpoint_interval : Clock::time_point::max();
+        bool open = queue_.take(batch, params_.batch_max, params_.batch_delay, wake_by);
         batch.views(events);
         for (size_t i = 0; i < events.size(); i += params_.batch_max) {
           size_t n = std::min(params_.batch_max, events.size() - i);
           size_t written = appender_->append(events.data() + i, n, due(n) ? &*key_ : nullptr);
           signed_now();
-          if (written) count("audit_sink_events_written_total", static_cast<double>(written));
+          if (written)
+            count("audit_sink_events_written_total", static_cast<double>(written));
         }
         if (batch.empty() && key_ && appender_->head().chain_position > checkpointed_at && due(0)) {
           appender_->checkpoint(*key_);
           signed_now();
         }
-        if (!open) break;
+        if (!open)
+          break;
       }
       if (key_ && appender_->head().chain_position > checkpointed_at) { // the final checkpoint
         appender_->checkpoint(*key_);
@@ -161,9 +183,11 @@ private:
   void catch_up_sidecar() {
     uint64_t known = 0;
     if (file_exists(params_.checkpoint_file))
-      for (auto &c : read_checkpoint_file(params_.checkpoint_file)) known = std::max(known, c.chain_position);
-    Statement missing(appender_->database(), "SELECT chain_position, hash, signature, public_key, signed_at "
-                                             "FROM checkpoints WHERE chain_position > ?1 ORDER BY chain_position");
+      for (auto &c : read_checkpoint_file(params_.checkpoint_file))
+        known = std::max(known, c.chain_position);
+    Statement missing(appender_->database(),
+                      "SELECT chain_position, hash, signature, public_key, signed_at "
+                      "FROM checkpoints WHERE chain_position > ?1 ORDER BY chain_position");
     missing.bind(1, static_cast<int64_t>(known));
     while (missing.step())
       append_checkpoint_line(params_.checkpoint_file,
@@ -187,6 +211,7 @@ private:
 } // namespace
 } // namespace th::audit
 
-TRADEHOST_PLUGIN(th::audit::AuditSqliteSink, TH_KIND_AUDIT_SINK, "audit-sqlite", "1.0.0",
-                 "Hash-chained, checkpoint-signed audit trail in SQLite",
-                 R"({"type":"object","required":["path"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"batch_max":{"type":"integer","minimum":1},"batch_delay_ms":{"type":"integer","minimum":0},"synchronous":{"enum":["normal","full","off"]},"checkpoint_every":{"type":"integer","minimum":1},"checkpoint_interval_s":{"type":"number","exclusiveMinimum":0},"signing_key":{"type":"string","minLength":1},"checkpoint_file":{"type":"string","minLength":1},"queue_capacity":{"type":"integer","minimum":1}}})")
+TRADEHOST_PLUGIN(
+    th::audit::AuditSqliteSink, TH_KIND_AUDIT_SINK, "audit-sqlite", "1.0.0",
+    "Hash-chained, checkpoint-signed audit trail in SQLite",
+    R"({"type":"object","required":["path"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"batch_max":{"type":"integer","minimum":1},"batch_delay_ms":{"type":"integer","minimum":0},"synchronous":{"enum":["normal","full","off"]},"checkpoint_every":{"type":"integer","minimum":1},"checkpoint_interval_s":{"type":"number","exclusiveMinimum":0},"signing_key":{"type":"string","minLength":1},"checkpoint_file":{"type":"string","minLength":1},"queue_capacity":{"type":"integer","minimum":1}}})")

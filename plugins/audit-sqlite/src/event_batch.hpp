@@ -15,7 +15,8 @@ public:
     Entry entry;
     entry.start = bytes_.size();
     size_t field = 0;
-    for (std::string_view part : {e.event_id, e.correlation_id, e.event_type, e.timestamp, e.service, e.data}) {
+    for (std::string_view part :
+         {e.event_id, e.correlation_id, e.event_type, e.timestamp, e.service, e.data}) {
       bytes_.append(part);
       entry.ends[field++] = bytes_.size() - entry.start;
     }
@@ -38,7 +39,9 @@ public:
     out.clear();
     for (const Entry &e : entries_) {
       std::string_view b = std::string_view(bytes_).substr(e.start);
-      auto field = [&](size_t i) { return b.substr(i ? e.ends[i - 1] : 0, e.ends[i] - (i ? e.ends[i - 1] : 0)); };
+      auto field = [&](size_t i) {
+        return b.substr(i ? e.ends[i - 1] : 0, e.ends[i] - (i ? e.ends[i - 1] : 0));
+      };
       out.push_back({field(0), field(1), field(2), field(3), field(4), field(5)});
     }
   }

@@ -20,7 +20,8 @@ public:
   // Copies the event in; blocks while the queue is full. Returns false (keeping nothing) once closed.
   bool push(const EventView &event);
 
-  // Waits until an event is queued, the queue is closed, or `wake_by` passes. With events queued,
+  // Waits until an event is queued, the queue is closed, or `wake_by` passes (never for
+  // time_point::max()). With events queued,
   // waits further until `batch_max` are queued or `delay` has passed since the oldest arrived.
   // Swaps everything queued into `out` (cleared first). Returns false when closed and drained.
   bool take(EventBatch &out, size_t batch_max, Clock::duration delay, Clock::time_point wake_by);

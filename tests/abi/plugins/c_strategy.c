@@ -25,12 +25,15 @@ static int read_quantity(th_str params, double *out) {
   char text[256];
   const char *key;
   size_t n = params.len < sizeof text - 1 ? params.len : sizeof text - 1;
-  if (n) memcpy(text, params.ptr, n);
+  if (n)
+    memcpy(text, params.ptr, n);
   text[n] = '\0';
   key = strstr(text, "\"quantity\"");
-  if (!key) return 0;
+  if (!key)
+    return 0;
   key = strchr(key, ':');
-  if (!key) return 0;
+  if (!key)
+    return 0;
   *out = strtod(key + 1, NULL);
   return 1;
 }
@@ -54,7 +57,9 @@ static th_instance *create(const th_host_api *api, th_host *host, th_str params,
   return self;
 }
 
-static void destroy(th_instance *self) { free(self); }
+static void destroy(th_instance *self) {
+  free(self);
+}
 
 static th_str last_error(th_instance *self) {
   th_str s;
@@ -71,7 +76,8 @@ static th_status on_signal(th_instance *self, const th_signal *signal) {
     set_error(self, "refusing instrument FAIL");
     return TH_ERROR;
   }
-  if (signal->action != TH_SIGNAL_BUY && signal->action != TH_SIGNAL_SELL) return TH_OK;
+  if (signal->action != TH_SIGNAL_BUY && signal->action != TH_SIGNAL_SELL)
+    return TH_OK;
 
   memset(&intent, 0, sizeof intent);
   intent.struct_size = sizeof intent;
@@ -107,7 +113,8 @@ static const th_plugin_descriptor descriptor = {
     TH_STR("c-strategy"),
     TH_STR("1.0.0"),
     TH_STR("Test strategy in C99: buy on buy, sell on sell"),
-    TH_STR("{\"type\":\"object\",\"properties\":{\"quantity\":{\"type\":\"number\"}},\"additionalProperties\":false}"),
+    TH_STR("{\"type\":\"object\",\"properties\":{\"quantity\":{\"type\":\"number\"}},"
+           "\"additionalProperties\":false}"),
     create,
     destroy,
     last_error,
@@ -120,4 +127,6 @@ static const th_plugin_descriptor descriptor = {
     NULL, /* on_audit_event */
 };
 
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &descriptor; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
+  return &descriptor;
+}

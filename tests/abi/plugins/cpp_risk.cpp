@@ -15,9 +15,12 @@ public:
       : PluginBase(api, host), max_(nlohmann::json::parse(params).value("max_quantity", 5.0)) {}
 
   bool check_order(const th_order_intent &intent) {
-    if (tradehost::view(intent.instrument) == "THROW") throw std::runtime_error("risk check crashed");
-    if (intent.quantity <= max_) return true;
-    reject("max_quantity", "quantity " + std::to_string(intent.quantity) + " exceeds " + std::to_string(max_));
+    if (tradehost::view(intent.instrument) == "THROW")
+      throw std::runtime_error("risk check crashed");
+    if (intent.quantity <= max_)
+      return true;
+    reject("max_quantity",
+           "quantity " + std::to_string(intent.quantity) + " exceeds " + std::to_string(max_));
     return false;
   }
 

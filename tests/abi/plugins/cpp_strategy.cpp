@@ -15,13 +15,16 @@ public:
     auto at = params.find("\"lots\"");
     if (at != std::string_view::npos) {
       lots_ = std::stod(std::string(params.substr(params.find(':', at) + 1)));
-      if (lots_ > 100) throw std::invalid_argument("lots must be at most 100, got " + std::to_string(lots_));
+      if (lots_ > 100)
+        throw std::invalid_argument("lots must be at most 100, got " + std::to_string(lots_));
     }
   }
 
   void on_signal(const th_signal &signal) {
-    if (tradehost::view(signal.instrument) == "THROW") throw std::runtime_error("strategy blew up on THROW");
-    if (signal.action != TH_SIGNAL_BUY) return;
+    if (tradehost::view(signal.instrument) == "THROW")
+      throw std::runtime_error("strategy blew up on THROW");
+    if (signal.action != TH_SIGNAL_BUY)
+      return;
     th_order_intent intent{};
     intent.struct_size = sizeof intent;
     intent.corr_id = signal.corr_id;
@@ -37,7 +40,8 @@ public:
     intent.max_position = 10;
     intent.take_profit = 0.05;
     intent.extra_json = tradehost::str(R"({"reason":"cpp"})");
-    if (emit(intent) != TH_OK) throw std::runtime_error("host refused the intent");
+    if (emit(intent) != TH_OK)
+      throw std::runtime_error("host refused the intent");
     count("cpp_strategy_intents_total");
   }
 
@@ -47,5 +51,6 @@ private:
 
 } // namespace
 
-TRADEHOST_PLUGIN(CppStrategy, TH_KIND_STRATEGY, "cpp-strategy", "2.1.0", "Test strategy in C++ via plugin.hpp",
-                 R"({"type":"object","properties":{"lots":{"type":"number","minimum":0.001}},"additionalProperties":false})")
+TRADEHOST_PLUGIN(
+    CppStrategy, TH_KIND_STRATEGY, "cpp-strategy", "2.1.0", "Test strategy in C++ via plugin.hpp",
+    R"({"type":"object","properties":{"lots":{"type":"number","minimum":0.001}},"additionalProperties":false})")

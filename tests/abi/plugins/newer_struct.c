@@ -27,14 +27,17 @@ struct th_instance {
 static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) {
   th_instance *self = (th_instance *)calloc(1, sizeof *self);
   (void)params;
-  if (!self) return NULL;
+  if (!self)
+    return NULL;
   self->api = api;
   self->host = host;
   *status = TH_OK;
   return self;
 }
 
-static void destroy(th_instance *self) { free(self); }
+static void destroy(th_instance *self) {
+  free(self);
+}
 
 static th_str last_error(th_instance *self) {
   th_str none = {NULL, 0};
@@ -90,4 +93,6 @@ static const descriptor_later descriptor = {
     0xffffffffffffffffu,
 };
 
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &descriptor.v1; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
+  return &descriptor.v1;
+}

@@ -15,14 +15,17 @@ struct th_instance {
 static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) {
   th_instance *self = (th_instance *)calloc(1, sizeof *self);
   (void)params;
-  if (!self) return NULL;
+  if (!self)
+    return NULL;
   self->api = api;
   self->host = host;
   *status = TH_OK;
   return self;
 }
 
-static void destroy(th_instance *self) { free(self); }
+static void destroy(th_instance *self) {
+  free(self);
+}
 
 static th_str last_error(th_instance *self) {
   th_str none = {NULL, 0};
@@ -79,4 +82,6 @@ static const th_plugin_descriptor descriptor = {
     NULL,
 };
 
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &descriptor; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
+  return &descriptor;
+}

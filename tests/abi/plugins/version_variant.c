@@ -13,7 +13,8 @@ typedef struct other_descriptor {
   void *(*not_create)(void);
 } other_descriptor;
 
-static const other_descriptor descriptor = {sizeof(other_descriptor), ABI_MAJOR, ABI_MINOR, "not a v1 layout", NULL};
+static const other_descriptor descriptor = {sizeof(other_descriptor), ABI_MAJOR, ABI_MINOR, "not a v1 layout",
+                                            NULL};
 
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
   return (const th_plugin_descriptor *)(const void *)&descriptor;

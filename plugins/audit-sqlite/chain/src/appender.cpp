@@ -15,7 +15,8 @@ Database &prepare(Database &db, const AppenderOptions &options) {
 }
 
 int64_t wall_clock_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -27,19 +28,28 @@ void configure_for_append(Database &db, Synchronous synchronous) {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA cache_size = -65536"); // KiB
   switch (synchronous) {
-  case Synchronous::off: db.exec("PRAGMA synchronous = OFF"); break;
-  case Synchronous::normal: db.exec("PRAGMA synchronous = NORMAL"); break;
-  case Synchronous::full: db.exec("PRAGMA synchronous = FULL"); break;
+  case Synchronous::off:
+    db.exec("PRAGMA synchronous = OFF");
+    break;
+  case Synchronous::normal:
+    db.exec("PRAGMA synchronous = NORMAL");
+    break;
+  case Synchronous::full:
+    db.exec("PRAGMA synchronous = FULL");
+    break;
   }
 }
 
 Appender::Appender(const std::string &db_path, AppenderOptions options)
     : db_(db_path, Database::Mode::read_write_create),
-      insert_(prepare(db_, options),
-              "INSERT INTO events (chain_position, event_id, correlation_id, event_type, timestamp, service, data, "
-              "previous_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING"),
-      insert_checkpoint_(db_, "INSERT INTO checkpoints (chain_position, hash, signature, public_key, signed_at) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (chain_position) DO NOTHING") {
+      insert_(prepare(db_, options), "INSERT INTO events (chain_position, event_id, correlation_id, "
+                                     "event_type, timestamp, service, data, "
+                                     "previous_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON "
+                                     "CONFLICT (event_id) DO NOTHING"),
+      insert_checkpoint_(db_,
+                         "INSERT INTO checkpoints (chain_position, hash, signature, public_key, signed_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (chain_position) DO NOTHING"),
+      last_row_(db_, "SELECT chain_position, hash FROM events ORDER BY chain_position DESC LIMIT 1") {
   head_ = read_head(db_);
 }
 
@@ -47,7 +57,8 @@ Appender::~Appender() = default;
 
 size_t Appender::append(const PendingEvent *events, size_t count, const SigningKey *checkpoint_key) {
   views_.clear();
-  for (size_t i = 0; i < count; ++i) views_.push_back(events[i].view());
+  for (size_t i = 0; i < count; ++i)
+    views_.push_back(events[i].view());
   return append(views_.data(), count, checkpoint_key);
 }
 
@@ -58,9 +69,23 @@ size_t Appender::append(const EventView *events, size_t count, const SigningKey 
   std::optional<Checkpoint> checkpoint;
   db_.exec("BEGIN IMMEDIATE");
   try {
+    // Another appender (e.g. a replacing plugin instance) may have written since: continue from
+    // the stored head, which the write lock now keeps still. One index lookup per batch.
+    uint64_t stored = 0;
+    std::string_view stored_hash = genesis_hash;
+    if (last_row_.step()) {
+      stored = static_cast<uint64_t>(last_row_.int64(0));
+      stored_hash = last_row_.text(1);
+    }
+    if (stored != position || stored_hash != previous) {
+      position = head_.chain_position = stored;
+      previous = head_.hash = stored_hash;
+    }
+    last_row_.reset();
     for (size_t i = 0; i < count; ++i) {
       const EventView &e = events[i];
-      RowView row{position + 1, e.event_id, e.correlation_id, e.event_type, e.timestamp, e.service, e.data, previous};
+      RowView row{position + 1, e.event_id, e.correlation_id, e.event_type,
+                  e.timestamp,  e.service,  e.data,           previous};
       hasher_.hash(row, hash_);
       insert_.bind(1, static_cast<int64_t>(row.chain_position));
       insert_.bind(2, row.event_id);
@@ -86,13 +111,15 @@ size_t Appender::append(const EventView *events, size_t count, const SigningKey 
     }
     db_.exec("COMMIT");
   } catch (...) {
+    last_row_.reset();
     sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
   size_t written = static_cast<size_t>(position - head_.chain_position);
   head_.chain_position = position;
   head_.hash = std::move(previous);
-  if (checkpoint) head_.last_checkpoint = new_checkpoint_ = std::move(checkpoint);
+  if (checkpoint)
+    head_.last_checkpoint = new_checkpoint_ = std::move(checkpoint);
   return written;
 }
 

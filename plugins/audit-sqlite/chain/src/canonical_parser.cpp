@@ -36,7 +36,8 @@ public:
   void run() {
     value(0);
     skip_space();
-    if (pos_ != in_.size()) fail("unexpected text after the JSON value");
+    if (pos_ != in_.size())
+      fail("unexpected text after the JSON value");
   }
 
 private:
@@ -45,32 +46,41 @@ private:
   }
 
   void skip_space() {
-    while (pos_ < in_.size() && (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r'))
+    while (pos_ < in_.size() &&
+           (in_[pos_] == ' ' || in_[pos_] == '\t' || in_[pos_] == '\n' || in_[pos_] == '\r'))
       ++pos_;
   }
 
   char peek() {
     skip_space();
-    if (pos_ >= in_.size()) fail("unexpected end of input");
+    if (pos_ >= in_.size())
+      fail("unexpected end of input");
     return in_[pos_];
   }
 
   void expect(char c) {
-    if (peek() != c) fail(std::string("expected '") + c + "'");
+    if (peek() != c)
+      fail(std::string("expected '") + c + "'");
     ++pos_;
   }
 
   void literal(std::string_view word) {
-    if (in_.substr(pos_, word.size()) != word) fail("invalid literal");
+    if (in_.substr(pos_, word.size()) != word)
+      fail("invalid literal");
     pos_ += word.size();
     out_ += word;
   }
 
   void value(int depth) {
-    if (depth > max_depth) fail("nested deeper than " + std::to_string(max_depth));
+    if (depth > max_depth)
+      fail("nested deeper than " + std::to_string(max_depth));
     switch (peek()) {
-    case '{': object(depth); break;
-    case '[': array(depth); break;
+    case '{':
+      object(depth);
+      break;
+    case '[':
+      array(depth);
+      break;
     case '"': {
       size_t start = decoded_.size();
       string_into(decoded_);
@@ -78,10 +88,17 @@ private:
       decoded_.resize(start);
       break;
     }
-    case 't': literal("true"); break;
-    case 'f': literal("false"); break;
-    case 'n': literal("null"); break;
-    default: number();
+    case 't':
+      literal("true");
+      break;
+    case 'f':
+      literal("false");
+      break;
+    case 'n':
+      literal("null");
+      break;
+    default:
+      number();
     }
   }
 
@@ -97,8 +114,10 @@ private:
       value(depth + 1);
       char c = peek();
       ++pos_;
-      if (c == ']') break;
-      if (c != ',') fail("expected ',' or ']'");
+      if (c == ']')
+        break;
+      if (c != ',')
+        fail("expected ',' or ']'");
       out_ += ',';
     }
     out_ += ']';
@@ -115,7 +134,8 @@ private:
     }
     size_t base = members_.size(), keys_base = keys_.size();
     for (;;) {
-      if (peek() != '"') fail("expected a string key");
+      if (peek() != '"')
+        fail("expected a string key");
       Member m;
       m.key_offset = keys_.size();
       string_into(keys_);
@@ -129,8 +149,10 @@ private:
       members_.push_back(m);
       char c = peek();
       ++pos_;
-      if (c == '}') break;
-      if (c != ',') fail("expected ',' or '}'");
+      if (c == '}')
+        break;
+      if (c != ',')
+        fail("expected ',' or '}'");
       out_ += ',';
     }
     out_ += '}';
@@ -139,40 +161,52 @@ private:
     keys_.resize(keys_base);
   }
 
-  std::string_view key(const Member &m) const { return std::string_view(keys_).substr(m.key_offset, m.key_size); }
+  std::string_view key(const Member &m) const {
+    return std::string_view(keys_).substr(m.key_offset, m.key_size);
+  }
 
   // Members were written in input order; rewrite them sorted if they were not.
   void order_members(size_t object_start, size_t base) {
     auto first = members_.begin() + static_cast<std::ptrdiff_t>(base), last = members_.end();
     bool sorted = true;
     for (auto it = first; it + 1 < last; ++it) {
-      if (key(*it) == key(*(it + 1))) fail("duplicate key \"" + std::string(key(*it)) + "\"");
-      if (!utf16_less(key(*it), key(*(it + 1)))) sorted = false;
+      if (key(*it) == key(*(it + 1)))
+        fail("duplicate key \"" + std::string(key(*it)) + "\"");
+      if (!utf16_less(key(*it), key(*(it + 1))))
+        sorted = false;
     }
-    if (sorted) return;
+    if (sorted)
+      return;
     std::sort(first, last, [&](const Member &a, const Member &b) { return utf16_less(key(a), key(b)); });
     for (auto it = first; it + 1 < last; ++it)
-      if (key(*it) == key(*(it + 1))) fail("duplicate key \"" + std::string(key(*it)) + "\"");
+      if (key(*it) == key(*(it + 1)))
+        fail("duplicate key \"" + std::string(key(*it)) + "\"");
     scratch_.assign(out_, object_start, std::string::npos);
     out_.resize(object_start);
     out_ += '{';
     for (auto it = first; it != last; ++it) {
-      if (it != first) out_ += ',';
+      if (it != first)
+        out_ += ',';
       out_.append(scratch_, it->begin - object_start, it->end - it->begin);
     }
     out_ += '}';
   }
 
   unsigned hex4() {
-    if (pos_ + 4 > in_.size()) fail("truncated \\u escape");
+    if (pos_ + 4 > in_.size())
+      fail("truncated \\u escape");
     unsigned v = 0;
     for (int i = 0; i < 4; ++i) {
       char c = in_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else fail("invalid \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        fail("invalid \\u escape");
     }
     return v;
   }
@@ -199,33 +233,56 @@ private:
   void string_into(std::string &out) {
     ++pos_;
     size_t raw_start = out.size();
+    unsigned char seen = 0; // OR of every byte: below 0x80 means ASCII, valid UTF-8 as it stands
     for (;;) {
       size_t run = pos_;
       while (pos_ < in_.size() && in_[pos_] != '"' && in_[pos_] != '\\' &&
              static_cast<unsigned char>(in_[pos_]) >= 0x20)
-        ++pos_;
+        seen |= static_cast<unsigned char>(in_[pos_++]);
       out.append(in_, run, pos_ - run);
-      if (pos_ >= in_.size()) fail("unterminated string");
+      if (pos_ >= in_.size())
+        fail("unterminated string");
       char c = in_[pos_++];
-      if (c == '"') break;
-      if (c != '\\') fail("control character in a string");
-      if (pos_ >= in_.size()) fail("unterminated string");
+      if (c == '"')
+        break;
+      if (c != '\\')
+        fail("control character in a string");
+      if (pos_ >= in_.size())
+        fail("unterminated string");
       switch (in_[pos_++]) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp = hex4();
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-          if (in_.substr(pos_, 2) != "\\u") fail("unpaired surrogate in \\u escape");
+          if (in_.substr(pos_, 2) != "\\u")
+            fail("unpaired surrogate in \\u escape");
           pos_ += 2;
           uint32_t low = hex4();
-          if (low < 0xDC00 || low > 0xDFFF) fail("unpaired surrogate in \\u escape");
+          if (low < 0xDC00 || low > 0xDFFF)
+            fail("unpaired surrogate in \\u escape");
           cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
           fail("unpaired surrogate in \\u escape");
@@ -233,33 +290,44 @@ private:
         append_utf8(cp, out);
         break;
       }
-      default: fail("invalid escape");
+      default:
+        fail("invalid escape");
       }
     }
-    if (!is_valid_utf8(std::string_view(out).substr(raw_start))) fail("string is not valid UTF-8");
+    if (seen >= 0x80 && !is_valid_utf8(std::string_view(out).substr(raw_start)))
+      fail("string is not valid UTF-8");
   }
 
   void number() {
     size_t start = pos_;
     auto digit = [&] { return pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9'; };
-    if (pos_ < in_.size() && in_[pos_] == '-') ++pos_;
-    if (!digit()) fail("invalid value");
-    if (in_[pos_] == '0') ++pos_;
+    if (pos_ < in_.size() && in_[pos_] == '-')
+      ++pos_;
+    if (!digit())
+      fail("invalid value");
+    if (in_[pos_] == '0')
+      ++pos_;
     else
-      while (digit()) ++pos_;
+      while (digit())
+        ++pos_;
     bool integer = true;
     if (pos_ < in_.size() && in_[pos_] == '.') {
       integer = false;
       ++pos_;
-      if (!digit()) fail("digit expected after '.'");
-      while (digit()) ++pos_;
+      if (!digit())
+        fail("digit expected after '.'");
+      while (digit())
+        ++pos_;
     }
     if (pos_ < in_.size() && (in_[pos_] == 'e' || in_[pos_] == 'E')) {
       integer = false;
       ++pos_;
-      if (pos_ < in_.size() && (in_[pos_] == '+' || in_[pos_] == '-')) ++pos_;
-      if (!digit()) fail("digit expected in exponent");
-      while (digit()) ++pos_;
+      if (pos_ < in_.size() && (in_[pos_] == '+' || in_[pos_] == '-'))
+        ++pos_;
+      if (!digit())
+        fail("digit expected in exponent");
+      while (digit())
+        ++pos_;
     }
     std::string_view token = in_.substr(start, pos_ - start);
     // Integers of up to 15 digits are exact doubles below 1e21: ECMAScript prints them as written.
@@ -270,7 +338,8 @@ private:
     }
     double v = 0;
     auto r = std::from_chars(token.data(), token.data() + token.size(), v);
-    if (r.ec != std::errc() || r.ptr != token.data() + token.size()) fail("number out of range");
+    if (r.ec != std::errc() || r.ptr != token.data() + token.size())
+      fail("number out of range");
     append_number(v, out_);
   }
 

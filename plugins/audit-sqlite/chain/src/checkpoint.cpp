@@ -29,7 +29,9 @@ struct MdCtxDeleter {
 };
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 std::string raw_public_key_hex(EVP_PKEY *key) {
   uint8_t raw[32];
@@ -41,21 +43,24 @@ std::string raw_public_key_hex(EVP_PKEY *key) {
 
 Pkey read_pem(const std::string &path, bool private_key) {
   File f(std::fopen(path.c_str(), "r"));
-  if (!f) throw std::runtime_error("cannot open key file " + path + ": " + errno_text());
+  if (!f)
+    throw std::runtime_error("cannot open key file " + path + ": " + errno_text());
   EVP_PKEY *key = private_key ? PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr)
                               : PEM_read_PUBKEY(f.get(), nullptr, nullptr, nullptr);
   if (!key)
     throw std::runtime_error("key file " + path + " does not hold a PEM " +
                              (private_key ? "private key" : "public key"));
   Pkey owned(key);
-  if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) throw std::runtime_error("key file " + path + " is not an Ed25519 key");
+  if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519)
+    throw std::runtime_error("key file " + path + " is not an Ed25519 key");
   return owned;
 }
 
 // Creates a file that must not exist yet, with the given mode.
 File create_exclusive(const std::string &path, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + errno_text());
+  if (fd < 0)
+    throw std::runtime_error("cannot create " + path + ": " + errno_text());
   ::fchmod(fd, mode); // exactly this mode, whatever the umask
   File f(::fdopen(fd, "w"));
   if (!f) {
@@ -67,7 +72,9 @@ File create_exclusive(const std::string &path, mode_t mode) {
 
 } // namespace
 
-void PkeyDeleter::operator()(evp_pkey_st *k) const { EVP_PKEY_free(k); }
+void PkeyDeleter::operator()(evp_pkey_st *k) const {
+  EVP_PKEY_free(k);
+}
 
 std::string checkpoint_message(uint64_t chain_position, std::string_view hash) {
   std::string m = "tradehost-audit-checkpoint:v1:";
@@ -86,11 +93,13 @@ nlohmann::json to_json(const Checkpoint &c) {
 }
 
 Checkpoint checkpoint_from_json(const nlohmann::json &j) {
-  if (!j.is_object()) throw std::invalid_argument("checkpoint is not a JSON object");
+  if (!j.is_object())
+    throw std::invalid_argument("checkpoint is not a JSON object");
   auto text = [&](const char *name) -> std::string {
     auto it = j.find(name);
     if (it == j.end() || !it->is_string())
-      throw std::invalid_argument(std::string("checkpoint field \"") + name + "\" is missing or not a string");
+      throw std::invalid_argument(std::string("checkpoint field \"") + name +
+                                  "\" is missing or not a string");
     return it->get<std::string>();
   };
   Checkpoint c;
@@ -107,15 +116,18 @@ Checkpoint checkpoint_from_json(const nlohmann::json &j) {
 
 std::vector<Checkpoint> read_checkpoint_file(const std::string &path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open checkpoint file " + path + ": " + errno_text());
+  if (!in)
+    throw std::runtime_error("cannot open checkpoint file " + path + ": " + errno_text());
   std::vector<Checkpoint> out;
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
     try {
       out.push_back(checkpoint_from_json(nlohmann::json::parse(line)));
     } catch (const std::exception &e) {
-      throw std::runtime_error("checkpoint file " + path + " line " + std::to_string(number) + ": " + e.what());
+      throw std::runtime_error("checkpoint file " + path + " line " + std::to_string(number) + ": " +
+                               e.what());
     }
   }
   return out;
@@ -124,12 +136,14 @@ std::vector<Checkpoint> read_checkpoint_file(const std::string &path) {
 void append_checkpoint_line(const std::string &path, const Checkpoint &c, bool sync) {
   std::string line = canonical_json(to_json(c)) + "\n";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot open checkpoint file " + path + ": " + errno_text());
+  if (fd < 0)
+    throw std::runtime_error("cannot open checkpoint file " + path + ": " + errno_text());
   ssize_t written = ::write(fd, line.data(), line.size());
   bool ok = written == static_cast<ssize_t>(line.size()) && (!sync || ::fdatasync(fd) == 0);
   std::string error = ok ? "" : errno_text();
   ::close(fd);
-  if (!ok) throw std::runtime_error("cannot append to checkpoint file " + path + ": " + error);
+  if (!ok)
+    throw std::runtime_error("cannot append to checkpoint file " + path + ": " + error);
 }
 
 SigningKey SigningKey::load(const std::string &path) {
@@ -160,7 +174,8 @@ VerifyKey VerifyKey::load(const std::string &path) {
 
 bool VerifyKey::verifies(const Checkpoint &c) const {
   std::string signature;
-  if (!from_hex(c.signature, signature) || signature.size() != 64) return false;
+  if (!from_hex(c.signature, signature) || signature.size() != 64)
+    return false;
   std::string message = checkpoint_message(c.chain_position, c.hash);
   MdCtx ctx(EVP_MD_CTX_new());
   return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) == 1 &&
@@ -170,17 +185,20 @@ bool VerifyKey::verifies(const Checkpoint &c) const {
 
 std::string generate_key_pair(const std::string &prefix) {
   EVP_PKEY *raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-  if (!raw) throw std::runtime_error("Ed25519 key generation failed");
+  if (!raw)
+    throw std::runtime_error("Ed25519 key generation failed");
   Pkey key(raw);
   std::string key_path = prefix + ".key", pub_path = prefix + ".pub";
-  if (::access(pub_path.c_str(), F_OK) == 0) throw std::runtime_error("refusing to overwrite " + pub_path);
+  if (::access(pub_path.c_str(), F_OK) == 0)
+    throw std::runtime_error("refusing to overwrite " + pub_path);
   {
     File f = create_exclusive(key_path, 0600);
     if (PEM_write_PrivateKey(f.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
       throw std::runtime_error("cannot write " + key_path);
   }
   File f = create_exclusive(pub_path, 0644);
-  if (PEM_write_PUBKEY(f.get(), key.get()) != 1) throw std::runtime_error("cannot write " + pub_path);
+  if (PEM_write_PUBKEY(f.get(), key.get()) != 1)
+    throw std::runtime_error("cannot write " + pub_path);
   return raw_public_key_hex(key.get());
 }
 

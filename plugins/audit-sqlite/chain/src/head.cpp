@@ -25,9 +25,9 @@ Head read_head(Database &db) {
     Statement checkpoint(db, "SELECT chain_position, hash, signature, public_key, signed_at FROM checkpoints "
                              "ORDER BY chain_position DESC LIMIT 1");
     if (checkpoint.step())
-      head.last_checkpoint = Checkpoint{static_cast<uint64_t>(checkpoint.int64(0)), std::string(checkpoint.text(1)),
-                                        std::string(checkpoint.text(2)), std::string(checkpoint.text(3)),
-                                        std::string(checkpoint.text(4))};
+      head.last_checkpoint = Checkpoint{static_cast<uint64_t>(checkpoint.int64(0)),
+                                        std::string(checkpoint.text(1)), std::string(checkpoint.text(2)),
+                                        std::string(checkpoint.text(3)), std::string(checkpoint.text(4))};
   } catch (...) {
     db.exec("COMMIT");
     throw;

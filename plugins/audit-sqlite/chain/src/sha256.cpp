@@ -22,7 +22,8 @@ Sha256::~Sha256() {
 Digest Sha256::digest(std::string_view bytes) {
   Digest d;
   unsigned int size = 0;
-  if (EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1 || EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1 ||
+  if (EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1 ||
       EVP_DigestFinal_ex(ctx_, d.data(), &size) != 1 || size != d.size())
     throw std::runtime_error("OpenSSL: SHA-256 failed");
   return d;
@@ -39,18 +40,23 @@ std::string to_hex(const uint8_t *bytes, size_t size) {
 }
 
 bool from_hex(std::string_view hex, std::string &out) {
-  if (hex.size() % 2) return false;
+  if (hex.size() % 2)
+    return false;
   auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
     return -1;
   };
   out.clear();
   out.reserve(hex.size() / 2);
   for (size_t i = 0; i < hex.size(); i += 2) {
     int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
+    if (hi < 0 || lo < 0)
+      return false;
     out += static_cast<char>(hi << 4 | lo);
   }
   return true;

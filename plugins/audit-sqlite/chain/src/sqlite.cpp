@@ -16,7 +16,9 @@ Database::Database(const std::string &path, Mode mode) : path_(path) {
   sqlite3_busy_timeout(db_, 5000);
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  sqlite3_close(db_);
+}
 
 void Database::fail(std::string_view what) const {
   throw SqliteError("audit database " + path_ + ": " + std::string(what) + ": " + sqlite3_errmsg(db_));
@@ -27,7 +29,8 @@ void Database::exec(const char *sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error ? error : sqlite3_errmsg(db_);
     sqlite3_free(error);
-    throw SqliteError("audit database " + path_ + ": " + message + " (in: " + std::string(sql).substr(0, 80) + ")");
+    throw SqliteError("audit database " + path_ + ": " + message + " (in: " + std::string(sql).substr(0, 80) +
+                      ")");
   }
 }
 
@@ -36,7 +39,9 @@ Statement::Statement(Database &db, const char *sql) : db_(db) {
     db.fail(std::string("cannot prepare \"") + sql + "\"");
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 void Statement::bind(int index, std::string_view text) {
   if (sqlite3_bind_text(stmt_, index, text.data() ? text.data() : "", static_cast<int>(text.size()),
@@ -45,13 +50,16 @@ void Statement::bind(int index, std::string_view text) {
 }
 
 void Statement::bind(int index, int64_t value) {
-  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) db_.fail("bind");
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK)
+    db_.fail("bind");
 }
 
 bool Statement::step() {
   int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_ROW)
+    return true;
+  if (rc == SQLITE_DONE)
+    return false;
   sqlite3_reset(stmt_);
   db_.fail("step");
 }

@@ -19,7 +19,9 @@ void civil_from_days(int64_t z, int64_t &y, unsigned &m, unsigned &d) {
   y += m <= 2;
 }
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 } // namespace
 
@@ -43,7 +45,8 @@ void append_rfc3339_ms(int64_t ns, std::string &out) {
   char buf[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
                   '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
   auto put = [&](int at, int width, int64_t value) {
-    for (int i = at + width - 1; i >= at; --i, value /= 10) buf[i] = static_cast<char>('0' + value % 10);
+    for (int i = at + width - 1; i >= at; --i, value /= 10)
+      buf[i] = static_cast<char>('0' + value % 10);
   };
   put(0, 4, y);
   put(5, 2, m);

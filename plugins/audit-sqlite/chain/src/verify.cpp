@@ -11,9 +11,9 @@
 namespace th::audit {
 namespace {
 
-constexpr const char *select_rows =
-    "SELECT chain_position, event_id, correlation_id, event_type, timestamp, service, data, previous_hash, hash "
-    "FROM events";
+constexpr const char *select_rows = "SELECT chain_position, event_id, correlation_id, event_type, timestamp, "
+                                    "service, data, previous_hash, hash "
+                                    "FROM events";
 
 struct StoredRow {
   int64_t position;
@@ -24,7 +24,13 @@ struct StoredRow {
 StoredRow read_row(const Statement &s) {
   StoredRow r;
   r.position = s.int64(0);
-  r.view = {static_cast<uint64_t>(r.position), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6),
+  r.view = {static_cast<uint64_t>(r.position),
+            s.text(1),
+            s.text(2),
+            s.text(3),
+            s.text(4),
+            s.text(5),
+            s.text(6),
             s.text(7)};
   r.hash = s.text(8);
   return r;
@@ -39,7 +45,8 @@ struct SourcedCheckpoint {
 // that still verifies at its own position, counting the steps. Only runs on a failure.
 class OriginFinder {
 public:
-  explicit OriginFinder(Database &db) : by_hash_(db, (std::string(select_rows) + " WHERE hash = ?1").c_str()) {}
+  explicit OriginFinder(Database &db)
+      : by_hash_(db, (std::string(select_rows) + " WHERE hash = ?1").c_str()) {}
 
   std::optional<uint64_t> original_position(const StoredRow &row) {
     std::string previous(row.view.previous_hash);
@@ -52,7 +59,8 @@ public:
       }
       by_hash_.reset();
       by_hash_.bind(1, previous);
-      if (!by_hash_.step()) return std::nullopt;
+      if (!by_hash_.step())
+        return std::nullopt;
       StoredRow back = read_row(by_hash_);
       if (hasher_.hash(back.view) == back.hash) {
         anchor = static_cast<uint64_t>(back.position);
@@ -61,10 +69,12 @@ public:
       previous = back.view.previous_hash;
     }
     by_hash_.reset();
-    if (!anchor) return std::nullopt;
+    if (!anchor)
+      return std::nullopt;
     RowView moved = row.view;
     moved.chain_position = *anchor + steps + 1;
-    if (hasher_.hash(moved) != row.hash) return std::nullopt;
+    if (hasher_.hash(moved) != row.hash)
+      return std::nullopt;
     return moved.chain_position;
   }
 
@@ -73,21 +83,32 @@ private:
   RowHasher hasher_;
 };
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 } // namespace
 
 std::string_view problem_name(Problem p) {
   switch (p) {
-  case Problem::hash_mismatch: return "hash_mismatch";
-  case Problem::broken_link: return "broken_link";
-  case Problem::gap: return "gap";
-  case Problem::reordering: return "reordering";
-  case Problem::insertion: return "insertion";
-  case Problem::truncation: return "truncation";
-  case Problem::checkpoint_mismatch: return "checkpoint_mismatch";
-  case Problem::bad_signature: return "bad_signature";
-  case Problem::malformed: return "malformed";
+  case Problem::hash_mismatch:
+    return "hash_mismatch";
+  case Problem::broken_link:
+    return "broken_link";
+  case Problem::gap:
+    return "gap";
+  case Problem::reordering:
+    return "reordering";
+  case Problem::insertion:
+    return "insertion";
+  case Problem::truncation:
+    return "truncation";
+  case Problem::checkpoint_mismatch:
+    return "checkpoint_mismatch";
+  case Problem::bad_signature:
+    return "bad_signature";
+  case Problem::malformed:
+    return "malformed";
   }
   return "unknown";
 }
@@ -99,7 +120,8 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
   std::optional<VerifyKey> key;
   std::vector<SourcedCheckpoint> checkpoints;
   try {
-    if (options.public_key_path) key = VerifyKey::load(*options.public_key_path);
+    if (options.public_key_path)
+      key = VerifyKey::load(*options.public_key_path);
     // The sidecar is read before the database snapshot: the writer appends to it only after the
     // checkpoint's transaction committed, so every line read here is visible in the snapshot.
     if (options.checkpoint_file)
@@ -122,25 +144,29 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
 
   std::optional<Finding> finding;
   auto found = [&](uint64_t position, Problem problem, std::string detail) {
-    if (!finding || position < finding->chain_position) finding = Finding{position, problem, std::move(detail)};
+    if (!finding || position < finding->chain_position)
+      finding = Finding{position, problem, std::move(detail)};
   };
 
   try {
     Statement table(db, "SELECT chain_position, hash, signature, public_key, signed_at FROM checkpoints");
     while (table.step())
-      checkpoints.push_back({Checkpoint{static_cast<uint64_t>(table.int64(0)), std::string(table.text(1)),
-                                        std::string(table.text(2)), std::string(table.text(3)),
-                                        std::string(table.text(4))},
-                             "checkpoints table"});
-    std::stable_sort(checkpoints.begin(), checkpoints.end(),
-                     [](auto &a, auto &b) { return a.checkpoint.chain_position < b.checkpoint.chain_position; });
+      checkpoints.push_back(
+          {Checkpoint{static_cast<uint64_t>(table.int64(0)), std::string(table.text(1)),
+                      std::string(table.text(2)), std::string(table.text(3)), std::string(table.text(4))},
+           "checkpoints table"});
+    std::stable_sort(checkpoints.begin(), checkpoints.end(), [](auto &a, auto &b) {
+      return a.checkpoint.chain_position < b.checkpoint.chain_position;
+    });
     report.checkpoints = checkpoints.size();
 
     // A checkpoint counts only if its signature verifies (when a trusted key is given).
     auto signature_ok = [&](const SourcedCheckpoint &c) {
-      if (!key || key->verifies(c.checkpoint)) return true;
-      std::string detail = "checkpoint at position " + std::to_string(c.checkpoint.chain_position) + " in the " +
-                           c.source + " has a signature that does not verify with the trusted public key";
+      if (!key || key->verifies(c.checkpoint))
+        return true;
+      std::string detail = "checkpoint at position " + std::to_string(c.checkpoint.chain_position) +
+                           " in the " + c.source +
+                           " has a signature that does not verify with the trusted public key";
       if (c.checkpoint.public_key != key->public_key_hex())
         detail += " (it names public key " + c.checkpoint.public_key + ")";
       found(c.checkpoint.chain_position, Problem::bad_signature, detail);
@@ -156,13 +182,15 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
       StoredRow row = read_row(rows);
       ++report.rows;
       if (row.position < 1) {
-        found(0, Problem::malformed, "row with chain_position " + std::to_string(row.position) + " (must be >= 1)");
+        found(0, Problem::malformed,
+              "row with chain_position " + std::to_string(row.position) + " (must be >= 1)");
         break;
       }
       auto position = static_cast<uint64_t>(row.position);
       if (position != expected) {
         found(expected, Problem::gap,
-              "position " + std::to_string(expected) + " is missing; the next row is at " + std::to_string(position));
+              "position " + std::to_string(expected) + " is missing; the next row is at " +
+                  std::to_string(position));
         break;
       }
       if (row.view.previous_hash != previous) {
@@ -175,8 +203,8 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
         else if (written_at && *written_at < position) // rows in written_at..position-1 are intruders
           found(*written_at, Problem::insertion,
                 std::to_string(position - *written_at) + " row(s) inserted at position " +
-                    std::to_string(*written_at) + ": the row written there (event_id " + quote(row.view.event_id) +
-                    ") is now at position " + std::to_string(position));
+                    std::to_string(*written_at) + ": the row written there (event_id " +
+                    quote(row.view.event_id) + ") is now at position " + std::to_string(position));
         else
           found(position, Problem::broken_link,
                 "previous_hash " + std::string(row.view.previous_hash) + " is not the hash of position " +
@@ -201,11 +229,12 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
           found(0, Problem::malformed, "checkpoint with chain_position 0 in the " + c.source);
           continue;
         }
-        if (!signature_ok(c)) continue;
+        if (!signature_ok(c))
+          continue;
         if (c.checkpoint.hash != previous)
           found(position, Problem::checkpoint_mismatch,
-                "checkpoint at position " + std::to_string(position) + " in the " + c.source + " signed hash " +
-                    c.checkpoint.hash + " but the row there has hash " + previous +
+                "checkpoint at position " + std::to_string(position) + " in the " + c.source +
+                    " signed hash " + c.checkpoint.hash + " but the row there has hash " + previous +
                     " (the chain was rewritten or rolled back at or before this position)");
       }
     }
@@ -215,12 +244,13 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
       // Checkpoints past the last row: the chain was cut back behind a signed state.
       for (; next_checkpoint < checkpoints.size(); ++next_checkpoint) {
         const SourcedCheckpoint &c = checkpoints[next_checkpoint];
-        if (!signature_ok(c)) continue;
+        if (!signature_ok(c))
+          continue;
         found(report.head_position + 1, Problem::truncation,
-              "checkpoint at position " + std::to_string(c.checkpoint.chain_position) + " in the " + c.source +
-                  " but the chain ends at position " + std::to_string(report.head_position) + " (rows " +
-                  std::to_string(report.head_position + 1) + ".." + std::to_string(c.checkpoint.chain_position) +
-                  " are missing)");
+              "checkpoint at position " + std::to_string(c.checkpoint.chain_position) + " in the " +
+                  c.source + " but the chain ends at position " + std::to_string(report.head_position) +
+                  " (rows " + std::to_string(report.head_position + 1) + ".." +
+                  std::to_string(c.checkpoint.chain_position) + " are missing)");
       }
     } else {
       Statement last(db, "SELECT chain_position, hash FROM events ORDER BY chain_position DESC LIMIT 1");

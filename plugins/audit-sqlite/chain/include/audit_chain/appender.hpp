@@ -1,5 +1,6 @@
 // Appends events to the chain in one transaction per batch (the writer side of the plugin; also
-// used by tests and benchmarks). Single writer per database: the appender keeps the head in memory.
+// used by tests and benchmarks). Each batch re-reads the stored head under the write lock, so
+// several appenders on one database (one after another, or interleaved) keep a single chain.
 #pragma once
 
 #include "audit_chain/checkpoint.hpp"
@@ -66,6 +67,7 @@ private:
   Head head_;
   Statement insert_;
   Statement insert_checkpoint_;
+  Statement last_row_;
   RowHasher hasher_;
   std::string hash_;
   std::optional<Checkpoint> new_checkpoint_;

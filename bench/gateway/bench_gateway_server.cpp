@@ -1,0 +1,41 @@
+// The gateway as a deployment runs it, for run.sh: the embedded bus with subscribers that keep
+// up (one counting signals, as an agent's queue would; one counting audit records), source "test"
+// with hmac auth, replay and validation as configured by default, rate limit out of the way.
+// Prints "port N" once listening; runs until stdin closes; prints what it published.
+#include "bus/embedded_bus.hpp"
+#include "gateway/gateway.hpp"
+#include "observability/log.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+int main(int argc, char **argv) {
+  int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+  std::string secret = argc > 2 ? argv[2] : "bench-secret";
+  th::log::set_level(th::log::Level::warn);
+  auto bus = th::make_embedded_bus();
+  std::atomic<uint64_t> signals{0}, audits{0};
+  bus->subscribe({"mcp-signals", {th::Subject::signals_normalized}}, [&](const th::Delivery &) { ++signals; });
+  bus->subscribe({"audit-all", {th::Subject::audit_event}}, [&](const th::Delivery &) { ++audits; });
+  bus->start();
+  th::Metrics metrics;
+  nlohmann::json section = {{"listen", "127.0.0.1:0"},
+                            {"threads", threads},
+                            {"signal_schema", std::string(TRADEHOST_SOURCE_DIR) + "/schemas/signal.schema.json"},
+                            {"sources", {{"test", {{"secrets", {secret}}, {"rate_limit", {{"rate_per_s", 1e9}, {"burst", 1e9}}}}}}}};
+  th::gateway::Gateway gateway(th::gateway::parse_gateway_config(section, {}), *bus, metrics);
+  gateway.start();
+  std::printf("port %u\n", gateway.port());
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  gateway.stop();
+  bus->wait_idle(std::chrono::seconds(10));
+  bus->stop();
+  std::fprintf(stderr, "bench_gateway_server: published %llu signals, %llu audit records\n",
+               static_cast<unsigned long long>(signals.load()), static_cast<unsigned long long>(audits.load()));
+  return 0;
+}
