@@ -11,10 +11,11 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
   libnats-dev nats-server libboost-dev libboost-filesystem-dev libyaml-cpp-dev \
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev sqlite3 prometheus-cpp-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus \
+  rpm rpmlint lintian systemd man-db file dpkg-dev python3-yaml abigail-tools
 # Extra tools for benchmarks and packaging checks.
 BENCH_PACKAGES   := wrk nginx-light
-PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd dpkg-dev file
+PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd man-db dpkg-dev file
 
 .PHONY: all deps build run test bench package package-test format clean
 
@@ -56,8 +57,9 @@ package: build
 	$(call install_missing,$(PACKAGE_PACKAGES))
 	cd $(BUILD_DIR) && cpack
 
+# Checks the packages `make package` left in $(BUILD_DIR) (ctest's packaging_packages builds its own).
 package-test: package
-	./packaging/test-packages.sh $(BUILD_DIR)
+	PACKAGE_DIR=$(BUILD_DIR) ./packaging/test-packages.sh $(BUILD_DIR)
 
 format:
 	find host plugin-api plugins tests bench examples -name '*.[ch]pp' -o -name '*.[ch]' | xargs clang-format -i

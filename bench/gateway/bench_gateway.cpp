@@ -77,30 +77,36 @@ int connect_to(const Options &o) {
 // One signed request with a nonce unique across threads and runs.
 std::string make_request(const Options &o, const std::string &nonce_prefix, uint64_t n) {
   std::string timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   std::string nonce = nonce_prefix + std::to_string(n);
   std::string signature = th::gateway::webhook_signature(o.secret, timestamp, nonce, body);
   std::string r;
   r.reserve(400);
-  r += "POST " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\nContent-Type: application/json\r\nX-Timestamp: " +
-       timestamp + "\r\nX-Nonce: " + nonce + "\r\nX-Signature: " + signature +
-       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  r += "POST " + o.path + " HTTP/1.1\r\nHost: " + o.host +
+       "\r\nContent-Type: application/json\r\nX-Timestamp: " + timestamp + "\r\nX-Nonce: " + nonce +
+       "\r\nX-Signature: " + signature + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+       body;
   return r;
 }
 
 // Length of one complete response at the front of `in`, 0 when incomplete; status in *status.
 size_t complete_response(const std::string &in, int *status, bool *closes) {
   auto end = in.find("\r\n\r\n");
-  if (end == std::string::npos) return 0;
+  if (end == std::string::npos)
+    return 0;
   size_t length = 0;
   *status = in.size() > 12 ? std::atoi(in.c_str() + 9) : 0;
   *closes = false;
   for (size_t line = in.find("\r\n") + 2; line < end;) {
     size_t next = in.find("\r\n", line);
     std::string header = in.substr(line, next - line);
-    for (auto &c : header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (header.rfind("content-length:", 0) == 0) length = std::strtoul(header.c_str() + 15, nullptr, 10);
-    if (header.rfind("connection:", 0) == 0 && header.find("close") != std::string::npos) *closes = true;
+    for (auto &c : header)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (header.rfind("content-length:", 0) == 0)
+      length = std::strtoul(header.c_str() + 15, nullptr, 10);
+    if (header.rfind("connection:", 0) == 0 && header.find("close") != std::string::npos)
+      *closes = true;
     line = next + 2;
   }
   return in.size() >= end + 4 + length ? end + 4 + length : 0;
@@ -118,9 +124,12 @@ void run_thread(const Options &o, int connections, int thread_index, Clock::time
     c.started = Clock::now();
     while (c.sent < c.request.size()) {
       ssize_t n = write(c.fd, c.request.data() + c.sent, c.request.size() - c.sent);
-      if (n > 0) c.sent += static_cast<size_t>(n);
-      else if (errno != EAGAIN) return false;
-      else std::this_thread::yield();
+      if (n > 0)
+        c.sent += static_cast<size_t>(n);
+      else if (errno != EAGAIN)
+        return false;
+      else
+        std::this_thread::yield();
     }
     return true;
   };
@@ -133,7 +142,8 @@ void run_thread(const Options &o, int connections, int thread_index, Clock::time
     epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
     send_next(conns[i]);
   };
-  for (int i = 0; i < connections; ++i) open(static_cast<size_t>(i));
+  for (int i = 0; i < connections; ++i)
+    open(static_cast<size_t>(i));
   result.latency_us.reserve(4'000'000);
   std::vector<epoll_event> events(static_cast<size_t>(connections));
   char buffer[16384];
@@ -144,7 +154,8 @@ void run_thread(const Options &o, int connections, int thread_index, Clock::time
       Connection &c = conns[i];
       ssize_t got = read(c.fd, buffer, sizeof buffer);
       if (got <= 0) {
-        if (got < 0 && errno == EAGAIN) continue;
+        if (got < 0 && errno == EAGAIN)
+          continue;
         close(c.fd); // the server closed: count and reconnect
         ++result.errors;
         open(i);
@@ -154,13 +165,14 @@ void run_thread(const Options &o, int connections, int thread_index, Clock::time
       int status = 0;
       bool closes = false;
       size_t used = complete_response(c.received, &status, &closes);
-      if (!used) continue;
+      if (!used)
+        continue;
       auto now = Clock::now();
       if (now >= measure_from) {
         if (status >= 200 && status < 300) {
           ++result.ok;
-          result.latency_us.push_back(
-              static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count()));
+          result.latency_us.push_back(static_cast<uint32_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count()));
         } else {
           ++result.errors;
         }
@@ -174,7 +186,8 @@ void run_thread(const Options &o, int connections, int thread_index, Clock::time
       }
     }
   }
-  for (auto &c : conns) close(c.fd);
+  for (auto &c : conns)
+    close(c.fd);
   close(ep);
 }
 
@@ -191,31 +204,45 @@ int main(int argc, char **argv) {
       }
       return argv[++i];
     };
-    if (a == "--port") o.port = std::stoi(next());
-    else if (a == "--host") o.host = next();
-    else if (a == "--path") o.path = next();
-    else if (a == "--secret") o.secret = next();
-    else if (a == "--connections") o.connections = std::stoi(next());
-    else if (a == "--threads") o.threads = std::max(1, std::stoi(next()));
-    else if (a == "--duration") o.duration_s = std::stod(next());
-    else if (a == "--warmup") o.warmup_s = std::stod(next());
-    else if (a == "--label") o.label = next();
-    else if (a == "--raw") o.raw = true;
+    if (a == "--port")
+      o.port = std::stoi(next());
+    else if (a == "--host")
+      o.host = next();
+    else if (a == "--path")
+      o.path = next();
+    else if (a == "--secret")
+      o.secret = next();
+    else if (a == "--connections")
+      o.connections = std::stoi(next());
+    else if (a == "--threads")
+      o.threads = std::max(1, std::stoi(next()));
+    else if (a == "--duration")
+      o.duration_s = std::stod(next());
+    else if (a == "--warmup")
+      o.warmup_s = std::stod(next());
+    else if (a == "--label")
+      o.label = next();
+    else if (a == "--raw")
+      o.raw = true;
     else {
       std::fputs(usage, a == "--help" || a == "-h" ? stdout : stderr);
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
   auto start = Clock::now();
-  auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_s));
-  auto stop_at = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
+  auto measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_s));
+  auto stop_at =
+      measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
   std::vector<Result> results(static_cast<size_t>(o.threads));
   std::vector<std::thread> threads;
   for (int t = 0; t < o.threads; ++t) {
     int share = o.connections / o.threads + (t < o.connections % o.threads ? 1 : 0);
-    threads.emplace_back(run_thread, std::cref(o), share, t, measure_from, stop_at, std::ref(results[static_cast<size_t>(t)]));
+    threads.emplace_back(run_thread, std::cref(o), share, t, measure_from, stop_at,
+                         std::ref(results[static_cast<size_t>(t)]));
   }
-  for (auto &t : threads) t.join();
+  for (auto &t : threads)
+    t.join();
   Result all;
   for (auto &r : results) {
     all.ok += r.ok;
@@ -224,17 +251,21 @@ int main(int argc, char **argv) {
   }
   std::sort(all.latency_us.begin(), all.latency_us.end());
   auto pct = [&](double p) -> double {
-    if (all.latency_us.empty()) return 0;
-    return all.latency_us[std::min(all.latency_us.size() - 1, static_cast<size_t>(p * all.latency_us.size()))] / 1000.0;
+    if (all.latency_us.empty())
+      return 0;
+    return all.latency_us[std::min(all.latency_us.size() - 1,
+                                   static_cast<size_t>(p * all.latency_us.size()))] /
+           1000.0;
   };
   double rate = all.ok / o.duration_s;
   if (o.raw) {
     std::printf("%s %.0f %.3f %.3f %.3f %llu\n", o.label.c_str(), rate, pct(0.5), pct(0.99), pct(0.999),
                 static_cast<unsigned long long>(all.errors));
   } else {
-    std::printf("%-10s %12s %10s %10s %10s %8s\n", "target", "requests/s", "p50 ms", "p99 ms", "p99.9 ms", "errors");
-    std::printf("%-10s %12.0f %10.3f %10.3f %10.3f %8llu\n", o.label.c_str(), rate, pct(0.5), pct(0.99), pct(0.999),
-                static_cast<unsigned long long>(all.errors));
+    std::printf("%-10s %12s %10s %10s %10s %8s\n", "target", "requests/s", "p50 ms", "p99 ms", "p99.9 ms",
+                "errors");
+    std::printf("%-10s %12.0f %10.3f %10.3f %10.3f %8llu\n", o.label.c_str(), rate, pct(0.5), pct(0.99),
+                pct(0.999), static_cast<unsigned long long>(all.errors));
   }
   return 0;
 }

@@ -17,14 +17,17 @@ int main(int argc, char **argv) {
   th::log::set_level(th::log::Level::warn);
   auto bus = th::make_embedded_bus();
   std::atomic<uint64_t> signals{0}, audits{0};
-  bus->subscribe({"mcp-signals", {th::Subject::signals_normalized}}, [&](const th::Delivery &) { ++signals; });
+  bus->subscribe({"mcp-signals", {th::Subject::signals_normalized}},
+                 [&](const th::Delivery &) { ++signals; });
   bus->subscribe({"audit-all", {th::Subject::audit_event}}, [&](const th::Delivery &) { ++audits; });
   bus->start();
   th::Metrics metrics;
-  nlohmann::json section = {{"listen", "127.0.0.1:0"},
-                            {"threads", threads},
-                            {"signal_schema", std::string(TRADEHOST_SOURCE_DIR) + "/schemas/signal.schema.json"},
-                            {"sources", {{"test", {{"secrets", {secret}}, {"rate_limit", {{"rate_per_s", 1e9}, {"burst", 1e9}}}}}}}};
+  nlohmann::json section = {
+      {"listen", "127.0.0.1:0"},
+      {"threads", threads},
+      {"signal_schema", std::string(TRADEHOST_SOURCE_DIR) + "/schemas/signal.schema.json"},
+      {"sources",
+       {{"test", {{"secrets", {secret}}, {"rate_limit", {{"rate_per_s", 1e9}, {"burst", 1e9}}}}}}}};
   th::gateway::Gateway gateway(th::gateway::parse_gateway_config(section, {}), *bus, metrics);
   gateway.start();
   std::printf("port %u\n", gateway.port());
@@ -36,6 +39,7 @@ int main(int argc, char **argv) {
   bus->wait_idle(std::chrono::seconds(10));
   bus->stop();
   std::fprintf(stderr, "bench_gateway_server: published %llu signals, %llu audit records\n",
-               static_cast<unsigned long long>(signals.load()), static_cast<unsigned long long>(audits.load()));
+               static_cast<unsigned long long>(signals.load()),
+               static_cast<unsigned long long>(audits.load()));
   return 0;
 }

@@ -59,19 +59,23 @@ http {
   }
 }
 CONF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2> "$WORK/nginx/stderr" &
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2> "$WORK/nginx/stderr" 3>&- &
 NGINX_PID=$!
 for i in $(seq 1 50); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1',$NGINX_PORT),1)" 2>/dev/null && break; sleep 0.1
 done
 
-GW=$("$GENERATOR" --port "$GATEWAY_PORT" --connections "$CONNECTIONS" --duration "$DURATION" --label gateway --raw)
-NG=$("$GENERATOR" --port "$NGINX_PORT" --connections "$CONNECTIONS" --duration "$DURATION" --label nginx --raw)
+LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+GW=$("$GENERATOR" --port "$GATEWAY_PORT" --connections "$CONNECTIONS" --duration "$DURATION" --label gateway --raw 3>&-)
+NG=$("$GENERATOR" --port "$NGINX_PORT" --connections "$CONNECTIONS" --duration "$DURATION" --label nginx --raw 3>&-)
+kill "$NGINX_PID" 2>/dev/null || true
+NGINX_PID=""
 exec 3>&-
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
 
-echo "gateway benchmark: $CONNECTIONS keep-alive connections, signed webhooks, ${DURATION}s after 1s warm-up, $(nproc) cores"
+echo "gateway benchmark: $CONNECTIONS keep-alive connections, signed webhooks, ${DURATION}s after 1s warm-up each,"
+echo "$(nproc) cores, load average before the run $LOAD_BEFORE (other work on the machine skews both rows)"
 printf '%-8s %12s %9s %9s %10s %7s\n' target requests/s 'p50 ms' 'p99 ms' 'p99.9 ms' errors
 for row in "$GW" "$NG"; do
   set -- $row

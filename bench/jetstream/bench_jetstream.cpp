@@ -5,6 +5,8 @@
 //   bus publish   Bus::publish from N threads (each call waits for its PubAck)
 //   bus consume   Bus subscription: fetch, decode, handler, ack
 //   bus latency   one publisher, one message at a time: PubAck round trip p50/p99
+//   bus relay     a subscription publishing one effect per stored signal, until the effects'
+//                 consumer has them all: handler publishes waiting per PubAck, then deferred
 // Prints a table; it is a benchmark, not a test.
 #include "bus/jetstream_bus.hpp"
 #include "events/json_codec.hpp"
@@ -144,6 +146,38 @@ void bus_loop(const std::string &url, int messages, int threads) {
     std::this_thread::sleep_for(1ms);
   row("bus consume", messages, seconds_since(start), "fetch 256, decode, handler, ack");
   consumer->stop();
+
+  for (bool deferred : {false, true}) {
+    th::JetStreamOptions relay_options = options;
+    relay_options.consumers.defer_handler_publishes = deferred;
+    std::atomic<int> effects{0};
+    auto relay = th::make_jetstream_bus(relay_options);
+    std::string durable = deferred ? "relay-deferred" : "relay-waiting";
+    relay->subscribe({durable, {th::Subject::signals_normalized}}, [&](const th::Delivery &delivery) {
+      th::Message effect;
+      effect.subject = th::Subject::audit_event;
+      th::AuditRecord record;
+      record.event_id = durable + ":" + th::corr_id_of(delivery.message);
+      record.correlation_id = th::corr_id_of(delivery.message);
+      record.event_type = "signal_published";
+      record.timestamp_ns = 1736937001250LL * 1000000;
+      record.service = "bench";
+      effect.payload = record;
+      effect.msg_id = record.event_id;
+      relay.get()->publish(effect);
+    });
+    relay->subscribe({durable + "-effects", {th::Subject::audit_event}}, [&](const th::Delivery &delivery) {
+      if (std::get<th::AuditRecord>(delivery.message.payload).event_id.rfind(durable, 0) == 0)
+        ++effects;
+    });
+    start = Clock::now();
+    relay->start();
+    while (effects < messages)
+      std::this_thread::sleep_for(1ms);
+    row("bus relay", messages, seconds_since(start),
+        deferred ? "effects deferred to the batch end" : "each effect waits for its PubAck");
+    relay->stop();
+  }
 
   constexpr int samples = 2000;
   std::vector<double> latencies;

@@ -13,9 +13,12 @@ namespace {
 
 // Reads one number from the (schema-checked) params object, or returns the default.
 double number(std::string_view json, std::string_view key, double fallback) {
-  auto at = json.find("\"" + std::string(key) + "\"");
-  if (at == std::string_view::npos || (at = json.find(':', at)) == std::string_view::npos) return fallback;
-  return std::stod(std::string(json.substr(at + 1)));
+  for (auto at = json.find(key); at != std::string_view::npos; at = json.find(key, at + 1)) {
+    bool quoted = at > 0 && json[at - 1] == '"' && json.substr(at + key.size(), 1) == "\"";
+    auto colon = json.find(':', at);
+    if (quoted && colon != std::string_view::npos) return std::stod(std::string(json.substr(colon + 1)));
+  }
+  return fallback;
 }
 
 class Breakout : public tradehost::PluginBase {

@@ -110,8 +110,8 @@ private:
     std::shared_ptr<PublishWaiter> waiter;
     Attempt failure; // when waiter is null
   };
-  Sent send(const std::string &subject, const std::string &body, const std::string &id, const std::string &corr_id,
-            Clock::time_point deadline);
+  Sent send(const std::string &subject, const std::string &body, const std::string &id,
+            const std::string &corr_id, Clock::time_point deadline);
   Attempt await_ack(const Sent &sent, Clock::time_point deadline);
   Attempt publish_once(const std::string &subject, const std::string &body, const std::string &id,
                        const std::string &corr_id, Clock::time_point deadline) {
@@ -428,10 +428,12 @@ void JetStreamBus::pause(std::chrono::milliseconds duration) {
 
 PublishStatus JetStreamBus::publish(const Message &message, std::chrono::milliseconds timeout) {
   // publish_timeout_ms bounds every publish, whatever the caller allows.
-  const auto deadline = Clock::now() + std::min(timeout, std::chrono::milliseconds(options_.publish_timeout_ms));
+  const auto deadline =
+      Clock::now() + std::min(timeout, std::chrono::milliseconds(options_.publish_timeout_ms));
   {
     std::lock_guard lock(publish_mutex_);
-    if (!accepting_) return PublishStatus::unavailable;
+    if (!accepting_)
+      return PublishStatus::unavailable;
     ++callers_;
   }
   const std::string subject(subject_name(message.subject));
@@ -450,8 +452,8 @@ PublishStatus JetStreamBus::publish(const Message &message, std::chrono::millise
     }
     if (!sent.waiter) {
       scope->failed = true;
-      log::warn("jetstream.publish_unavailable", {{"subject", subject}, {"msg_id", id}, {"reason", sent.failure.failure}},
-                corr_id);
+      log::warn("jetstream.publish_unavailable",
+                {{"subject", subject}, {"msg_id", id}, {"reason", sent.failure.failure}}, corr_id);
       return PublishStatus::unavailable;
     }
     scope->effects.emplace_back(sent.key, std::move(sent.waiter));
@@ -463,11 +465,13 @@ PublishStatus JetStreamBus::publish(const Message &message, std::chrono::millise
   // Resending with the same Nats-Msg-Id is safe: the server stores the message at most once.
   // "No responders" (no stream leader, e.g. during a cluster election) is retried until the deadline.
   for (int attempt = 0;; ++attempt) {
-    if (attempt > 0) pause(std::chrono::milliseconds(20));
+    if (attempt > 0)
+      pause(std::chrono::milliseconds(20));
     Attempt outcome = publish_once(subject, body, id, corr_id, deadline);
     result = outcome.status;
     failure = outcome.failure;
-    if (!outcome.retryable || Clock::now() >= deadline || stopping_) break;
+    if (!outcome.retryable || Clock::now() >= deadline || stopping_)
+      break;
   }
   {
     std::lock_guard lock(publish_mutex_);
@@ -476,12 +480,14 @@ PublishStatus JetStreamBus::publish(const Message &message, std::chrono::millise
   }
   if (result == PublishStatus::unavailable)
     log::warn("jetstream.publish_unavailable",
-              {{"subject", subject}, {"msg_id", id}, {"reason", failure}, {"timeout_ms", timeout.count()}}, corr_id);
+              {{"subject", subject}, {"msg_id", id}, {"reason", failure}, {"timeout_ms", timeout.count()}},
+              corr_id);
   return result;
 }
 
-JetStreamBus::Sent JetStreamBus::send(const std::string &subject, const std::string &body, const std::string &id,
-                                      const std::string &corr_id, Clock::time_point deadline) {
+JetStreamBus::Sent JetStreamBus::send(const std::string &subject, const std::string &body,
+                                      const std::string &id, const std::string &corr_id,
+                                      Clock::time_point deadline) {
   {
     // Bounded in-flight publishes: wait for room until the deadline.
     std::unique_lock lock(publish_mutex_);
@@ -503,9 +509,12 @@ JetStreamBus::Sent JetStreamBus::send(const std::string &subject, const std::str
     return {nullptr, nullptr, {PublishStatus::unavailable, false, "disconnected"}};
   }
   natsMsg *msg = nullptr;
-  natsStatus status = natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
-  if (status == NATS_OK) status = natsMsgHeader_Set(msg, "Nats-Msg-Id", id.c_str());
-  if (status == NATS_OK && !corr_id.empty()) status = natsMsgHeader_Set(msg, "Corr-Id", corr_id.c_str());
+  natsStatus status =
+      natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
+  if (status == NATS_OK)
+    status = natsMsgHeader_Set(msg, "Nats-Msg-Id", id.c_str());
+  if (status == NATS_OK && !corr_id.empty())
+    status = natsMsgHeader_Set(msg, "Corr-Id", corr_id.c_str());
   if (status != NATS_OK) {
     natsMsg_Destroy(msg);
     release_slot();
@@ -560,12 +569,14 @@ void JetStreamBus::on_pub_ack(natsMsg *msg, jsPubAck *ack, jsPubAckErr *error) {
   }
   if (waiter) {
     std::lock_guard lock(waiter->mutex);
-    if (ack) waiter->status = ack->Duplicate ? PublishStatus::duplicate : PublishStatus::ok;
+    if (ack)
+      waiter->status = ack->Duplicate ? PublishStatus::duplicate : PublishStatus::ok;
     else if (error) {
       waiter->retryable = error->Err == NATS_NO_RESPONDERS;
-      waiter->failure = std::string(natsStatus_GetText(error->Err)) +
-                        (error->ErrText && *error->ErrText ? std::string(": ") + error->ErrText : "") +
-                        (error->ErrCode ? " (JetStream error " + std::to_string(int(error->ErrCode)) + ")" : "");
+      waiter->failure =
+          std::string(natsStatus_GetText(error->Err)) +
+          (error->ErrText && *error->ErrText ? std::string(": ") + error->ErrText : "") +
+          (error->ErrCode ? " (JetStream error " + std::to_string(int(error->ErrCode)) + ")" : "");
     }
     waiter->done = true;
     waiter->done_cv.notify_all();
@@ -613,20 +624,23 @@ void JetStreamBus::fetch_loop(Subscription &subscription) {
   }
 }
 
-void JetStreamBus::settle(Subscription &subscription, std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting) {
+void JetStreamBus::settle(Subscription &subscription,
+                          std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.publish_timeout_ms);
   for (auto &[msg, scope] : awaiting) {
     std::string failure;
     for (auto &[key, waiter] : scope.effects) {
       Attempt outcome = await_ack(Sent{key, waiter, {}}, deadline);
-      if (outcome.status == PublishStatus::unavailable && failure.empty()) failure = outcome.failure;
+      if (outcome.status == PublishStatus::unavailable && failure.empty())
+        failure = outcome.failure;
     }
     if (failure.empty()) {
       natsMsg_Ack(msg, nullptr);
     } else {
-      log::warn("jetstream.effect_not_stored", {{"durable", subscription.spec.durable},
-                                                {"reason", failure},
-                                                {"effect", "the message is redelivered and its effects published again"}});
+      log::warn("jetstream.effect_not_stored",
+                {{"durable", subscription.spec.durable},
+                 {"reason", failure},
+                 {"effect", "the message is redelivered and its effects published again"}});
       natsMsg_NakWithDelay(msg, 1000, nullptr);
     }
     --subscription.unacked;

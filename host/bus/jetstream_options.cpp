@@ -45,7 +45,8 @@ public:
     out = static_cast<int>(v);
   }
 
-  void read_bool(const nlohmann::json &object, const std::string &pointer, const std::string &key, bool &out) {
+  void read_bool(const nlohmann::json &object, const std::string &pointer, const std::string &key,
+                 bool &out) {
     const nlohmann::json *value = find(object, key);
     if (!value)
       return;
@@ -168,13 +169,15 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
     if (!consumers->is_object())
       reader.error(pointer, "consumers must be an object");
     else {
-      reader.reject_unknown(*consumers, pointer,
-                            {"ack_wait_s", "max_deliver", "fetch_batch", "fetch_wait_ms", "defer_handler_publishes"});
+      reader.reject_unknown(
+          *consumers, pointer,
+          {"ack_wait_s", "max_deliver", "fetch_batch", "fetch_wait_ms", "defer_handler_publishes"});
       reader.read_int(*consumers, pointer, "ack_wait_s", options.consumers.ack_wait_s, 1, 24 * 3600);
       reader.read_int(*consumers, pointer, "max_deliver", options.consumers.max_deliver, 1, 1000000);
       reader.read_int(*consumers, pointer, "fetch_batch", options.consumers.fetch_batch, 1, 10000);
       reader.read_int(*consumers, pointer, "fetch_wait_ms", options.consumers.fetch_wait_ms, 10, 60000);
-      reader.read_bool(*consumers, pointer, "defer_handler_publishes", options.consumers.defer_handler_publishes);
+      reader.read_bool(*consumers, pointer, "defer_handler_publishes",
+                       options.consumers.defer_handler_publishes);
     }
   }
   reader.throw_if_errors();

@@ -16,7 +16,8 @@ namespace th::cli {
 
 namespace {
 
-const char *const send_usage = R"(Usage: tradehost send -c FILE --source S BODY|@file [--url URL] [--idempotency-key K]
+const char *const send_usage =
+    R"(Usage: tradehost send -c FILE --source S BODY|@file [--url URL] [--idempotency-key K]
 
 Posts one webhook to a running gateway, signed as the deployment's source S would be: an hmac
 source gets X-Timestamp, X-Nonce and X-Signature made with its first secret; a passphrase source
@@ -34,14 +35,16 @@ Exit codes: 0 on a 2xx answer, 1 otherwise (or when the request fails), 2 on a u
 )";
 
 std::string read_body(const std::string &arg) {
-  if (arg.empty() || arg[0] != '@') return arg;
+  if (arg.empty() || arg[0] != '@')
+    return arg;
   std::string path = arg.substr(1);
   std::stringstream text;
   if (path == "-") {
     text << std::cin.rdbuf();
   } else {
     std::ifstream in(path);
-    if (!in) throw UsageError("cannot read body file '" + path + "'");
+    if (!in)
+      throw UsageError("cannot read body file '" + path + "'");
     text << in.rdbuf();
   }
   return text.str();
@@ -76,7 +79,8 @@ int send_command(const Args &args) {
     gateway_config = gateway::parse_gateway_config(load_deployment(*config));
     body = read_body(parsed.positional.front());
   } catch (const ConfigErrors &e) {
-    for (auto &error : e.errors()) std::fprintf(stderr, "%s\n", error.to_string().c_str());
+    for (auto &error : e.errors())
+      std::fprintf(stderr, "%s\n", error.to_string().c_str());
     return 2;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "tradehost send: %s\n", e.what());
@@ -85,7 +89,8 @@ int send_command(const Args &args) {
   auto source = gateway_config.sources.find(*source_name);
   if (source == gateway_config.sources.end()) {
     std::string known;
-    for (auto &[name, s] : gateway_config.sources) known += (known.empty() ? "" : ", ") + name;
+    for (auto &[name, s] : gateway_config.sources)
+      known += (known.empty() ? "" : ", ") + name;
     std::fprintf(stderr, "tradehost send: %s has no gateway source '%s' (sources: %s)\n", config->c_str(),
                  source_name->c_str(), known.empty() ? "none" : known.c_str());
     return 2;
@@ -95,12 +100,15 @@ int send_command(const Args &args) {
     url = *given;
   } else {
     auto [host, port] = gateway::split_host_port(gateway_config.server.listen);
-    if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    if (host == "0.0.0.0" || host == "::")
+      host = "127.0.0.1";
+    if (host.find(':') != std::string::npos)
+      host = "[" + host + "]";
     url = "http://" + host + ":" + std::to_string(port) + "/webhook/" + *source_name;
   }
   try {
-    auto response = gateway::send_webhook(source->second, url, body, parsed.value("--idempotency-key").value_or(""));
+    auto response =
+        gateway::send_webhook(source->second, url, body, parsed.value("--idempotency-key").value_or(""));
     std::printf("%d\n%s\n", response.status, response.body.c_str());
     return response.status >= 200 && response.status < 300 ? 0 : 1;
   } catch (const std::invalid_argument &e) {

@@ -55,6 +55,23 @@ std::vector<std::pair<std::string, std::string>> audit_databases(const Deploymen
   return dbs;
 }
 
+// What verification of a sink trusts: the public half of its signing key (KEY.key -> KEY.pub)
+// and its checkpoint sidecar, when they exist.
+audit::VerifyOptions verify_options(const Deployment &d, const std::string &sink_id) {
+  audit::VerifyOptions o;
+  for (const auto &s : d.audit) {
+    if (s.id != sink_id) continue;
+    const auto &p = s.plugin.params;
+    if (auto key = p.value("signing_key", std::string()); !key.empty()) {
+      auto pub = std::filesystem::path(key).replace_extension(".pub");
+      if (std::filesystem::exists(pub)) o.public_key_path = pub.string();
+    }
+    auto sidecar = p.value("checkpoint_file", p.value("path", std::string()) + ".checkpoints.jsonl");
+    if (std::filesystem::exists(sidecar)) o.checkpoint_file = sidecar;
+  }
+  return o;
+}
+
 // The risk chain's kill-switch files (risk-limits `kill_switch_file`).
 std::vector<std::string> kill_switch_files(const Deployment &d) {
   std::vector<std::string> files;
@@ -110,10 +127,15 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
     nlohmann::json results = nlohmann::json::array();
     for (const auto &[id, path] : audit_databases(rt.deployment)) {
       try {
-        auto report = audit::verify(path);
+        auto report = audit::verify(path, verify_options(rt.deployment, id));
         std::string status = report.ok() ? "valid" : "tampered";
         rt.metrics.audit_hash_validations.Add({{"status", status}}).Increment(static_cast<double>(report.rows));
-        nlohmann::json r = {{"sink", id}, {"status", status}, {"rows", report.rows}, {"head_position", report.head_position}};
+        nlohmann::json r = {{"sink", id},
+                             {"status", status},
+                             {"rows", report.rows},
+                             {"checkpoints", report.checkpoints},
+                             {"signatures_checked", report.signatures_checked},
+                             {"head_position", report.head_position}};
         if (report.first_problem)
           r["first_problem"] = {{"chain_position", report.first_problem->chain_position},
                                 {"problem", audit::problem_name(report.first_problem->problem)},

@@ -1,8 +1,8 @@
 #include "gateway/crypto.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <openssl/sha.h>
 
@@ -25,9 +25,11 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
                               std::string_view body) {
   // The MAC algorithm is fetched once; each call gets its own context (thread-safe).
   static EVP_MAC *hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (!hmac) throw std::runtime_error("OpenSSL has no HMAC");
+  if (!hmac)
+    throw std::runtime_error("OpenSSL has no HMAC");
   EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
-  if (!ctx) throw std::bad_alloc();
+  if (!ctx)
+    throw std::bad_alloc();
   char digest_name[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
                          OSSL_PARAM_construct_end()};
@@ -36,11 +38,13 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
   };
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t length = 0;
-  bool ok = EVP_MAC_init(ctx, reinterpret_cast<const unsigned char *>(secret.data()), secret.size(), params) &&
-            update(timestamp) && update(".") && update(nonce) && update(".") && update(body) &&
-            EVP_MAC_final(ctx, mac, &length, sizeof mac);
+  bool ok =
+      EVP_MAC_init(ctx, reinterpret_cast<const unsigned char *>(secret.data()), secret.size(), params) &&
+      update(timestamp) && update(".") && update(nonce) && update(".") && update(body) &&
+      EVP_MAC_final(ctx, mac, &length, sizeof mac);
   EVP_MAC_CTX_free(ctx);
-  if (!ok) throw std::runtime_error("HMAC-SHA256 failed");
+  if (!ok)
+    throw std::runtime_error("HMAC-SHA256 failed");
   std::string out;
   out.reserve(length * 2);
   append_hex(out, mac, length);
@@ -68,7 +72,8 @@ std::string random_hex(size_t bytes) {
   for (size_t i = 0; i < bytes; i += 8) {
     uint64_t word = generator();
     unsigned char chunk[8];
-    for (int b = 0; b < 8; ++b) chunk[b] = static_cast<unsigned char>(word >> (8 * b));
+    for (int b = 0; b < 8; ++b)
+      chunk[b] = static_cast<unsigned char>(word >> (8 * b));
     append_hex(out, chunk, std::min<size_t>(8, bytes - i));
   }
   return out;

@@ -12,7 +12,8 @@ using nlohmann::json;
 namespace {
 std::string read_file(const std::string &path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read signal schema '" + path + "'");
+  if (!in)
+    throw std::runtime_error("cannot read signal schema '" + path + "'");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
@@ -28,32 +29,37 @@ JsonSchema load_schema(const GatewayConfig &config, const GatewayOptions &option
   try {
     return JsonSchema::parse(text);
   } catch (const std::exception &e) {
-    throw std::runtime_error("signal schema '" + (path.empty() ? "(given text)" : path) + "' is unusable: " + e.what());
+    throw std::runtime_error("signal schema '" + (path.empty() ? "(given text)" : path) +
+                             "' is unusable: " + e.what());
   }
 }
 } // namespace
 
 Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOptions options)
     : config_(std::move(config)), bus_(bus), metrics_(metrics), options_(std::move(options)) {
-  webhooks_ = std::make_unique<WebhookHandler>(config_, load_schema(config_, options_), bus_, metrics_, options_.clock);
+  webhooks_ = std::make_unique<WebhookHandler>(config_, load_schema(config_, options_), bus_, metrics_,
+                                               options_.clock);
   for (const auto &[name, source] : config_.sources)
     if (source.uses_dev_default())
-      log::warn("gateway_dev_secret",
-                {{"source", name},
-                 {"message", "source '" + name + "' uses the development default secret or passphrase; set " +
-                                 (source.auth == AuthMode::hmac ? "TRADEHOST_WEBHOOK_SECRET" : "its passphrase") +
-                                 " before exposing the gateway"}});
+      log::warn(
+          "gateway_dev_secret",
+          {{"source", name},
+           {"message", "source '" + name + "' uses the development default secret or passphrase; set " +
+                           (source.auth == AuthMode::hmac ? "TRADEHOST_WEBHOOK_SECRET" : "its passphrase") +
+                           " before exposing the gateway"}});
 
   HttpServerOptions server_options = config_.server;
   server_options.on_body_too_large = [this](const HttpRequest &r) {
-    if (r.path.substr(0, WebhookHandler::prefix.size()) == WebhookHandler::prefix) return webhooks_->body_too_large(r);
+    if (r.path.substr(0, WebhookHandler::prefix.size()) == WebhookHandler::prefix)
+      return webhooks_->body_too_large(r);
     return json_error(413, "GW-008: request body too large");
   };
   // Histograms per route pattern, resolved once (the label set is the route table plus "other").
   auto durations = std::make_shared<std::map<std::string, prometheus::Histogram *, std::less<>>>();
   server_options.on_response = [this, durations](std::string_view route, int, double seconds) {
     auto it = durations->find(route);
-    if (it == durations->end()) it = durations->find(std::string_view("other"));
+    if (it == durations->end())
+      it = durations->find(std::string_view("other"));
     it->second->Observe(seconds);
   };
   server_ = std::make_unique<HttpServer>(std::move(server_options));
@@ -78,7 +84,9 @@ Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOption
   });
 }
 
-Gateway::~Gateway() { stop(); }
+Gateway::~Gateway() {
+  stop();
+}
 
 void Gateway::add_route(std::string method, std::string path, RouteHandler handler) {
   server_->router().add(std::move(method), std::move(path), std::move(handler));
@@ -89,11 +97,13 @@ void Gateway::add_prefix_route(std::string method, std::string prefix, RouteHand
 }
 
 void Gateway::start() {
-  if (started_) return;
+  if (started_)
+    return;
   auto routes = server_->router().patterns();
   routes.push_back("other");
   for (const auto &route : routes)
-    (*durations_)[route] = &metrics_.gateway_request_duration.Add({{"endpoint", route}}, Metrics::latency_buckets());
+    (*durations_)[route] =
+        &metrics_.gateway_request_duration.Add({{"endpoint", route}}, Metrics::latency_buckets());
   server_->start();
   started_at_ = std::chrono::steady_clock::now();
   started_ = true;
@@ -102,23 +112,32 @@ void Gateway::start() {
                                 {"tls_port", server_->tls_port()},
                                 {"sources", [&] {
                                    json names = json::array();
-                                   for (auto &[n, s] : config_.sources) names.push_back(n);
+                                   for (auto &[n, s] : config_.sources)
+                                     names.push_back(n);
                                    return names;
                                  }()}});
 }
 
 void Gateway::stop() {
-  if (!started_.exchange(false)) return;
+  if (!started_.exchange(false))
+    return;
   server_->stop();
   log::info("gateway_stopped");
 }
 
-void Gateway::set_ready(bool ready) { ready_ = ready; }
-uint16_t Gateway::port() const { return server_->port(); }
-uint16_t Gateway::tls_port() const { return server_->tls_port(); }
+void Gateway::set_ready(bool ready) {
+  ready_ = ready;
+}
+uint16_t Gateway::port() const {
+  return server_->port();
+}
+uint16_t Gateway::tls_port() const {
+  return server_->tls_port();
+}
 
 HealthReport Gateway::health() const {
-  if (options_.health) return options_.health();
+  if (options_.health)
+    return options_.health();
   HealthReport report;
   BusHealth bus = bus_.health();
   report.nats = bus.state.empty() ? "embedded" : bus.state;
@@ -126,7 +145,8 @@ HealthReport Gateway::health() const {
   report.processor_status = started_ ? "active" : "stopped";
   if (!bus.consumers.empty()) {
     const auto &c = bus.consumers.front();
-    report.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending, c.num_waiting};
+    report.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending,
+                       c.num_waiting};
   }
   return report;
 }
@@ -135,18 +155,21 @@ HttpResponse Gateway::healthz() const {
   HealthReport h = health();
   HttpResponse r;
   r.status = h.ok ? 200 : 503;
-  r.body = json{{"ok", h.ok},
-                {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_).count()},
-                {"version", options_.version},
-                {"nats", h.nats},
-                {"processor_status", h.processor_status},
-                {"consumer",
-                 {{"status", h.consumer.status},
-                  {"durable_name", h.consumer.durable_name},
-                  {"filter_subject", h.consumer.filter_subject},
-                  {"num_pending", h.consumer.num_pending},
-                  {"num_waiting", h.consumer.num_waiting}}}}
-               .dump();
+  r.body =
+      json{{"ok", h.ok},
+           {"uptime_s",
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_)
+                .count()},
+           {"version", options_.version},
+           {"nats", h.nats},
+           {"processor_status", h.processor_status},
+           {"consumer",
+            {{"status", h.consumer.status},
+             {"durable_name", h.consumer.durable_name},
+             {"filter_subject", h.consumer.filter_subject},
+             {"num_pending", h.consumer.num_pending},
+             {"num_waiting", h.consumer.num_waiting}}}}
+          .dump();
   return r;
 }
 

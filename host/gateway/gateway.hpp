@@ -25,7 +25,7 @@ namespace th::gateway {
 // What /healthz reports beyond uptime and version (contract: Health and metrics).
 struct HealthReport {
   bool ok = true;
-  std::string nats = "embedded";          // connected | disconnected | embedded
+  std::string nats = "embedded";           // connected | disconnected | embedded
   std::string processor_status = "active"; // active | stopped
   struct Consumer {
     std::string status = "healthy"; // healthy | degraded
@@ -41,8 +41,8 @@ struct GatewayOptions {
   // (its first consumer, ok unless the bus is disconnected).
   std::function<HealthReport()> health;
   std::string version = "0.0.0";
-  GatewayClock clock;          // tests only
-  std::string signal_schema;   // schema text; empty = read config.signal_schema_file or find_signal_schema()
+  GatewayClock clock;        // tests only
+  std::string signal_schema; // schema text; empty = read config.signal_schema_file or find_signal_schema()
 };
 
 class Gateway {

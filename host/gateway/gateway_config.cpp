@@ -20,27 +20,34 @@ public:
 
   void fail(const std::string &pointer, const std::string &message) {
     SourceLocation where = locate_ ? locate_(pointer) : SourceLocation{};
-    if (where.yaml_path.empty()) where.yaml_path = "gateway" + pointer;
+    if (where.yaml_path.empty())
+      where.yaml_path = "gateway" + pointer;
     errors_.push_back({where, message});
   }
 
   void only_keys(const json &object, const std::string &pointer, std::initializer_list<const char *> keys) {
     std::set<std::string_view> known(keys.begin(), keys.end());
     for (auto &[key, value] : object.items())
-      if (!known.count(key)) fail(pointer + "/" + key, "unknown key '" + key + "'");
+      if (!known.count(key))
+        fail(pointer + "/" + key, "unknown key '" + key + "'");
   }
 
   template <class T> std::optional<T> get(const json &object, const std::string &pointer, const char *key) {
     auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return std::nullopt;
+    if (it == object.end() || it->is_null())
+      return std::nullopt;
     try {
       if constexpr (std::is_same_v<T, std::string>) {
-        if (!it->is_string()) throw std::invalid_argument("a string");
+        if (!it->is_string())
+          throw std::invalid_argument("a string");
       } else if constexpr (std::is_same_v<T, bool>) {
-        if (!it->is_boolean()) throw std::invalid_argument("true or false");
+        if (!it->is_boolean())
+          throw std::invalid_argument("true or false");
       } else {
-        if (!it->is_number()) throw std::invalid_argument("a number");
-        if (it->get<double>() < 0) throw std::invalid_argument("not negative");
+        if (!it->is_number())
+          throw std::invalid_argument("a number");
+        if (it->get<double>() < 0)
+          throw std::invalid_argument("not negative");
       }
       return it->get<T>();
     } catch (const std::exception &e) {
@@ -52,14 +59,17 @@ public:
   std::vector<std::string> strings(const json &object, const std::string &pointer, const char *key) {
     std::vector<std::string> out;
     auto it = object.find(key);
-    if (it == object.end() || it->is_null()) return out;
+    if (it == object.end() || it->is_null())
+      return out;
     if (!it->is_array()) {
       fail(pointer + "/" + key, "must be a list of strings");
       return out;
     }
     for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_string()) fail(pointer + "/" + key + "/" + std::to_string(i), "must be a string");
-      else out.push_back((*it)[i].get<std::string>());
+      if (!(*it)[i].is_string())
+        fail(pointer + "/" + key + "/" + std::to_string(i), "must be a string");
+      else
+        out.push_back((*it)[i].get<std::string>());
     }
     return out;
   }
@@ -79,12 +89,15 @@ std::string read_secret_file(const std::string &path, std::string &error) {
   std::stringstream text;
   text << in.rdbuf();
   std::string s = text.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  if (s.empty()) error = "secret file '" + path + "' is empty";
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
+  if (s.empty())
+    error = "secret file '" + path + "' is empty";
   return s;
 }
 
-FieldMapping parse_mapping(Reader &r, const std::string &target, const json &spec, const std::string &pointer) {
+FieldMapping parse_mapping(Reader &r, const std::string &target, const json &spec,
+                           const std::string &pointer) {
   FieldMapping m;
   m.target = target;
   if (spec.is_string()) { // shorthand: `instrument: ticker`
@@ -98,7 +111,8 @@ FieldMapping parse_mapping(Reader &r, const std::string &target, const json &spe
   r.only_keys(spec, pointer, {"from", "after", "default", "upper", "lower", "number"});
   m.from = r.get<std::string>(spec, pointer, "from").value_or(target);
   m.after = r.get<std::string>(spec, pointer, "after").value_or("");
-  if (spec.contains("default")) m.fallback = spec["default"];
+  if (spec.contains("default"))
+    m.fallback = spec["default"];
   m.upper = r.get<bool>(spec, pointer, "upper").value_or(false);
   m.lower = r.get<bool>(spec, pointer, "lower").value_or(false);
   m.number = r.get<bool>(spec, pointer, "number").value_or(false);
@@ -113,11 +127,13 @@ SourceConfig parse_source(Reader &r, const std::string &name, const json &spec, 
     return s;
   }
   r.only_keys(spec, pointer,
-              {"auth", "enabled", "secrets", "secret_files", "passphrase_field", "passphrases", "passphrase_files",
-               "allow_ips", "rate_limit", "idempotency_fields", "mapping"});
+              {"auth", "enabled", "secrets", "secret_files", "passphrase_field", "passphrases",
+               "passphrase_files", "allow_ips", "rate_limit", "idempotency_fields", "mapping"});
   std::string auth = r.get<std::string>(spec, pointer, "auth").value_or("hmac");
-  if (auth == "passphrase") s.auth = AuthMode::passphrase;
-  else if (auth != "hmac") r.fail(pointer + "/auth", "must be hmac or passphrase, not '" + auth + "'");
+  if (auth == "passphrase")
+    s.auth = AuthMode::passphrase;
+  else if (auth != "hmac")
+    r.fail(pointer + "/auth", "must be hmac or passphrase, not '" + auth + "'");
   s.enabled = r.get<bool>(spec, pointer, "enabled").value_or(true);
   s.secrets = r.strings(spec, pointer, "secrets");
   s.passphrases = r.strings(spec, pointer, "passphrases");
@@ -126,16 +142,20 @@ SourceConfig parse_source(Reader &r, const std::string &name, const json &spec, 
     for (size_t i = 0; i < files.size(); ++i) {
       std::string error;
       auto secret = read_secret_file(files[i], error);
-      if (!error.empty()) r.fail(pointer + "/" + key + "/" + std::to_string(i), error);
-      else into.push_back(std::move(secret));
+      if (!error.empty())
+        r.fail(pointer + "/" + key + "/" + std::to_string(i), error);
+      else
+        into.push_back(std::move(secret));
     }
   };
   load_files("secret_files", s.secrets);
   load_files("passphrase_files", s.passphrases);
   for (size_t i = 0; i < s.secrets.size(); ++i)
-    if (s.secrets[i].empty()) r.fail(pointer + "/secrets/" + std::to_string(i), "is empty");
+    if (s.secrets[i].empty())
+      r.fail(pointer + "/secrets/" + std::to_string(i), "is empty");
   for (size_t i = 0; i < s.passphrases.size(); ++i)
-    if (s.passphrases[i].empty()) r.fail(pointer + "/passphrases/" + std::to_string(i), "is empty");
+    if (s.passphrases[i].empty())
+      r.fail(pointer + "/passphrases/" + std::to_string(i), "is empty");
   s.passphrase_field = r.get<std::string>(spec, pointer, "passphrase_field").value_or("passphrase");
   if (s.auth == AuthMode::hmac && s.secrets.empty())
     r.fail(pointer, "source '" + name + "' uses hmac auth but has no secrets or secret_files");
@@ -145,28 +165,36 @@ SourceConfig parse_source(Reader &r, const std::string &name, const json &spec, 
   for (size_t i = 0; i < s.allow_ips.size(); ++i) {
     boost::system::error_code ec;
     auto address = boost::asio::ip::make_address(s.allow_ips[i], ec);
-    if (ec) r.fail(pointer + "/allow_ips/" + std::to_string(i), "'" + s.allow_ips[i] + "' is not an IP address");
-    else s.allow_ips[i] = address.to_string(); // canonical form, compared with the peer's
+    if (ec)
+      r.fail(pointer + "/allow_ips/" + std::to_string(i), "'" + s.allow_ips[i] + "' is not an IP address");
+    else
+      s.allow_ips[i] = address.to_string(); // canonical form, compared with the peer's
   }
   if (auto it = spec.find("rate_limit"); it != spec.end()) {
-    if (!it->is_object()) r.fail(pointer + "/rate_limit", "must be {rate_per_s, burst}");
+    if (!it->is_object())
+      r.fail(pointer + "/rate_limit", "must be {rate_per_s, burst}");
     else {
       r.only_keys(*it, pointer + "/rate_limit", {"rate_per_s", "burst"});
       s.rate_per_s = r.get<double>(*it, pointer + "/rate_limit", "rate_per_s").value_or(s.rate_per_s);
       s.burst = r.get<double>(*it, pointer + "/rate_limit", "burst").value_or(std::max(1.0, s.rate_per_s));
-      if (s.burst < 1) r.fail(pointer + "/rate_limit/burst", "must be at least 1");
+      if (s.burst < 1)
+        r.fail(pointer + "/rate_limit/burst", "must be at least 1");
     }
   }
   s.idempotency_fields = r.strings(spec, pointer, "idempotency_fields");
   if (auto it = spec.find("mapping"); it != spec.end() && !it->is_null()) {
-    static const std::set<std::string_view> targets{"instrument", "price", "signal", "strength", "metadata", "timestamp"};
-    if (!it->is_object()) r.fail(pointer + "/mapping", "must be a mapping of signal field -> source field");
+    static const std::set<std::string_view> targets{"instrument", "price",    "signal",
+                                                    "strength",   "metadata", "timestamp"};
+    if (!it->is_object())
+      r.fail(pointer + "/mapping", "must be a mapping of signal field -> source field");
     else
       for (auto &[target, field_spec] : it->items()) {
         if (!targets.count(target))
           r.fail(pointer + "/mapping/" + target,
-                 "'" + target + "' is not a signal field (instrument, price, signal, strength, metadata, timestamp)");
-        else s.mapping.push_back(parse_mapping(r, target, field_spec, pointer + "/mapping/" + target));
+                 "'" + target +
+                     "' is not a signal field (instrument, price, signal, strength, metadata, timestamp)");
+        else
+          s.mapping.push_back(parse_mapping(r, target, field_spec, pointer + "/mapping/" + target));
       }
   }
   return s;
@@ -176,16 +204,19 @@ SourceConfig parse_source(Reader &r, const std::string &name, const json &spec, 
 
 bool SourceConfig::uses_dev_default() const {
   for (auto &s : secrets)
-    if (s == dev_default_secret) return true;
+    if (s == dev_default_secret)
+      return true;
   for (auto &p : passphrases)
-    if (p == dev_default_passphrase) return true;
+    if (p == dev_default_passphrase)
+      return true;
   return false;
 }
 
 GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator &locate) {
   GatewayConfig c;
   Reader r(locate);
-  if (section.is_null()) return c;
+  if (section.is_null())
+    return c;
   if (!section.is_object()) {
     r.fail("", "must be a mapping");
     throw ConfigErrors(r.errors_);
@@ -202,13 +233,15 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
     r.fail("/listen", e.what());
   }
   s.threads = r.get<int>(section, "", "threads").value_or(s.threads);
-  if (s.threads < 1 || s.threads > 256) r.fail("/threads", "must be between 1 and 256");
+  if (s.threads < 1 || s.threads > 256)
+    r.fail("/threads", "must be between 1 and 256");
   s.max_body_bytes = r.get<size_t>(section, "", "max_body_bytes").value_or(s.max_body_bytes);
   s.max_header_bytes = r.get<size_t>(section, "", "max_header_bytes").value_or(s.max_header_bytes);
   s.max_headers = r.get<size_t>(section, "", "max_headers").value_or(s.max_headers);
   auto ms = [&](const char *key, std::chrono::milliseconds fallback) {
     auto v = r.get<int64_t>(section, "", key);
-    if (v && *v == 0) r.fail(std::string("/") + key, "must be positive");
+    if (v && *v == 0)
+      r.fail(std::string("/") + key, "must be positive");
     return v ? std::chrono::milliseconds(*v) : fallback;
   };
   s.header_timeout = ms("header_timeout_ms", s.header_timeout);
@@ -218,49 +251,63 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
   c.replay_window_s = r.get<int64_t>(section, "", "replay_window_s").value_or(c.replay_window_s);
   c.idempotency_ttl_s = r.get<int64_t>(section, "", "idempotency_ttl_s").value_or(c.idempotency_ttl_s);
   c.max_nonces = r.get<size_t>(section, "", "max_nonces").value_or(c.max_nonces);
-  c.max_idempotency_keys = r.get<size_t>(section, "", "max_idempotency_keys").value_or(c.max_idempotency_keys);
+  c.max_idempotency_keys =
+      r.get<size_t>(section, "", "max_idempotency_keys").value_or(c.max_idempotency_keys);
   c.signal_schema_file = r.get<std::string>(section, "", "signal_schema").value_or("");
   if (auto it = section.find("tls"); it != section.end() && !it->is_null()) {
-    if (!it->is_object()) r.fail("/tls", "must be {listen, cert_file, key_file}");
+    if (!it->is_object())
+      r.fail("/tls", "must be {listen, cert_file, key_file}");
     else {
       r.only_keys(*it, "/tls", {"listen", "cert_file", "key_file"});
       TlsOptions tls;
       tls.listen = r.get<std::string>(*it, "/tls", "listen").value_or("");
       tls.cert_file = r.get<std::string>(*it, "/tls", "cert_file").value_or("");
       tls.key_file = r.get<std::string>(*it, "/tls", "key_file").value_or("");
-      if (tls.listen.empty()) r.fail("/tls", "needs listen (the TLS listener's host:port)");
-      if (tls.cert_file.empty()) r.fail("/tls", "needs cert_file");
-      else if (!std::filesystem::exists(tls.cert_file)) r.fail("/tls/cert_file", "no such file '" + tls.cert_file + "'");
-      if (tls.key_file.empty()) r.fail("/tls", "needs key_file");
-      else if (!std::filesystem::exists(tls.key_file)) r.fail("/tls/key_file", "no such file '" + tls.key_file + "'");
+      if (tls.listen.empty())
+        r.fail("/tls", "needs listen (the TLS listener's host:port)");
+      if (tls.cert_file.empty())
+        r.fail("/tls", "needs cert_file");
+      else if (!std::filesystem::exists(tls.cert_file))
+        r.fail("/tls/cert_file", "no such file '" + tls.cert_file + "'");
+      if (tls.key_file.empty())
+        r.fail("/tls", "needs key_file");
+      else if (!std::filesystem::exists(tls.key_file))
+        r.fail("/tls/key_file", "no such file '" + tls.key_file + "'");
       s.tls = tls;
     }
   }
   if (auto it = section.find("sources"); it != section.end() && !it->is_null()) {
-    if (!it->is_object()) r.fail("/sources", "must be a mapping of source name -> settings");
+    if (!it->is_object())
+      r.fail("/sources", "must be a mapping of source name -> settings");
     else
       for (auto &[name, spec] : it->items()) {
         bool name_ok = !name.empty() && name.size() <= 40;
-        for (char ch : name) name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
-        if (!name_ok) r.fail("/sources/" + name, "source name '" + name + "' must be 1-40 of [A-Za-z0-9_-]");
+        for (char ch : name)
+          name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+        if (!name_ok)
+          r.fail("/sources/" + name, "source name '" + name + "' must be 1-40 of [A-Za-z0-9_-]");
         c.sources.emplace(name, parse_source(r, name, spec, "/sources/" + name));
       }
   }
-  if (!r.errors_.empty()) throw ConfigErrors(r.errors_);
+  if (!r.errors_.empty())
+    throw ConfigErrors(r.errors_);
   return c;
 }
 
 std::string find_signal_schema() {
   std::vector<std::filesystem::path> candidates;
-  if (const char *dir = std::getenv("TRADEHOST_SCHEMA_DIR")) candidates.emplace_back(std::filesystem::path(dir) / "signal.schema.json");
+  if (const char *dir = std::getenv("TRADEHOST_SCHEMA_DIR"))
+    candidates.emplace_back(std::filesystem::path(dir) / "signal.schema.json");
   candidates.emplace_back("schemas/signal.schema.json");
   candidates.emplace_back("/usr/local/share/tradehost/schemas/signal.schema.json");
   candidates.emplace_back("/usr/share/tradehost/schemas/signal.schema.json");
   for (auto &p : candidates)
-    if (std::filesystem::exists(p)) return p.string();
-  throw std::runtime_error("signal schema not found (set gateway.signal_schema or TRADEHOST_SCHEMA_DIR; looked in "
-                           "$TRADEHOST_SCHEMA_DIR, ./schemas, /usr/local/share/tradehost/schemas, "
-                           "/usr/share/tradehost/schemas)");
+    if (std::filesystem::exists(p))
+      return p.string();
+  throw std::runtime_error(
+      "signal schema not found (set gateway.signal_schema or TRADEHOST_SCHEMA_DIR; looked in "
+      "$TRADEHOST_SCHEMA_DIR, ./schemas, /usr/local/share/tradehost/schemas, "
+      "/usr/share/tradehost/schemas)");
 }
 
 } // namespace th::gateway

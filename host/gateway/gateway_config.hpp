@@ -21,13 +21,13 @@ namespace th::gateway {
 
 // One field of a source mapping: target field <- a field of the source's payload.
 struct FieldMapping {
-  std::string target;                   // signal field, e.g. "instrument"
-  std::string from;                     // payload key; a dotted path is tried as one key, then nested
-  std::string after;                    // keep the text after the last occurrence of this, e.g. ":"
+  std::string target;                     // signal field, e.g. "instrument"
+  std::string from;                       // payload key; a dotted path is tried as one key, then nested
+  std::string after;                      // keep the text after the last occurrence of this, e.g. ":"
   std::optional<nlohmann::json> fallback; // `default:` when the payload lacks the field
-  bool upper = false;                   // upper-case a string value
-  bool lower = false;                   // lower-case a string value
-  bool number = false;                  // convert a numeric string to a number
+  bool upper = false;                     // upper-case a string value
+  bool lower = false;                     // lower-case a string value
+  bool number = false;                    // convert a numeric string to a number
 };
 
 enum class AuthMode { hmac, passphrase };
@@ -50,13 +50,13 @@ struct SourceConfig {
 };
 
 struct GatewayConfig {
-  HttpServerOptions server;          // listen, threads, limits, timeouts, tls
+  HttpServerOptions server; // listen, threads, limits, timeouts, tls
   int64_t replay_window_s = 300;
   int64_t idempotency_ttl_s = 3600;
   size_t max_nonces = 1'000'000;
   size_t max_idempotency_keys = 1'000'000;
   std::chrono::milliseconds publish_timeout{1000}; // how long a full bus may hold a request
-  std::string signal_schema_file;    // empty = schemas/signal.schema.json found by find_signal_schema()
+  std::string signal_schema_file; // empty = schemas/signal.schema.json found by find_signal_schema()
   std::map<std::string, SourceConfig, std::less<>> sources;
 };
 

@@ -29,7 +29,7 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers; // extra headers
-  bool close = false;                                        // close the connection after this one
+  bool close = false;                                       // close the connection after this one
 };
 
 using RouteHandler = std::function<HttpResponse(const HttpRequest &)>;

@@ -2,13 +2,15 @@
 
 namespace th::gateway {
 
-IdempotencyStore::IdempotencyStore(int64_t ttl_s, size_t max_keys) : ttl_s_(ttl_s), max_keys_(std::max<size_t>(1, max_keys)) {}
+IdempotencyStore::IdempotencyStore(int64_t ttl_s, size_t max_keys)
+    : ttl_s_(ttl_s), max_keys_(std::max<size_t>(1, max_keys)) {}
 
 void IdempotencyStore::expire(int64_t now_s) {
   while (!order_.empty() && (order_.front().first <= now_s || entries_.size() > max_keys_)) {
     auto it = entries_.find(order_.front().second);
     // A key released and reserved again has a later expiry than this queue entry: keep it.
-    if (it != entries_.end() && it->second.expires_s == order_.front().first) entries_.erase(it);
+    if (it != entries_.end() && it->second.expires_s == order_.front().first)
+      entries_.erase(it);
     order_.pop_front();
   }
 }
@@ -20,8 +22,10 @@ IdempotencyStore::Outcome IdempotencyStore::reserve(const std::string &key, cons
   expire(now_s);
   auto [it, inserted] = entries_.try_emplace(key);
   if (!inserted) {
-    if (!it->second.committed) return Outcome::in_progress;
-    if (it->second.body != body) return Outcome::conflict;
+    if (!it->second.committed)
+      return Outcome::in_progress;
+    if (it->second.body != body)
+      return Outcome::conflict;
     first_corr_id = it->second.corr_id;
     return Outcome::duplicate;
   }
@@ -33,13 +37,15 @@ IdempotencyStore::Outcome IdempotencyStore::reserve(const std::string &key, cons
 void IdempotencyStore::commit(const std::string &key) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
-  if (it != entries_.end()) it->second.committed = true;
+  if (it != entries_.end())
+    it->second.committed = true;
 }
 
 void IdempotencyStore::release(const std::string &key) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
-  if (it != entries_.end() && !it->second.committed) entries_.erase(it);
+  if (it != entries_.end() && !it->second.committed)
+    entries_.erase(it);
 }
 
 size_t IdempotencyStore::size() const {

@@ -31,24 +31,28 @@ void ReplayGuard::expire(Shard &shard, int64_t now_s) {
     auto [expiry, k] = shard.by_expiry.top();
     shard.by_expiry.pop();
     auto it = shard.expiry_by_key.find(k);
-    if (it != shard.expiry_by_key.end() && it->second == expiry) shard.expiry_by_key.erase(it);
+    if (it != shard.expiry_by_key.end() && it->second == expiry)
+      shard.expiry_by_key.erase(it);
   }
 }
 
 ReplayGuard::Verdict ReplayGuard::check(std::string_view source, std::string_view nonce, int64_t timestamp_s,
                                         int64_t now_s) {
-  if (timestamp_s < now_s - window_s_ || timestamp_s > now_s + window_s_) return Verdict::stale_timestamp;
+  if (timestamp_s < now_s - window_s_ || timestamp_s > now_s + window_s_)
+    return Verdict::stale_timestamp;
   uint64_t k = key(source, nonce);
   Shard &shard = shards_[k % shard_count];
   std::lock_guard lock(shard.mutex);
   expire(shard, now_s);
   int64_t expiry = timestamp_s + window_s_; // after this the timestamp alone refuses the request
   auto [it, inserted] = shard.expiry_by_key.try_emplace(k, expiry);
-  if (!inserted) return Verdict::reused_nonce;
+  if (!inserted)
+    return Verdict::reused_nonce;
   shard.by_expiry.emplace(expiry, k);
   while (shard.expiry_by_key.size() > max_per_shard_ && !shard.by_expiry.empty()) {
     auto [oldest_expiry, oldest] = shard.by_expiry.top();
-    if (oldest == k) break; // the newest entry is also the closest to expiry: keep it
+    if (oldest == k)
+      break; // the newest entry is also the closest to expiry: keep it
     shard.by_expiry.pop();
     auto victim = shard.expiry_by_key.find(oldest);
     if (victim != shard.expiry_by_key.end() && victim->second == oldest_expiry) {

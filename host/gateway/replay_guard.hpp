@@ -32,7 +32,9 @@ private:
     mutable std::mutex mutex;
     std::unordered_map<uint64_t, int64_t> expiry_by_key;
     // (expiry, key), earliest first; entries whose key was forgotten or re-recorded are skipped.
-    std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>, std::greater<>> by_expiry;
+    std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
+                        std::greater<>>
+        by_expiry;
     uint64_t evicted = 0;
   };
   uint64_t key(std::string_view source, std::string_view nonce) const;

@@ -7,7 +7,8 @@
 namespace th::gateway {
 
 std::string_view HttpRequest::header(std::string_view name) const {
-  if (!fields) return {};
+  if (!fields)
+    return {};
   auto it = fields->find(name);
   return it == fields->end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
 }
@@ -27,24 +28,29 @@ void Router::add_prefix(std::string method, std::string prefix, RouteHandler han
   routes_.push_back({std::move(method), std::move(prefix), true, std::move(handler)});
 }
 
-const Router::Route *Router::find(std::string_view method, std::string_view path, std::string *allowed) const {
+const Router::Route *Router::find(std::string_view method, std::string_view path,
+                                  std::string *allowed) const {
   const Route *best = nullptr;
   for (const auto &r : routes_) {
     bool matches = r.prefix ? path.substr(0, r.path.size()) == r.path : path == r.path;
-    if (!matches) continue;
+    if (!matches)
+      continue;
     if (r.method != method) {
-      if (allowed) *allowed += (allowed->empty() ? "" : ", ") + r.method;
+      if (allowed)
+        *allowed += (allowed->empty() ? "" : ", ") + r.method;
       continue;
     }
     // Exact beats prefix; a longer prefix beats a shorter one.
-    if (!best || (best->prefix && (!r.prefix || r.path.size() > best->path.size()))) best = &r;
+    if (!best || (best->prefix && (!r.prefix || r.path.size() > best->path.size())))
+      best = &r;
   }
   return best;
 }
 
 HttpResponse Router::dispatch(const HttpRequest &request) const {
   std::string allowed;
-  if (const Route *r = find(request.method, request.path, &allowed)) return r->handler(request);
+  if (const Route *r = find(request.method, request.path, &allowed))
+    return r->handler(request);
   if (!allowed.empty()) {
     auto response = json_error(405, "method not allowed");
     response.headers.emplace_back("Allow", allowed);
@@ -60,7 +66,8 @@ std::string_view Router::pattern_of(std::string_view method, std::string_view pa
 
 std::vector<std::string> Router::patterns() const {
   std::vector<std::string> out;
-  for (const auto &r : routes_) out.push_back(r.path);
+  for (const auto &r : routes_)
+    out.push_back(r.path);
   return out;
 }
 

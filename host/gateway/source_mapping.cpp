@@ -6,15 +6,19 @@
 namespace th::gateway {
 
 const nlohmann::json *find_field(const nlohmann::json &body, std::string_view path) {
-  if (!body.is_object()) return nullptr;
-  if (auto it = body.find(path); it != body.end()) return &*it;
+  if (!body.is_object())
+    return nullptr;
+  if (auto it = body.find(path); it != body.end())
+    return &*it;
   const nlohmann::json *node = &body;
   while (!path.empty()) {
     auto dot = path.find('.');
     auto key = path.substr(0, dot);
-    if (!node->is_object()) return nullptr;
+    if (!node->is_object())
+      return nullptr;
     auto it = node->find(key);
-    if (it == node->end()) return nullptr;
+    if (it == node->end())
+      return nullptr;
     node = &*it;
     path = dot == std::string_view::npos ? std::string_view{} : path.substr(dot + 1);
   }
@@ -23,9 +27,11 @@ const nlohmann::json *find_field(const nlohmann::json &body, std::string_view pa
 
 namespace {
 void erase_field(nlohmann::json &body, std::string_view path) {
-  if (body.erase(std::string(path))) return;
+  if (body.erase(std::string(path)))
+    return;
   auto dot = path.rfind('.');
-  if (dot == std::string_view::npos) return;
+  if (dot == std::string_view::npos)
+    return;
   auto *parent = const_cast<nlohmann::json *>(find_field(body, path.substr(0, dot)));
   if (parent && parent->is_object()) {
     parent->erase(std::string(path.substr(dot + 1)));
@@ -39,15 +45,19 @@ nlohmann::json transform(const FieldMapping &m, nlohmann::json value) {
   if (value.is_string()) {
     std::string s = value.get<std::string>();
     if (!m.after.empty())
-      if (auto at = s.rfind(m.after); at != std::string::npos) s = s.substr(at + m.after.size());
+      if (auto at = s.rfind(m.after); at != std::string::npos)
+        s = s.substr(at + m.after.size());
     if (m.upper)
-      for (auto &c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      for (auto &c : s)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (m.lower)
-      for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto &c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (m.number) {
       double d = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (ec == std::errc() && end == s.data() + s.size()) return d;
+      if (ec == std::errc() && end == s.data() + s.size())
+        return d;
     }
     return s;
   }
@@ -56,7 +66,8 @@ nlohmann::json transform(const FieldMapping &m, nlohmann::json value) {
 } // namespace
 
 void apply_mapping(const std::vector<FieldMapping> &mapping, nlohmann::json &body) {
-  if (!body.is_object() || mapping.empty()) return;
+  if (!body.is_object() || mapping.empty())
+    return;
   // Read every source value first, so one mapping's target cannot feed another's source.
   std::vector<std::optional<nlohmann::json>> values;
   values.reserve(mapping.size());
@@ -65,9 +76,11 @@ void apply_mapping(const std::vector<FieldMapping> &mapping, nlohmann::json &bod
     values.push_back(v ? std::optional(*v) : m.fallback);
   }
   for (const auto &m : mapping)
-    if (m.from != m.target) erase_field(body, m.from);
+    if (m.from != m.target)
+      erase_field(body, m.from);
   for (size_t i = 0; i < mapping.size(); ++i)
-    if (values[i]) body[mapping[i].target] = transform(mapping[i], std::move(*values[i]));
+    if (values[i])
+      body[mapping[i].target] = transform(mapping[i], std::move(*values[i]));
 }
 
 } // namespace th::gateway

@@ -17,7 +17,8 @@ namespace http = beast::http;
 
 std::string ClientResponse::header(std::string_view name) const {
   for (auto &[k, v] : headers)
-    if (beast::iequals(k, name)) return v;
+    if (beast::iequals(k, name))
+      return v;
   return "";
 }
 
@@ -30,8 +31,10 @@ HeaderList sign_webhook(std::string_view secret, std::string_view body, int64_t 
 
 std::string with_passphrase(const SourceConfig &source, std::string_view body) {
   auto json = nlohmann::json::parse(body, nullptr, false);
-  if (!json.is_object()) throw std::invalid_argument("the body must be a JSON object to carry a passphrase");
-  if (source.passphrases.empty()) throw std::invalid_argument("source '" + source.name + "' has no passphrase");
+  if (!json.is_object())
+    throw std::invalid_argument("the body must be a JSON object to carry a passphrase");
+  if (source.passphrases.empty())
+    throw std::invalid_argument("source '" + source.name + "' has no passphrase");
   json[source.passphrase_field] = source.passphrases.front();
   return json.dump();
 }
@@ -39,7 +42,8 @@ std::string with_passphrase(const SourceConfig &source, std::string_view body) {
 ClientResponse http_request(const std::string &method, const std::string &url, std::string_view body,
                             const HeaderList &headers, std::chrono::milliseconds timeout) {
   const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) throw std::runtime_error("URL '" + url + "' is not http://");
+  if (url.rfind(scheme, 0) != 0)
+    throw std::runtime_error("URL '" + url + "' is not http://");
   auto rest = url.substr(scheme.size());
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
@@ -47,7 +51,8 @@ ClientResponse http_request(const std::string &method, const std::string &url, s
   auto colon = authority.rfind(':');
   std::string host = colon == std::string::npos ? authority : authority.substr(0, colon);
   std::string port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
   try {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
@@ -57,8 +62,10 @@ ClientResponse http_request(const std::string &method, const std::string &url, s
     http::request<http::string_body> request{http::string_to_verb(method), target, 11};
     request.set(http::field::host, authority);
     request.set(http::field::user_agent, "tradehost-send");
-    if (!body.empty()) request.set(http::field::content_type, "application/json");
-    for (auto &[k, v] : headers) request.set(k, v);
+    if (!body.empty())
+      request.set(http::field::content_type, "application/json");
+    for (auto &[k, v] : headers)
+      request.set(k, v);
     request.body() = std::string(body);
     request.prepare_payload();
     http::write(stream, request);
@@ -70,7 +77,8 @@ ClientResponse http_request(const std::string &method, const std::string &url, s
     ClientResponse out;
     out.status = static_cast<int>(response.result_int());
     out.body = std::move(response.body());
-    for (auto &field : response) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    for (auto &field : response)
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     return out;
   } catch (const boost::system::system_error &e) {
     throw std::runtime_error(method + " " + url + ": " + e.code().message());
@@ -82,13 +90,16 @@ ClientResponse send_webhook(const SourceConfig &source, const std::string &url, 
   HeaderList headers;
   std::string payload(body);
   if (source.auth == AuthMode::hmac) {
-    if (source.secrets.empty()) throw std::invalid_argument("source '" + source.name + "' has no secret");
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    if (source.secrets.empty())
+      throw std::invalid_argument("source '" + source.name + "' has no secret");
+    auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     headers = sign_webhook(source.secrets.front(), payload, now.count());
   } else {
     payload = with_passphrase(source, body);
   }
-  if (!idempotency_key.empty()) headers.emplace_back("X-Idempotency-Key", idempotency_key);
+  if (!idempotency_key.empty())
+    headers.emplace_back("X-Idempotency-Key", idempotency_key);
   return http_request("POST", url, payload, headers);
 }
 

@@ -16,37 +16,61 @@ namespace {
 
 // The status label of gateway_webhooks_received_total: a small fixed set.
 enum Status : size_t {
-  accepted, duplicate, unauthorized, replay, forbidden, rate_limited, invalid_json, invalid,
-  conflict, too_large, unavailable, unknown_source, status_count
+  accepted,
+  duplicate,
+  unauthorized,
+  replay,
+  forbidden,
+  rate_limited,
+  invalid_json,
+  invalid,
+  conflict,
+  too_large,
+  unavailable,
+  unknown_source,
+  status_count
 };
 constexpr std::array<const char *, status_count> status_names{
-    "accepted", "duplicate",    "unauthorized", "replay",      "forbidden",     "rate_limited",
-    "invalid_json", "invalid",  "conflict",     "too_large",   "unavailable",   "unknown_source"};
+    "accepted",     "duplicate", "unauthorized", "replay",    "forbidden",   "rate_limited",
+    "invalid_json", "invalid",   "conflict",     "too_large", "unavailable", "unknown_source"};
 
 Status status_of(std::string_view code, int http_status) {
-  if (code == "GW-001") return unauthorized;
-  if (code == "GW-002") return replay;
-  if (code == "GW-003") return rate_limited;
-  if (code == "GW-004") return http_status == 400 ? invalid_json : invalid;
-  if (code == "GW-005") return conflict;
-  if (code == "GW-006") return unknown_source;
-  if (code == "GW-007") return forbidden;
-  if (code == "GW-008") return too_large;
+  if (code == "GW-001")
+    return unauthorized;
+  if (code == "GW-002")
+    return replay;
+  if (code == "GW-003")
+    return rate_limited;
+  if (code == "GW-004")
+    return http_status == 400 ? invalid_json : invalid;
+  if (code == "GW-005")
+    return conflict;
+  if (code == "GW-006")
+    return unknown_source;
+  if (code == "GW-007")
+    return forbidden;
+  if (code == "GW-008")
+    return too_large;
   return unavailable;
 }
 
 // The body fields a signal models; everything else is passed on as an unknown field.
 bool is_known_field(std::string_view k) {
-  return k == "instrument" || k == "price" || k == "signal" || k == "strength" || k == "metadata" || k == "timestamp";
+  return k == "instrument" || k == "price" || k == "signal" || k == "strength" || k == "metadata" ||
+         k == "timestamp";
 }
 // Fields the gateway sets itself; a body's own values are dropped (and counted as unknown).
-bool is_reserved_field(std::string_view k) { return k == "corr_id" || k == "source" || k == "parent_corr_id"; }
+bool is_reserved_field(std::string_view k) {
+  return k == "corr_id" || k == "source" || k == "parent_corr_id";
+}
 
 std::string field_of(const std::string &pointer) {
-  if (pointer.empty()) return "body";
+  if (pointer.empty())
+    return "body";
   std::string f = pointer.substr(1);
   for (auto &c : f)
-    if (c == '/') c = '.';
+    if (c == '/')
+      c = '.';
   return f;
 }
 
@@ -56,7 +80,8 @@ bool parse_unix_seconds(std::string_view text, int64_t &out) {
 }
 
 TimeNs now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -78,44 +103,52 @@ std::string WebhookHandler::mint_corr_id(std::string_view source) {
   std::string id;
   id.reserve(58);
   for (char c : source) {
-    if (id.size() == 40) break;
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') id.push_back(c);
+    if (id.size() == 40)
+      break;
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')
+      id.push_back(c);
   }
-  if (id.empty()) id = "unknown";
+  if (id.empty())
+    id = "unknown";
   id.push_back('_');
   id += random_hex(8);
   return id;
 }
 
-WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_schema, Bus &bus, Metrics &metrics,
-                               GatewayClock clock)
-    : config_(config), schema_(std::move(signal_schema)), bus_(bus), metrics_(metrics), clock_(std::move(clock)),
-      replay_(config.replay_window_s, config.max_nonces),
+WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_schema, Bus &bus,
+                               Metrics &metrics, GatewayClock clock)
+    : config_(config), schema_(std::move(signal_schema)), bus_(bus), metrics_(metrics),
+      clock_(std::move(clock)), replay_(config.replay_window_s, config.max_nonces),
       idempotency_(config.idempotency_ttl_s, config.max_idempotency_keys),
       replays_blocked_(&metrics.gateway_replay_attacks_blocked.Add({})),
       json_errors_(&metrics.gateway_validation_errors.Add({{"type", "json"}})),
       schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})) {
   if (!clock_.unix_seconds)
     clock_.unix_seconds = [] {
-      return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
           .count();
     };
-  if (!clock_.steady) clock_.steady = [] { return std::chrono::steady_clock::now(); };
+  if (!clock_.steady)
+    clock_.steady = [] { return std::chrono::steady_clock::now(); };
   auto make = [&](const SourceConfig *sc, const std::string &name) {
     auto s = std::make_unique<Source>();
     s->config = sc;
     s->name = name;
     for (size_t i = 0; i < status_count; ++i)
-      s->received[i] = &metrics.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
+      s->received[i] =
+          &metrics.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
     if (sc) {
       s->bucket = std::make_unique<TokenBucket>(sc->rate_per_s, sc->burst, clock_.steady());
       s->rate_limited = &metrics.gateway_rate_limit_exceeded.Add({{"client", name}});
-      for (auto &p : sc->passphrases) s->passphrase_digests.push_back(sha256(p));
+      for (auto &p : sc->passphrases)
+        s->passphrase_digests.push_back(sha256(p));
       s->allowed.insert(sc->allow_ips.begin(), sc->allow_ips.end());
     }
     return s;
   };
-  for (auto &[name, sc] : config.sources) sources_.emplace(name, make(&sc, name));
+  for (auto &[name, sc] : config.sources)
+    sources_.emplace(name, make(&sc, name));
   unknown_source_ = make(nullptr, "_unknown");
 }
 
@@ -126,16 +159,18 @@ WebhookHandler::Source *WebhookHandler::find_source(std::string_view name) {
   return it == sources_.end() ? nullptr : it->second.get();
 }
 
-HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, int http_status, std::string_view code,
-                                  std::string_view message, const json &errors) {
+HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, int http_status,
+                                  std::string_view code, std::string_view message, const json &errors) {
   (source ? source : unknown_source_.get())->count(status_of(code, http_status));
   HttpResponse r;
   r.status = http_status;
-  json body = {{"detail", std::string(code) + ": " + std::string(message)}, {"corr_id", corr_id}, {"errors", errors}};
+  json body = {
+      {"detail", std::string(code) + ": " + std::string(message)}, {"corr_id", corr_id}, {"errors", errors}};
   r.body = body.dump();
-  log::info("webhook_refused",
-            {{"source", source ? source->name : "_unknown"}, {"status", http_status}, {"detail", body["detail"]}},
-            corr_id);
+  log::info(
+      "webhook_refused",
+      {{"source", source ? source->name : "_unknown"}, {"status", http_status}, {"detail", body["detail"]}},
+      corr_id);
   return r;
 }
 
@@ -144,12 +179,15 @@ HttpResponse WebhookHandler::body_too_large(const HttpRequest &request) {
   Source *source = find_source(name);
   return fail(source, mint_corr_id(name), 413, "GW-008",
               "request body over the limit of " + std::to_string(config_.server.max_body_bytes) + " bytes",
-              json::array({{{"field", "body"}, {"message", "larger than " + std::to_string(config_.server.max_body_bytes) + " bytes"}}}));
+              json::array({{{"field", "body"},
+                            {"message",
+                             "larger than " + std::to_string(config_.server.max_body_bytes) + " bytes"}}}));
 }
 
 void WebhookHandler::note_unknown_fields(const json &body, const std::string &corr_id) {
   for (auto &[key, value] : body.items()) {
-    if (is_known_field(key)) continue;
+    if (is_known_field(key))
+      continue;
     prometheus::Counter *counter = nullptr;
     {
       std::lock_guard lock(unknown_mutex_);
@@ -157,9 +195,11 @@ void WebhookHandler::note_unknown_fields(const json &body, const std::string &co
       if (it == unknown_field_counters_.end()) {
         // Bounded label set: past 256 names everything counts under "_other" and is not logged.
         std::string label = unknown_field_counters_.size() < 256 ? key.substr(0, 64) : "_other";
-        if (label != "_other") log::info("unknown_field", {{"field_name", label}}, corr_id);
+        if (label != "_other")
+          log::info("unknown_field", {{"field_name", label}}, corr_id);
         counter = &metrics_.unknown_fields.Add({{"field_name", label}});
-        if (label != "_other") unknown_field_counters_.emplace(key, counter);
+        if (label != "_other")
+          unknown_field_counters_.emplace(key, counter);
       } else {
         counter = it->second;
       }
@@ -172,9 +212,12 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
   Source *source = find_source(name);
   std::string corr_id = mint_corr_id(name); // sanitised, so an unknown name is safe too
-  if (!source) return fail(nullptr, corr_id, 404, "GW-006", "unknown webhook source '" + std::string(name.substr(0, 64)) + "'");
+  if (!source)
+    return fail(nullptr, corr_id, 404, "GW-006",
+                "unknown webhook source '" + std::string(name.substr(0, 64)) + "'");
   const SourceConfig &sc = *source->config;
-  if (!sc.enabled) return fail(source, corr_id, 403, "GW-007", "source '" + sc.name + "' is disabled");
+  if (!sc.enabled)
+    return fail(source, corr_id, 403, "GW-007", "source '" + sc.name + "' is disabled");
   if (!source->allowed.empty() && !source->allowed.count(request.client_address))
     return fail(source, corr_id, 403, "GW-007", "client address not allowed for source '" + sc.name + "'",
                 json::array({{{"field", "client_address"}, {"message", "not on the source's allowlist"}}}));
@@ -186,40 +229,52 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     nonce = request.header("X-Nonce");
     auto signature = request.header("X-Signature");
     json missing = json::array();
-    if (timestamp.empty()) missing.push_back({{"field", "X-Timestamp"}, {"message", "header required"}});
-    if (nonce.empty()) missing.push_back({{"field", "X-Nonce"}, {"message", "header required"}});
-    if (signature.empty()) missing.push_back({{"field", "X-Signature"}, {"message", "header required"}});
-    if (!missing.empty()) return fail(source, corr_id, 401, "GW-001", "missing signature headers", missing);
+    if (timestamp.empty())
+      missing.push_back({{"field", "X-Timestamp"}, {"message", "header required"}});
+    if (nonce.empty())
+      missing.push_back({{"field", "X-Nonce"}, {"message", "header required"}});
+    if (signature.empty())
+      missing.push_back({{"field", "X-Signature"}, {"message", "header required"}});
+    if (!missing.empty())
+      return fail(source, corr_id, 401, "GW-001", "missing signature headers", missing);
     int64_t timestamp_s = 0;
     if (!parse_unix_seconds(timestamp, timestamp_s))
-      return fail(source, corr_id, 401, "GW-001", "X-Timestamp is not unix seconds",
-                  json::array({{{"field", "X-Timestamp"}, {"message", "must be an integer (unix seconds)"}}}));
+      return fail(
+          source, corr_id, 401, "GW-001", "X-Timestamp is not unix seconds",
+          json::array({{{"field", "X-Timestamp"}, {"message", "must be an integer (unix seconds)"}}}));
     if (nonce.size() > 128)
       return fail(source, corr_id, 401, "GW-001", "X-Nonce longer than 128 characters",
                   json::array({{{"field", "X-Nonce"}, {"message", "at most 128 characters"}}}));
-    if (signature.substr(0, 7) == "sha256=") signature.remove_prefix(7);
+    if (signature.substr(0, 7) == "sha256=")
+      signature.remove_prefix(7);
     std::string presented(signature);
-    for (auto &c : presented) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto &c : presented)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool valid = false;
     for (const auto &secret : sc.secrets) // every active secret: key rotation
       valid |= constant_time_equal(webhook_signature(secret, timestamp, nonce, request.body), presented);
     if (!valid)
-      return fail(source, corr_id, 401, "GW-001", "signature does not match",
-                  json::array({{{"field", "X-Signature"}, {"message", "not the HMAC-SHA256 of timestamp.nonce.body with an active secret"}}}));
+      return fail(
+          source, corr_id, 401, "GW-001", "signature does not match",
+          json::array({{{"field", "X-Signature"},
+                        {"message", "not the HMAC-SHA256 of timestamp.nonce.body with an active secret"}}}));
     auto verdict = replay_.check(sc.name, nonce, timestamp_s, now_s);
     if (verdict != ReplayGuard::Verdict::ok) {
       replays_blocked_->Increment();
       bool stale = verdict == ReplayGuard::Verdict::stale_timestamp;
       return fail(source, corr_id, 401, "GW-002",
-                  stale ? "timestamp outside the replay window of " + std::to_string(config_.replay_window_s) + " s"
+                  stale ? "timestamp outside the replay window of " +
+                              std::to_string(config_.replay_window_s) + " s"
                         : "nonce already used",
                   json::array({{{"field", stale ? "X-Timestamp" : "X-Nonce"},
                                 {"message", stale ? "outside the replay window" : "already seen"}}}));
     }
   }
   // Past this point a refusal gives the nonce back, so the same signed request may be retried.
-  auto refuse = [&](int http_status, std::string_view code, std::string_view message, const json &errors = json::array()) {
-    if (!nonce.empty()) replay_.forget(sc.name, nonce);
+  auto refuse = [&](int http_status, std::string_view code, std::string_view message,
+                    const json &errors = json::array()) {
+    if (!nonce.empty())
+      replay_.forget(sc.name, nonce);
     return fail(source, corr_id, http_status, code, message, errors);
   };
 
@@ -228,8 +283,9 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     body = json::parse(request.body);
   } catch (const json::parse_error &e) {
     json_errors_->Increment();
-    return refuse(400, "GW-004", "body is not JSON",
-                  json::array({{{"field", "body"}, {"message", "not JSON (at byte " + std::to_string(e.byte) + ")"}}}));
+    return refuse(
+        400, "GW-004", "body is not JSON",
+        json::array({{{"field", "body"}, {"message", "not JSON (at byte " + std::to_string(e.byte) + ")"}}}));
   }
 
   if (sc.auth == AuthMode::passphrase) {
@@ -243,7 +299,8 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     }
     if (!valid)
       return refuse(401, "GW-001", "passphrase missing or wrong",
-                    json::array({{{"field", sc.passphrase_field}, {"message", "missing or not an active passphrase"}}}));
+                    json::array({{{"field", sc.passphrase_field},
+                                  {"message", "missing or not an active passphrase"}}}));
     body.erase(sc.passphrase_field); // never passed on
   }
 
@@ -280,34 +337,41 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   if (violations.empty()) {
     if (auto t = body.find("timestamp"); t != body.end()) {
       auto parsed = parse_timestamp(t->get_ref<const std::string &>());
-      if (!parsed) violations.push_back({"/timestamp", "must be an RFC 3339 timestamp"});
-      else timestamp_ns = *parsed;
+      if (!parsed)
+        violations.push_back({"/timestamp", "must be an RFC 3339 timestamp"});
+      else
+        timestamp_ns = *parsed;
     }
   }
   if (!violations.empty()) {
     schema_errors_->Increment();
     json errors = json::array();
-    for (auto &v : violations) errors.push_back({{"field", field_of(v.pointer)}, {"message", v.message}});
+    for (auto &v : violations)
+      errors.push_back({{"field", field_of(v.pointer)}, {"message", v.message}});
     return refuse(422, "GW-004", "signal failed validation", errors);
   }
-  if (!timestamp_ns) timestamp_ns = now_ns();
+  if (!timestamp_ns)
+    timestamp_ns = now_ns();
 
   std::string scoped_key;
   if (!key.empty()) {
     scoped_key = sc.name + '\n' + key;
     std::string first;
     switch (idempotency_.reserve(scoped_key, sha256(request.body), corr_id, now_s, first)) {
-    case IdempotencyStore::Outcome::reserved: break;
+    case IdempotencyStore::Outcome::reserved:
+      break;
     case IdempotencyStore::Outcome::duplicate: {
       source->count(duplicate);
-      if (!nonce.empty()) replay_.forget(sc.name, nonce);
+      if (!nonce.empty())
+        replay_.forget(sc.name, nonce);
       HttpResponse r;
       r.body = json{{"status", "duplicate"}, {"corr_id", first}}.dump();
       return r;
     }
     case IdempotencyStore::Outcome::conflict:
-      return refuse(409, "GW-005", "idempotency key already used with another body",
-                    json::array({{{"field", "X-Idempotency-Key"}, {"message", "used before with a different body"}}}));
+      return refuse(
+          409, "GW-005", "idempotency key already used with another body",
+          json::array({{{"field", "X-Idempotency-Key"}, {"message", "used before with a different body"}}}));
     case IdempotencyStore::Outcome::in_progress:
       return refuse(409, "GW-005", "a request with this idempotency key is in progress",
                     json::array({{{"field", "X-Idempotency-Key"}, {"message", "in progress"}}}));
@@ -320,15 +384,23 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   signal.timestamp_ns = timestamp_ns;
   json extra = json::object();
   for (auto &[k, v] : body.items()) {
-    if (k == "instrument") signal.instrument = v.get<std::string>();
-    else if (k == "signal") signal.action = signal_action_from_name(v.get_ref<const std::string &>());
-    else if (k == "strength") signal.strength = v.get<double>();
-    else if (k == "price") signal.price = v.get<double>();
-    else if (k == "timestamp") continue;
-    else if (!is_reserved_field(k)) extra[k] = v;
+    if (k == "instrument")
+      signal.instrument = v.get<std::string>();
+    else if (k == "signal")
+      signal.action = signal_action_from_name(v.get_ref<const std::string &>());
+    else if (k == "strength")
+      signal.strength = v.get<double>();
+    else if (k == "price")
+      signal.price = v.get<double>();
+    else if (k == "timestamp")
+      continue;
+    else if (!is_reserved_field(k))
+      extra[k] = v;
   }
-  if (!extra.empty()) signal.extra_json = extra.dump();
-  if (body.size() > size_t(4) + body.contains("metadata") + body.contains("timestamp")) note_unknown_fields(body, corr_id);
+  if (!extra.empty())
+    signal.extra_json = extra.dump();
+  if (body.size() > size_t(4) + body.contains("metadata") + body.contains("timestamp"))
+    note_unknown_fields(body, corr_id);
 
   // The audit record first: if the bus refuses either, nothing was accepted.
   AuditRecord audit;
@@ -350,11 +422,13 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     status = bus_.publish(message, config_.publish_timeout);
   }
   if (status == PublishStatus::unavailable) {
-    if (!scoped_key.empty()) idempotency_.release(scoped_key);
+    if (!scoped_key.empty())
+      idempotency_.release(scoped_key);
     log::error("webhook_bus_unavailable", {{"source", sc.name}}, corr_id);
     return refuse(503, "GW-009", "bus unavailable, nothing was accepted; retry");
   }
-  if (!scoped_key.empty()) idempotency_.commit(scoped_key);
+  if (!scoped_key.empty())
+    idempotency_.commit(scoped_key);
   source->count(accepted);
   HttpResponse r;
   r.body = json{{"status", "accepted"}, {"corr_id", corr_id}, {"timestamp", stamp}}.dump();

@@ -155,7 +155,7 @@ std::string sha256_of_file(const std::filesystem::path &path) {
 
 namespace {
 
-std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
+std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path, const std::filesystem::path &reported) {
   std::error_code fs_error;
   if (!std::filesystem::is_regular_file(path, fs_error))
     throw Refused{"not a regular file"};
@@ -207,7 +207,8 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
   identity.abi_major = descriptor.abi_major;
   identity.abi_minor = descriptor.abi_minor;
   identity.flags = descriptor.flags;
-  identity.path = path;
+  identity.path = reported;
+  identity.loaded_from = path;
 
   auto name = text_of(descriptor.name);
   if (!name || !valid_name(*name))
@@ -260,6 +261,29 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path) {
 } // namespace
 
 std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal) {
+  return load_plugin_library(path, refusal, LoadOptions{});
+}
+
+namespace {
+
+// The private copy of file in cache_dir, named by content; written once, atomically.
+std::filesystem::path cached_copy(const std::filesystem::path &file, const std::filesystem::path &cache_dir,
+                                  const std::string &sha256) {
+  std::filesystem::create_directories(cache_dir);
+  auto copy = cache_dir / (file.stem().string() + "-" + sha256.substr(0, 16) + ".so");
+  if (!std::filesystem::exists(copy)) {
+    auto partial = copy;
+    partial += ".partial";
+    std::filesystem::copy_file(file, partial, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(partial, copy);
+  }
+  return copy;
+}
+
+} // namespace
+
+std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal,
+                                                   const LoadOptions &options) {
   // Boost.DLL takes a bare file name as ./name; identity records absolute paths anyway.
   std::error_code error;
   std::filesystem::path absolute = std::filesystem::absolute(path, error);
@@ -267,7 +291,15 @@ std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &
     absolute = path;
   absolute = absolute.lexically_normal();
   try {
-    return load_checked(absolute);
+    std::filesystem::path load_from = absolute;
+    if (options.admit || !options.cache_dir.empty()) {
+      if (!std::filesystem::is_regular_file(absolute, error)) throw Refused{"not a regular file"};
+      std::string sha = sha256_of_file(absolute);
+      if (options.admit)
+        if (std::string why = options.admit(absolute, sha); !why.empty()) throw Refused{why};
+      if (!options.cache_dir.empty()) load_from = cached_copy(absolute, options.cache_dir, sha);
+    }
+    return load_checked(load_from, absolute);
   } catch (const Refused &r) {
     if (refusal)
       *refusal = LoadRefusal{absolute, absolute.string() + ": " + r.reason};

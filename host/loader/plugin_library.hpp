@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,7 @@ struct PluginIdentity {
   uint32_t flags = 0;
   std::filesystem::path path; // absolute
   std::string sha256;         // hex of the file's bytes
+  std::filesystem::path loaded_from; // the private copy actually mapped (LoadOptions::cache_dir), else path
 };
 
 std::string_view kind_name(int32_t kind); // "strategy", "risk", "executor", "audit-sink", "unknown"
@@ -43,7 +45,18 @@ struct LoadRefusal {
 // Loads one file. On refusal returns nullptr and fills *refusal. Never throws for a bad plugin.
 std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal);
 
-// Lower-case hex SHA-256 of a file's bytes; throws std::runtime_error when it cannot be read.
+struct LoadOptions {
+  // When set, the file is copied there (named by its SHA-256) and mapped from the copy: the
+  // original may then be overwritten safely while loaded, and every version maps from its own
+  // path (a reload of the same path could otherwise return the old mapping).
+  std::filesystem::path cache_dir;
+  // Called with the file's SHA-256 before anything is mapped: "" admits, else the reason.
+  std::function<std::string(const std::filesystem::path &file, const std::string &sha256)> admit;
+};
+std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal,
+                                                   const LoadOptions &options);
+
+// Hex SHA-256 of a file's bytes. Throws std::runtime_error when it cannot be read.
 std::string sha256_of_file(const std::filesystem::path &path);
 
 } // namespace th

@@ -72,7 +72,7 @@ void PluginRegistry::scan(const std::vector<std::string> &dirs) {
 
 std::shared_ptr<PluginLibrary> PluginRegistry::add(const std::filesystem::path &path) {
   LoadRefusal refusal;
-  auto library = load_plugin_library(path, &refusal);
+  auto library = load_plugin_library(path, &refusal, options_);
   std::lock_guard lock(mutex_);
   if (library) {
     const PluginIdentity &id = library->identity();
@@ -114,6 +114,42 @@ std::vector<std::shared_ptr<PluginLibrary>> PluginRegistry::libraries() const {
 std::vector<LoadRefusal> PluginRegistry::refusals() const {
   std::lock_guard lock(mutex_);
   return refusals_;
+}
+
+void PluginRegistry::set_load_options(LoadOptions options) {
+  std::lock_guard lock(mutex_);
+  options_ = std::move(options);
+}
+
+std::shared_ptr<PluginLibrary> PluginRegistry::load_unregistered(const std::filesystem::path &path,
+                                                                 LoadRefusal *refusal) const {
+  LoadOptions options;
+  {
+    std::lock_guard lock(mutex_);
+    options = options_;
+  }
+  return load_plugin_library(path, refusal, options);
+}
+
+void PluginRegistry::put(std::shared_ptr<PluginLibrary> library) {
+  std::lock_guard lock(mutex_);
+  const std::string &name = library->identity().name;
+  std::erase_if(libraries_, [&](const auto &l) { return l->identity().name == name; });
+  libraries_.push_back(std::move(library));
+}
+
+void PluginRegistry::remove(const std::shared_ptr<PluginLibrary> &library) {
+  std::lock_guard lock(mutex_);
+  std::erase(libraries_, library);
+}
+
+std::shared_ptr<PluginLibrary> PluginRegistry::find_by_path(const std::filesystem::path &path) const {
+  std::error_code error;
+  auto absolute = std::filesystem::absolute(path, error).lexically_normal();
+  std::lock_guard lock(mutex_);
+  for (const auto &l : libraries_)
+    if (l->identity().path == absolute) return l;
+  return nullptr;
 }
 
 } // namespace th

@@ -17,14 +17,25 @@ TEST(GatewayConfigTest, DefaultsFollowTheContract) {
 }
 
 TEST(GatewayConfigTest, ReadsEveryField) {
-  auto c = parse_gateway_config(
-      json{{"listen", "0.0.0.0:9000"}, {"threads", 3}, {"max_body_bytes", 2048}, {"max_header_bytes", 4096},
-           {"max_headers", 10}, {"header_timeout_ms", 100}, {"body_timeout_ms", 200}, {"idle_timeout_ms", 300},
-           {"replay_window_s", 60}, {"idempotency_ttl_s", 120}, {"max_nonces", 1000}, {"max_idempotency_keys", 500},
-           {"publish_timeout_ms", 50},
-           {"sources",
-            {{"s", {{"secrets", {"a", "b"}}, {"rate_limit", {{"rate_per_s", 5}, {"burst", 7}}}, {"allow_ips", {"::ffff:1.2.3.4", "10.0.0.1"}}}}}}},
-      {});
+  auto c = parse_gateway_config(json{{"listen", "0.0.0.0:9000"},
+                                     {"threads", 3},
+                                     {"max_body_bytes", 2048},
+                                     {"max_header_bytes", 4096},
+                                     {"max_headers", 10},
+                                     {"header_timeout_ms", 100},
+                                     {"body_timeout_ms", 200},
+                                     {"idle_timeout_ms", 300},
+                                     {"replay_window_s", 60},
+                                     {"idempotency_ttl_s", 120},
+                                     {"max_nonces", 1000},
+                                     {"max_idempotency_keys", 500},
+                                     {"publish_timeout_ms", 50},
+                                     {"sources",
+                                      {{"s",
+                                        {{"secrets", {"a", "b"}},
+                                         {"rate_limit", {{"rate_per_s", 5}, {"burst", 7}}},
+                                         {"allow_ips", {"::ffff:1.2.3.4", "10.0.0.1"}}}}}}},
+                                {});
   EXPECT_EQ(c.server.threads, 3);
   EXPECT_EQ(c.server.max_headers, 10u);
   EXPECT_EQ(c.server.idle_timeout, std::chrono::milliseconds(300));
@@ -56,10 +67,12 @@ TEST(GatewayConfigTest, EveryProblemIsReportedWithItsPlace) {
     FAIL() << "expected ConfigErrors";
   } catch (const ConfigErrors &e) {
     std::string all;
-    for (auto &err : e.errors()) all += err.to_string() + "\n";
+    for (auto &err : e.errors())
+      all += err.to_string() + "\n";
     EXPECT_EQ(e.errors().size(), 9u) << all;
-    for (const char *needle : {"/listen", "/threads", "/colour", "/sources/a", "/sources/b/auth", "/sources/c",
-                               "/sources/d/allow_ips/0", "/sources/d/mapping/colour", "/sources/bad name!"})
+    for (const char *needle :
+         {"/listen", "/threads", "/colour", "/sources/a", "/sources/b/auth", "/sources/c",
+          "/sources/d/allow_ips/0", "/sources/d/mapping/colour", "/sources/bad name!"})
       EXPECT_NE(std::find(pointers.begin(), pointers.end(), needle), pointers.end()) << needle << "\n" << all;
     EXPECT_NE(all.find("deploy.yaml:7:3"), std::string::npos) << all;
     EXPECT_NE(all.find("'oauth'"), std::string::npos) << all;
@@ -76,7 +89,8 @@ TEST(GatewayConfigTest, MissingSecretFileIsNamed) {
 }
 
 TEST(GatewayConfigTest, DevDefaultsAreRecognised) {
-  auto c = parse_gateway_config(json{{"sources", {{"test", {{"secrets", {"test-secret"}}}}, {"real", {{"secrets", {"x9"}}}}}}}, {});
+  auto c = parse_gateway_config(
+      json{{"sources", {{"test", {{"secrets", {"test-secret"}}}}, {"real", {{"secrets", {"x9"}}}}}}}, {});
   EXPECT_TRUE(c.sources.at("test").uses_dev_default());
   EXPECT_FALSE(c.sources.at("real").uses_dev_default());
 }
@@ -87,8 +101,10 @@ TEST(GatewayConfigTest, ShippedTradingViewSnippetLoadsInADeployment) {
   ASSERT_FALSE(snippet.empty());
   std::string indented;
   std::istringstream lines(snippet);
-  for (std::string line; std::getline(lines, line);) indented += "    " + line + "\n";
-  std::string yaml = "version: 1\nname: t\nplugin_dirs: [\"" + std::string(TRADEHOST_SOURCE_DIR) + "\"]\ngateway:\n  sources:\n" + indented;
+  for (std::string line; std::getline(lines, line);)
+    indented += "    " + line + "\n";
+  std::string yaml = "version: 1\nname: t\nplugin_dirs: [\"" + std::string(TRADEHOST_SOURCE_DIR) +
+                     "\"]\ngateway:\n  sources:\n" + indented;
   Deployment d;
   try {
     d = load_deployment_text(yaml, "inline.yaml");

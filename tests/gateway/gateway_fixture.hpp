@@ -34,10 +34,13 @@ using nlohmann::json;
 class SwitchableBus : public Bus {
 public:
   explicit SwitchableBus(std::unique_ptr<Bus> inner) : inner_(std::move(inner)) {}
-  void subscribe(const SubscriptionSpec &spec, Handler handler) override { inner_->subscribe(spec, std::move(handler)); }
+  void subscribe(const SubscriptionSpec &spec, Handler handler) override {
+    inner_->subscribe(spec, std::move(handler));
+  }
   void start() override { inner_->start(); }
   PublishStatus publish(const Message &m, std::chrono::milliseconds timeout) override {
-    if (down) return PublishStatus::unavailable;
+    if (down)
+      return PublishStatus::unavailable;
     return inner_->publish(m, timeout);
   }
   bool wait_idle(std::chrono::milliseconds timeout) override { return inner_->wait_idle(timeout); }
@@ -50,38 +53,42 @@ private:
 };
 
 inline int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-inline std::string schema_path() { return std::string(TRADEHOST_SOURCE_DIR) + "/schemas/signal.schema.json"; }
+inline std::string schema_path() {
+  return std::string(TRADEHOST_SOURCE_DIR) + "/schemas/signal.schema.json";
+}
 
 // A gateway section with an hmac source "test" and short timeouts; tests add to it.
 inline json base_config() {
-  return json{{"listen", "127.0.0.1:0"},
-              {"threads", 2},
-              {"header_timeout_ms", 300},
-              {"idle_timeout_ms", 5000},
-              {"signal_schema", schema_path()},
-              {"sources", {{"test", {{"secrets", {"s3cret-current"}}}}}}};
+  return json{{"listen", "127.0.0.1:0"},        {"threads", 2},
+              {"header_timeout_ms", 300},       {"idle_timeout_ms", 5000},
+              {"signal_schema", schema_path()}, {"sources", {{"test", {{"secrets", {"s3cret-current"}}}}}}};
 }
 
 inline std::string valid_body(double strength = 0.8) {
-  return json{{"instrument", "BTC/USDT"}, {"price", 42000.5}, {"signal", "buy"}, {"strength", strength}}.dump();
+  return json{{"instrument", "BTC/USDT"}, {"price", 42000.5}, {"signal", "buy"}, {"strength", strength}}
+      .dump();
 }
 
 class GatewayUnderTest {
 public:
   explicit GatewayUnderTest(const json &section, std::function<HealthReport()> health = {}) {
     bus = std::make_unique<SwitchableBus>(make_embedded_bus());
-    bus->subscribe({"test-collector", {Subject::signals_normalized, Subject::audit_event}}, [this](const Delivery &d) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back(d.message);
-    });
+    bus->subscribe({"test-collector", {Subject::signals_normalized, Subject::audit_event}},
+                   [this](const Delivery &d) {
+                     std::lock_guard lock(mutex_);
+                     messages_.push_back(d.message);
+                   });
     bus->start();
     GatewayOptions options;
     options.health = std::move(health);
     options.version = "test";
-    options.clock.steady = [this] { return steady_base_ + std::chrono::milliseconds(steady_offset_ms.load()); };
+    options.clock.steady = [this] {
+      return steady_base_ + std::chrono::milliseconds(steady_offset_ms.load());
+    };
     gateway = std::make_unique<Gateway>(parse_gateway_config(section, {}), *bus, metrics, options);
   }
   ~GatewayUnderTest() {
@@ -90,7 +97,9 @@ public:
   }
   void start() { gateway->start(); }
 
-  std::string url(const std::string &path) const { return "http://127.0.0.1:" + std::to_string(gateway->port()) + path; }
+  std::string url(const std::string &path) const {
+    return "http://127.0.0.1:" + std::to_string(gateway->port()) + path;
+  }
 
   ClientResponse post_signed(const std::string &source, const std::string &body, const std::string &secret,
                              HeaderList extra = {}, int64_t timestamp = unix_now()) {
@@ -108,13 +117,15 @@ public:
   std::vector<Signal> signals() {
     std::vector<Signal> out;
     for (auto &m : published())
-      if (m.subject == Subject::signals_normalized) out.push_back(std::get<Signal>(m.payload));
+      if (m.subject == Subject::signals_normalized)
+        out.push_back(std::get<Signal>(m.payload));
     return out;
   }
   std::vector<AuditRecord> audits() {
     std::vector<AuditRecord> out;
     for (auto &m : published())
-      if (m.subject == Subject::audit_event) out.push_back(std::get<AuditRecord>(m.payload));
+      if (m.subject == Subject::audit_event)
+        out.push_back(std::get<AuditRecord>(m.payload));
     return out;
   }
 
@@ -122,7 +133,8 @@ public:
   double metric(const std::string &sample) {
     std::istringstream lines(metrics.serialize());
     for (std::string line; std::getline(lines, line);)
-      if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
+      if (line.rfind(sample + " ", 0) == 0)
+        return std::stod(line.substr(sample.size() + 1));
     return -1;
   }
 
@@ -142,7 +154,8 @@ inline void expect_error(const ClientResponse &r, int status, const std::string 
   EXPECT_EQ(r.status, status) << r.body;
   auto body = json::parse(r.body);
   EXPECT_EQ(body.at("detail").get<std::string>().rfind(code + ": ", 0), 0u) << r.body;
-  EXPECT_TRUE(std::regex_match(body.at("corr_id").get<std::string>(), std::regex("^[a-zA-Z0-9_-]{8,64}$"))) << r.body;
+  EXPECT_TRUE(std::regex_match(body.at("corr_id").get<std::string>(), std::regex("^[a-zA-Z0-9_-]{8,64}$")))
+      << r.body;
   EXPECT_TRUE(body.at("errors").is_array()) << r.body;
   for (auto &e : body.at("errors")) {
     EXPECT_TRUE(e.at("field").is_string());
@@ -154,7 +167,8 @@ inline void expect_error(const ClientResponse &r, int status, const std::string 
 inline std::vector<std::string> error_fields(const ClientResponse &r) {
   std::vector<std::string> out;
   auto body = json::parse(r.body);
-  for (auto &e : body.at("errors")) out.push_back(e.at("field").get<std::string>());
+  for (auto &e : body.at("errors"))
+    out.push_back(e.at("field").get<std::string>());
   return out;
 }
 
@@ -164,7 +178,9 @@ public:
   explicit RawConnection(uint16_t port) : socket_(ioc_) {
     socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
   }
-  void send(std::string_view bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size())); }
+  void send(std::string_view bytes) {
+    boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()));
+  }
   // Reads one response; throws on a closed connection.
   boost::beast::http::response<boost::beast::http::string_body> read() {
     boost::beast::http::response<boost::beast::http::string_body> response;
@@ -179,9 +195,12 @@ public:
     while (std::chrono::steady_clock::now() < deadline) {
       boost::system::error_code ec;
       socket_.read_some(boost::asio::buffer(scratch), ec);
-      if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) return true;
-      if (ec == boost::asio::error::would_block) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      else if (ec) return true;
+      if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+        return true;
+      if (ec == boost::asio::error::would_block)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      else if (ec)
+        return true;
     }
     return false;
   }
@@ -193,9 +212,12 @@ private:
 };
 
 // A signed request as raw HTTP/1.1 bytes (Content-Length framing).
-inline std::string raw_signed_request(const std::string &source, const std::string &body, const std::string &secret) {
-  std::string out = "POST /webhook/" + source + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
-  for (auto &[k, v] : sign_webhook(secret, body, unix_now())) out += k + ": " + v + "\r\n";
+inline std::string raw_signed_request(const std::string &source, const std::string &body,
+                                      const std::string &secret) {
+  std::string out =
+      "POST /webhook/" + source + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+  for (auto &[k, v] : sign_webhook(secret, body, unix_now()))
+    out += k + ": " + v + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   return out;
 }
@@ -225,12 +247,15 @@ inline std::string read_text(const std::string &path) {
 inline std::string run_shell(const std::string &command, int *status = nullptr) {
   std::string out;
   FILE *pipe = popen(command.c_str(), "r");
-  if (!pipe) return out;
+  if (!pipe)
+    return out;
   char chunk[4096];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, pipe)) > 0) out.append(chunk, n);
+  while ((n = fread(chunk, 1, sizeof chunk, pipe)) > 0)
+    out.append(chunk, n);
   int rc = pclose(pipe);
-  if (status) *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  if (status)
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   return out;
 }
 

@@ -40,7 +40,8 @@ TEST(GatewayHttp, ChunkedBodyOverTheLimitIs413) {
   GatewayUnderTest g(config);
   g.start();
   RawConnection c(g.gateway->port());
-  c.send("POST /webhook/test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(std::string(4096, 'a'), 500));
+  c.send("POST /webhook/test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+         chunked(std::string(4096, 'a'), 500));
   auto response = c.read();
   EXPECT_EQ(response.result_int(), 413u);
   EXPECT_EQ(json::parse(response.body()).at("detail").get<std::string>().rfind("GW-008: ", 0), 0u);
@@ -52,7 +53,8 @@ TEST(GatewayHttp, ChunkedBodyIsAccepted) {
   g.start();
   std::string body = valid_body();
   std::string request = "POST /webhook/test HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n";
-  for (auto &[k, v] : sign_webhook(secret, body, unix_now())) request += k + ": " + v + "\r\n";
+  for (auto &[k, v] : sign_webhook(secret, body, unix_now()))
+    request += k + ": " + v + "\r\n";
   RawConnection c(g.gateway->port());
   c.send(request + "\r\n" + chunked(body, 7));
   auto response = c.read();
@@ -66,7 +68,8 @@ TEST(GatewayHttp, ExpectContinueIsHonoured) {
   std::string body = valid_body();
   std::string request = "POST /webhook/test HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n";
-  for (auto &[k, v] : sign_webhook(secret, body, unix_now())) request += k + ": " + v + "\r\n";
+  for (auto &[k, v] : sign_webhook(secret, body, unix_now()))
+    request += k + ": " + v + "\r\n";
   RawConnection c(g.gateway->port());
   c.send(request + "\r\n");
   EXPECT_EQ(c.read().result_int(), 100u);
@@ -95,7 +98,8 @@ TEST(GatewayHttp, PipelinedRequestsAreAnsweredInOrder) {
   g.start();
   RawConnection c(g.gateway->port());
   std::string batch;
-  for (int i = 0; i < 10; ++i) batch += raw_signed_request("test", valid_body(i / 10.0), secret);
+  for (int i = 0; i < 10; ++i)
+    batch += raw_signed_request("test", valid_body(i / 10.0), secret);
   batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   c.send(batch); // all eleven requests in one write
   std::vector<std::string> corr_ids;
@@ -144,7 +148,8 @@ TEST(GatewayHttp, HeaderCountAndSizeLimitsAre431) {
   GatewayUnderTest g(config);
   g.start();
   std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
-  for (int i = 0; i < 30; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 30; ++i)
+    many += "X-H" + std::to_string(i) + ": v\r\n";
   RawConnection a(g.gateway->port());
   a.send(many + "\r\n");
   EXPECT_EQ(a.read().result_int(), 431u);
@@ -187,12 +192,16 @@ TEST(GatewayHttp, HostRoutesHealthReadinessAndMethodChecks) {
   EXPECT_EQ(h.at("version"), "test");
   EXPECT_EQ(h.at("nats"), "connected");
   EXPECT_EQ(h.at("processor_status"), "active");
-  EXPECT_EQ(h.at("consumer"), (json{{"status", "healthy"}, {"durable_name", "mcp-signals"},
-                                    {"filter_subject", "signals.normalized"}, {"num_pending", 3}, {"num_waiting", 1}}));
+  EXPECT_EQ(h.at("consumer"), (json{{"status", "healthy"},
+                                    {"durable_name", "mcp-signals"},
+                                    {"filter_subject", "signals.normalized"},
+                                    {"num_pending", 3},
+                                    {"num_waiting", 1}}));
   EXPECT_EQ(http_request("GET", g.url("/readyz"), "").status, 200);
   healthy = false;
   EXPECT_EQ(http_request("GET", g.url("/healthz"), "").status, 503);
-  EXPECT_EQ(json::parse(http_request("GET", g.url("/healthz"), "").body).at("consumer").at("status"), "degraded");
+  EXPECT_EQ(json::parse(http_request("GET", g.url("/healthz"), "").body).at("consumer").at("status"),
+            "degraded");
   EXPECT_EQ(http_request("GET", g.url("/readyz"), "").status, 503);
   healthy = true;
   g.gateway->set_ready(false);
@@ -220,11 +229,12 @@ TEST(GatewayHttp, MetricsHaveEveryContractNameAndPassPromtool) {
   ASSERT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.header("Content-Type").rfind("text/plain", 0), 0u);
   // The gateway's families (the agent_ and audit_ ones appear once their stages record something).
-  for (const char *name :
-       {"gateway_webhooks_received_total", "gateway_validation_errors_total", "gateway_request_duration_seconds",
-        "gateway_rate_limit_exceeded_total", "gateway_replay_attacks_blocked_total", "gateway_unknown_fields_total"})
+  for (const char *name : {"gateway_webhooks_received_total", "gateway_validation_errors_total",
+                           "gateway_request_duration_seconds", "gateway_rate_limit_exceeded_total",
+                           "gateway_replay_attacks_blocked_total", "gateway_unknown_fields_total"})
     EXPECT_NE(metrics.body.find(std::string("# TYPE ") + name), std::string::npos) << name;
-  EXPECT_NE(metrics.body.find(R"(gateway_request_duration_seconds_count{endpoint="/webhook/"} 3)"), std::string::npos)
+  EXPECT_NE(metrics.body.find(R"(gateway_request_duration_seconds_count{endpoint="/webhook/"} 3)"),
+            std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find(R"(gateway_unknown_fields_total{field_name="surprise"} 1)"), std::string::npos);
   TempDir dir;
@@ -242,16 +252,19 @@ TEST(GatewayHttp, TlsListenerServesTheSameRoutes) {
                        &status);
   ASSERT_EQ(status, 0) << out;
   auto config = base_config();
-  config["tls"] = {{"listen", "127.0.0.1:0"}, {"cert_file", dir.file("cert.pem")}, {"key_file", dir.file("key.pem")}};
+  config["tls"] = {
+      {"listen", "127.0.0.1:0"}, {"cert_file", dir.file("cert.pem")}, {"key_file", dir.file("key.pem")}};
   GatewayUnderTest g(config);
   g.start();
   ASSERT_NE(g.gateway->tls_port(), 0);
   std::string body = valid_body();
   std::string headers;
-  for (auto &[k, v] : sign_webhook(secret, body, unix_now())) headers += " -H '" + k + ": " + v + "'";
+  for (auto &[k, v] : sign_webhook(secret, body, unix_now()))
+    headers += " -H '" + k + ": " + v + "'";
   std::ofstream(dir.file("body.json")) << body;
-  auto response = run_shell("curl -s --cacert " + dir.file("cert.pem") + " -w '\\n%{http_code}' -H 'Content-Type: application/json'" +
-                                headers + " --data-binary @" + dir.file("body.json") + " https://localhost:" +
+  auto response = run_shell("curl -s --cacert " + dir.file("cert.pem") +
+                                " -w '\\n%{http_code}' -H 'Content-Type: application/json'" + headers +
+                                " --data-binary @" + dir.file("body.json") + " https://localhost:" +
                                 std::to_string(g.gateway->tls_port()) + "/webhook/test",
                             &status);
   EXPECT_EQ(status, 0);

@@ -28,25 +28,29 @@ curl -s -w '\n%{http_code}' -H "Content-Type: application/json" -H "X-Timestamp:
   EXPECT_EQ(json::parse(out.substr(0, newline)).at("status"), "accepted");
   ASSERT_EQ(g.signals().size(), 1u);
   // Our signature function agrees with openssl's.
-  auto cli = run_shell("printf '%s' '1700000000.abc.{}' | openssl dgst -sha256 -hmac key -hex | sed 's/^.*= //'");
+  auto cli =
+      run_shell("printf '%s' '1700000000.abc.{}' | openssl dgst -sha256 -hmac key -hex | sed 's/^.*= //'");
   EXPECT_EQ(cli.substr(0, 64), webhook_signature("key", "1700000000", "abc", "{}"));
   // A wrong secret through the same path is refused.
-  out = run_shell("SECRET=wrong sh " + dir.file("send.sh") + " " + dir.file("body.json") + " " + g.url("/webhook/test"));
+  out = run_shell("SECRET=wrong sh " + dir.file("send.sh") + " " + dir.file("body.json") + " " +
+                  g.url("/webhook/test"));
   EXPECT_EQ(out.substr(out.rfind('\n') + 1), "401");
 }
 
 TEST(GatewayInterop, SendWebhookSignsOrAddsThePassphrase) {
   auto config = base_config();
-  config["sources"]["tv"] = {{"auth", "passphrase"}, {"passphrases", {"pp-1"}},
+  config["sources"]["tv"] = {{"auth", "passphrase"},
+                             {"passphrases", {"pp-1"}},
                              {"mapping", {{"instrument", {{"from", "ticker"}, {"after", ":"}}}}}};
   GatewayUnderTest g(config);
   g.start();
   auto parsed = parse_gateway_config(config, {});
   auto r = send_webhook(parsed.sources.at("test"), g.url("/webhook/test"), valid_body(), "k-1");
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(json::parse(send_webhook(parsed.sources.at("test"), g.url("/webhook/test"), valid_body(), "k-1").body)
-                .at("status"),
-            "duplicate");
+  EXPECT_EQ(
+      json::parse(send_webhook(parsed.sources.at("test"), g.url("/webhook/test"), valid_body(), "k-1").body)
+          .at("status"),
+      "duplicate");
   auto tv = send_webhook(parsed.sources.at("tv"), g.url("/webhook/tv"),
                          R"({"ticker":"BINANCE:SOLUSDT","signal":"close","price":1,"strength":0})");
   EXPECT_EQ(tv.status, 200) << tv.body;

@@ -41,8 +41,12 @@ TEST(GatewayWebhook, AcceptsASignedWebhookAndPublishesSignalAndAudit) {
 TEST(GatewayWebhook, KeepsABodyTimestampAndMetadata) {
   GatewayUnderTest g(base_config());
   g.start();
-  auto body = json{{"instrument", "ETHUSDT"}, {"price", 1}, {"signal", "sell"}, {"strength", 0.1},
-                   {"timestamp", "2025-01-15T10:30:01.250Z"}, {"metadata", {{"note", "x"}}}};
+  auto body = json{{"instrument", "ETHUSDT"},
+                   {"price", 1},
+                   {"signal", "sell"},
+                   {"strength", 0.1},
+                   {"timestamp", "2025-01-15T10:30:01.250Z"},
+                   {"metadata", {{"note", "x"}}}};
   auto r = g.post_signed("test", body.dump(), secret);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body).at("timestamp"), "2025-01-15T10:30:01.250Z");
@@ -94,7 +98,8 @@ TEST(GatewayWebhook, UnknownSourceIs404Gw006) {
   g.start();
   auto r = g.post_signed("nosuch", valid_body(), secret);
   expect_error(r, 404, "GW-006");
-  EXPECT_TRUE(std::regex_match(json::parse(r.body).at("corr_id").get<std::string>(), std::regex("^nosuch_[0-9a-f]{16}$")));
+  EXPECT_TRUE(std::regex_match(json::parse(r.body).at("corr_id").get<std::string>(),
+                               std::regex("^nosuch_[0-9a-f]{16}$")));
   // A hostile source name is reduced to safe characters in the corr_id.
   auto odd = http_request("POST", g.url("/webhook/%3Cscript%3E..."), valid_body());
   expect_error(odd, 404, "GW-006");
@@ -134,14 +139,20 @@ TEST(GatewayWebhook, MalformedJsonIs400AndInvalidSignalIs422ListingEachField) {
   g.start();
   auto bad = g.post_signed("test", "{\"instrument\": ", secret);
   expect_error(bad, 400, "GW-004");
-  auto invalid = g.post_signed("test", json{{"instrument", "btc"}, {"signal", "moon"}, {"strength", 2}}.dump(), secret);
+  auto invalid =
+      g.post_signed("test", json{{"instrument", "btc"}, {"signal", "moon"}, {"strength", 2}}.dump(), secret);
   expect_error(invalid, 422, "GW-004");
   auto fields = error_fields(invalid);
   std::sort(fields.begin(), fields.end());
   EXPECT_EQ(fields, (std::vector<std::string>{"instrument", "price", "signal", "strength"})) << invalid.body;
-  auto bad_time = g.post_signed(
-      "test", json{{"instrument", "ETHUSDT"}, {"price", 1}, {"signal", "buy"}, {"strength", 1}, {"timestamp", "yesterday at noon"}}.dump(),
-      secret);
+  auto bad_time = g.post_signed("test",
+                                json{{"instrument", "ETHUSDT"},
+                                     {"price", 1},
+                                     {"signal", "buy"},
+                                     {"strength", 1},
+                                     {"timestamp", "yesterday at noon"}}
+                                    .dump(),
+                                secret);
   expect_error(bad_time, 422, "GW-004");
   EXPECT_EQ(error_fields(bad_time), std::vector<std::string>{"timestamp"});
   EXPECT_TRUE(g.signals().empty());
@@ -224,8 +235,9 @@ TEST(GatewayWebhook, TradingViewMappingWithPassphraseAndAllowlist) {
   config["sources"]["tradingview-prod"] = fenced;
   GatewayUnderTest g(config);
   g.start();
-  json alert = {{"passphrase", "tv-pass-phrase"},      {"ticker", "BINANCE:ETHUSDT"}, {"strategy.order_action", "BUY"},
-                {"price", "3012.5"},                   {"time", "2025-01-15T10:30:00Z"}, {"signal_strength", 0.7},
+  json alert = {{"passphrase", "tv-pass-phrase"}, {"ticker", "BINANCE:ETHUSDT"},
+                {"strategy.order_action", "BUY"}, {"price", "3012.5"},
+                {"time", "2025-01-15T10:30:00Z"}, {"signal_strength", 0.7},
                 {"strategy.order_contracts", 2}};
   auto r = http_request("POST", g.url("/webhook/tradingview"), alert.dump());
   ASSERT_EQ(r.status, 200) << r.body;
@@ -242,7 +254,8 @@ TEST(GatewayWebhook, TradingViewMappingWithPassphraseAndAllowlist) {
   EXPECT_EQ(extra.at("time"), "2025-01-15T10:30:00Z"); // unmapped fields pass through
   EXPECT_EQ(extra.at("strategy.order_contracts"), 2);
   EXPECT_FALSE(extra.contains("ticker"));
-  for (auto &a : g.audits()) EXPECT_EQ(a.data_json.find("tv-pass-phrase"), std::string::npos);
+  for (auto &a : g.audits())
+    EXPECT_EQ(a.data_json.find("tv-pass-phrase"), std::string::npos);
 
   // The same alert again (same time + ticker): a duplicate, nothing published.
   auto again = http_request("POST", g.url("/webhook/tradingview"), alert.dump());
@@ -250,7 +263,10 @@ TEST(GatewayWebhook, TradingViewMappingWithPassphraseAndAllowlist) {
   EXPECT_EQ(json::parse(again.body).at("status"), "duplicate");
   EXPECT_EQ(json::parse(again.body).at("corr_id"), json::parse(r.body).at("corr_id"));
   // Strength defaults to 1.0 when the alert has none.
-  json minimal = {{"passphrase", "tv-pass-phrase"}, {"ticker", "NASDAQ:AAPL"}, {"strategy.order_action", "sell"}, {"price", 190}};
+  json minimal = {{"passphrase", "tv-pass-phrase"},
+                  {"ticker", "NASDAQ:AAPL"},
+                  {"strategy.order_action", "sell"},
+                  {"price", 190}};
   ASSERT_EQ(http_request("POST", g.url("/webhook/tradingview"), minimal.dump()).status, 200);
   EXPECT_DOUBLE_EQ(g.signals().back().strength, 1.0);
 
@@ -284,7 +300,8 @@ TEST(GatewayWebhook, UnknownFieldsPassThroughAreCountedAndLoggedOnce) {
   int logged = 0;
   for (std::string line; std::getline(lines, line);) {
     auto entry = json::parse(line);
-    if (entry.value("event", "") != "unknown_field") continue;
+    if (entry.value("event", "") != "unknown_field")
+      continue;
     ++logged;
     EXPECT_EQ(entry.dump().find("exotic_field") != std::string::npos, true);
     EXPECT_EQ(entry.value("corr_id", ""), json::parse(first.body).at("corr_id"));
@@ -304,7 +321,10 @@ TEST(GatewayWebhook, SecretsNeverAppearInLogs) {
     g.start();
     EXPECT_EQ(g.post_signed("test", valid_body(), "hmac-secret-AAAA").status, 200);
     EXPECT_EQ(g.post_signed("test", valid_body(), "wrong-secret-BBBB").status, 401);
-    json alert = {{"passphrase", "tv-pass-phrase"}, {"ticker", "X:ETHUSDT"}, {"strategy.order_action", "buy"}, {"price", 1}};
+    json alert = {{"passphrase", "tv-pass-phrase"},
+                  {"ticker", "X:ETHUSDT"},
+                  {"strategy.order_action", "buy"},
+                  {"price", 1}};
     EXPECT_EQ(http_request("POST", g.url("/webhook/tradingview"), alert.dump()).status, 200);
     alert["passphrase"] = "wrong-pass-CCCC";
     EXPECT_EQ(http_request("POST", g.url("/webhook/tradingview"), alert.dump()).status, 401);
@@ -313,9 +333,11 @@ TEST(GatewayWebhook, SecretsNeverAppearInLogs) {
     EXPECT_EQ(http_request("POST", g.url("/webhook/tradingview"), alert.dump()).status, 422);
   }
   std::string log_text = read_text(dir.file("log.jsonl"));
-  EXPECT_NE(log_text.find("gateway_dev_secret"), std::string::npos) << "the dev default secret is warned about";
+  EXPECT_NE(log_text.find("gateway_dev_secret"), std::string::npos)
+      << "the dev default secret is warned about";
   EXPECT_NE(log_text.find("webhook_refused"), std::string::npos);
-  for (const char *secret_text : {"hmac-secret-AAAA", "wrong-secret-BBBB", "tv-pass-phrase", "wrong-pass-CCCC", "test-secret"})
+  for (const char *secret_text :
+       {"hmac-secret-AAAA", "wrong-secret-BBBB", "tv-pass-phrase", "wrong-pass-CCCC", "test-secret"})
     EXPECT_EQ(log_text.find(secret_text), std::string::npos) << secret_text << " leaked into the log";
 }
 

@@ -347,7 +347,8 @@ TEST_P(JetStreamEffects, KilledConsumerRedeliversWithoutDuplicateEffect) {
   }
 
   std::string url = server.url();
-  std::vector<std::string> args = {CRASH_CONSUMER_PATH, url, "TRADING", "1", GetParam() ? "deferred" : "waiting"};
+  std::vector<std::string> args = {CRASH_CONSUMER_PATH, url, "TRADING", "1",
+                                   GetParam() ? "deferred" : "waiting"};
   std::vector<char *> argv;
   for (auto &arg : args)
     argv.push_back(arg.data());
@@ -392,9 +393,10 @@ TEST_P(JetStreamEffects, KilledConsumerRedeliversWithoutDuplicateEffect) {
 // Publishes 300 signals while the server goes down (with `signal`) and comes back on the same
 // port and store; each signal's handler publishes one intent (msg_id from the corr_id).
 // Returns the signal deliveries; checks what holds for either kind of stop.
-std::vector<Recorder::Entry> restart_mid_stream(int signal) {
+std::vector<Recorder::Entry> restart_mid_stream(int signal, bool deferred = false) {
   NatsServer server;
   auto options = options_for(server);
+  options.consumers.defer_handler_publishes = deferred;
   options.publish_timeout_ms = 300;
   options.consumers.ack_wait_s = 2;
   auto bus = make_jetstream_bus(options);
@@ -467,6 +469,14 @@ TEST(JetStreamBus, ServerStoppedMidStreamDeliversEveryAcceptedPublishExactlyOnce
 // acked messages may come again unmarked; the stream and the effects stay exactly-once.
 TEST(JetStreamBus, ServerKilledMidStreamLosesNothingAndStoresEffectsOnce) {
   auto entries = restart_mid_stream(SIGKILL);
+  std::set<std::string> delivered;
+  for (const auto &entry : entries)
+    delivered.insert(entry.message.msg_id);
+  EXPECT_EQ(delivered.size(), 300u);
+}
+
+TEST(JetStreamBus, ServerKilledMidStreamWithDeferredEffectsStoresEffectsOnce) {
+  auto entries = restart_mid_stream(SIGKILL, /*deferred=*/true);
   std::set<std::string> delivered;
   for (const auto &entry : entries)
     delivered.insert(entry.message.msg_id);

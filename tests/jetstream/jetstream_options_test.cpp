@@ -53,21 +53,26 @@ TEST(JetStreamOptions, DefaultsFollowTheDocumentation) {
 }
 
 TEST(JetStreamOptions, ReadsEveryField) {
-  auto options = parse(
-      {{"servers", {"nats://a:4222", "tls://b:4222"}},
-       {"stream", "ORDERS"},
-       {"replicas", 3},
-       {"duplicate_window_s", 300},
-       {"max_in_flight", 64},
-       {"publish_timeout_ms", 750},
-       {"connect_timeout_ms", 900},
-       {"reconnect_wait_ms", 100},
-       {"reconnect_buffer_bytes", 1048576},
-       {"connection_name", "exec-1"},
-       {"user", "trader"},
-       {"password", "from-env"},
-       {"tls", {{"ca_file", "/etc/ca.pem"}, {"cert_file", "/etc/c.pem"}, {"key_file", "/etc/k.pem"}}},
-       {"consumers", {{"ack_wait_s", 5}, {"max_deliver", 3}, {"fetch_batch", 8}, {"fetch_wait_ms", 50}}}});
+  auto options =
+      parse({{"servers", {"nats://a:4222", "tls://b:4222"}},
+             {"stream", "ORDERS"},
+             {"replicas", 3},
+             {"duplicate_window_s", 300},
+             {"max_in_flight", 64},
+             {"publish_timeout_ms", 750},
+             {"connect_timeout_ms", 900},
+             {"reconnect_wait_ms", 100},
+             {"reconnect_buffer_bytes", 1048576},
+             {"connection_name", "exec-1"},
+             {"user", "trader"},
+             {"password", "from-env"},
+             {"tls", {{"ca_file", "/etc/ca.pem"}, {"cert_file", "/etc/c.pem"}, {"key_file", "/etc/k.pem"}}},
+             {"consumers",
+              {{"ack_wait_s", 5},
+               {"max_deliver", 3},
+               {"fetch_batch", 8},
+               {"fetch_wait_ms", 50},
+               {"defer_handler_publishes", true}}}});
   EXPECT_EQ(options.servers, (std::vector<std::string>{"nats://a:4222", "tls://b:4222"}));
   EXPECT_EQ(options.stream, "ORDERS");
   EXPECT_EQ(options.replicas, 3);
@@ -86,6 +91,7 @@ TEST(JetStreamOptions, ReadsEveryField) {
   EXPECT_EQ(options.consumers.max_deliver, 3);
   EXPECT_EQ(options.consumers.fetch_batch, 8);
   EXPECT_EQ(options.consumers.fetch_wait_ms, 50);
+  EXPECT_TRUE(options.consumers.defer_handler_publishes);
   EXPECT_EQ(parse({{"servers", "nats://one:4222"}}).servers, std::vector<std::string>{"nats://one:4222"});
 }
 
@@ -97,7 +103,7 @@ TEST(JetStreamOptions, ReportsEveryProblemWithItsLocation) {
                                 {"creds_file", "/x.creds"},
                                 {"user", "u"},
                                 {"colour", "blue"},
-                                {"consumers", {{"ack_wait", 5}}}});
+                                {"consumers", {{"ack_wait", 5}, {"defer_handler_publishes", "yes"}}}});
   EXPECT_NE(text.find("server URL 'http://x' must start with nats:// or tls://"), std::string::npos) << text;
   EXPECT_NE(text.find("max_in_flight must be between 1 and"), std::string::npos) << text;
   EXPECT_NE(text.find("stream must be a non-empty name"), std::string::npos) << text;
@@ -105,6 +111,7 @@ TEST(JetStreamOptions, ReportsEveryProblemWithItsLocation) {
   EXPECT_NE(text.find("use only one of creds_file, nkey_file and user/password"), std::string::npos) << text;
   EXPECT_NE(text.find("unknown key 'colour'"), std::string::npos) << text;
   EXPECT_NE(text.find("unknown key 'ack_wait'"), std::string::npos) << text;
+  EXPECT_NE(text.find("defer_handler_publishes must be true or false"), std::string::npos) << text;
   EXPECT_NE(text.find("configs/jetstream.yaml:"), std::string::npos) << text;
   EXPECT_NE(text.find("bus.jetstream.max_in_flight"), std::string::npos) << text;
   EXPECT_NE(errors_of({{"nkey_file", "/seed"}}).find("nkey_file needs nkey"), std::string::npos);
@@ -140,6 +147,7 @@ TEST(JetStreamOptions, ShippedDeploymentsParse) {
     EXPECT_EQ(options.stream, "TRADING");
     EXPECT_EQ(options.consumers.ack_wait_s, 30);
     EXPECT_TRUE(options.creds_file.empty());
+    EXPECT_TRUE(options.consumers.defer_handler_publishes);
   }
 }
 

@@ -24,7 +24,7 @@ cmp -s "$work/sdk/include/tradehost/plugin.h" "$src/plugin-api/include/tradehost
   fail "installed plugin.h differs from plugin-api/include/tradehost/plugin.h"
 # The dev component is the SDK only: no binary, no plugin, nothing outside the prefix.
 extra=$(cd "$work/sdk" && find . -type f | grep -v -e '^./include/tradehost/' -e '^./share/tradehost-plugin/' \
-  -e '^./share/pkgconfig/tradehost-plugin.pc$' || true)
+  -e '^./share/pkgconfig/tradehost-plugin.pc$' -e '^./share/doc/tradehost-dev/' || true)
 [ -z "$extra" ] || fail "the dev component installs more than the SDK: $extra"
 
 step "cmake: find_package(tradehost-plugin) out of tree"
