@@ -69,7 +69,7 @@ check_list() { # NAME LISTING REQUIRED ALLOWED_REGEX
   [ -z "$extra" ] || fail "$1 has unexpected files: $extra"
 }
 runtime_allowed='^/(usr|usr/bin(/tradehost)?|usr/lib(/tradehost(/plugins(/[a-z0-9_-]+\.so)?)?)?|usr/lib/systemd(/system(/tradehost\.service)?)?|usr/share|usr/share/tradehost(/schemas(/[a-z-]+\.schema\.json)?)?|usr/share/man(/man1(/tradehost\.1\.gz)?)?|usr/share/bash-completion(/completions(/tradehost)?)?|usr/share/doc(/tradehost(/(copyright|changelog\.Debian\.gz|packaging\.md))?)?|etc|etc/tradehost(/tradehost\.yaml)?|etc/default(/tradehost)?|var|var/lib|var/lib/tradehost(/plugins)?)$'
-dev_allowed='^/(usr|usr/include(/tradehost(/plugin\.hpp?)?)?|usr/share|usr/share/tradehost-plugin(/cmake(/tradehost-plugin-[a-z-]+\.cmake)?)?|usr/share/pkgconfig(/tradehost-plugin\.pc)?|usr/share/doc(/tradehost-dev(/[a-z-]+\.md|/copyright|/changelog\.Debian\.gz|/examples(/[A-Za-z0-9._+-]+){0,2})?)?)$'
+dev_allowed='^/(usr|usr/include(/tradehost(/plugin\.h(pp)?)?)?|usr/share|usr/share/tradehost-plugin(/cmake(/tradehost-plugin-[a-z-]+\.cmake)?)?|usr/share/pkgconfig(/tradehost-plugin\.pc)?|usr/share/doc(/tradehost-dev(/[a-z-]+\.md|/copyright|/changelog\.Debian\.gz|/examples(/[A-Za-z0-9._+-]+){0,2})?)?)$'
 check_list tradehost.deb "$(deb_files "$deb")" "$runtime_required" "$runtime_allowed"
 check_list tradehost-dev.deb "$(deb_files "$dev_deb")" "$dev_required" "$dev_allowed"
 check_list tradehost.rpm "$(rpm_files "$rpm")" "$runtime_required" "$runtime_allowed"

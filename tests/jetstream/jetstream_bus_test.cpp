@@ -223,6 +223,29 @@ TEST(JetStreamBus, HealthReportsPendingAndWaitingPerConsumer) {
   EXPECT_TRUE(eventually([&] { return bus->health().consumers.at(0).num_pending == 0; }, 5s));
 }
 
+TEST(JetStreamBus, AuthenticatesWithUserAndPasswordAndKeepsThePasswordOutOfErrors) {
+  NatsServer::Options server_options;
+  server_options.extra_args = {"--user", "trader", "--pass", "s3cret-pw"};
+  NatsServer server(server_options);
+  auto options = options_for(server);
+  options.user = "trader";
+  options.password = "wrong-pw-123";
+  auto refused = make_jetstream_bus(options);
+  try {
+    refused->start();
+    FAIL() << "start() with a wrong password";
+  } catch (const std::runtime_error &e) {
+    std::string text = e.what();
+    EXPECT_NE(text.find("cannot connect to " + server.url()), std::string::npos) << text;
+    EXPECT_EQ(text.find("wrong-pw-123"), std::string::npos) << text;
+  }
+  options.password = "s3cret-pw";
+  auto bus = make_jetstream_bus(options);
+  ASSERT_NO_THROW(bus->start());
+  EXPECT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("auth_0001"), "auth_0001:signal")),
+            PublishStatus::ok);
+}
+
 TEST(JetStreamBus, DuplicatePublishIsDroppedAndDeliveredOnce) {
   NatsServer server;
   auto bus = make_jetstream_bus(options_for(server));

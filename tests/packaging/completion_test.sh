@@ -41,8 +41,21 @@ touch "$work/deploy.yaml" "$work/notes.txt"
 (cd "$work" && expect "deploy.yaml " tradehost validate -c "")
 
 # Every option a command's --help documents is offered, and nothing else.
-options_in_help() { "$tradehost" "$@" --help | grep -oE -- '(^|[ ,\[])--[a-z][a-z-]*' | grep -oE -- '--[a-z-]+' | sort -u; }
-offered() { complete_words tradehost "$@" -- | tr ' ' '\n' | grep -E -- '^--' | grep -vx -- '--help' | sort -u; }
+# Documented options: every --option of the Usage line, and the option that starts each option line.
+options_in_help() {
+  "$tradehost" "$@" --help | python3 -c '
+import re, sys
+found = set()
+for line in sys.stdin:
+    if line.startswith("Usage:"):
+        found.update(re.findall(r"--[a-z][a-z-]*", line))
+    else:
+        m = re.match(r"\s+(?:-[a-z], )?(--[a-z][a-z-]*)", line)
+        if m:
+            found.add(m.group(1))
+print("\n".join(sorted(found)))'
+}
+offered() { complete_words tradehost "$@" -- | tr ' ' '\n' | { grep -E -- '^--' || true; } | { grep -vx -- '--help' || true; } | sort -u; }
 for command in run validate plugins replay send "audit verify" "audit export" "audit keygen" "audit head"; do
   # shellcheck disable=SC2086  # "audit verify" is two words
   help=$(options_in_help $command | grep -vx -- '--help' || true)
