@@ -16,16 +16,19 @@ static double param(th_str json, const char *key, double fallback) {
   char text[512];
   const char *at;
   size_t n = json.len < sizeof text - 1 ? json.len : sizeof text - 1;
-  if (n) memcpy(text, json.ptr, n);
+  if (n)
+    memcpy(text, json.ptr, n);
   text[n] = '\0';
   at = strstr(text, key);
-  if (!at || !(at = strchr(at + strlen(key), ':'))) return fallback;
+  if (!at || !(at = strchr(at + strlen(key), ':')))
+    return fallback;
   return strtod(at + 1, NULL);
 }
 
 static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) {
   th_instance *self = calloc(1, sizeof *self);
-  if (!self) return NULL;
+  if (!self)
+    return NULL;
   self->api = api;
   self->host = host;
   self->quantity = param(params, "\"quantity\"", 10);
@@ -34,7 +37,9 @@ static th_instance *create(const th_host_api *api, th_host *host, th_str params,
   return self;
 }
 
-static void destroy(th_instance *self) { free(self); }
+static void destroy(th_instance *self) {
+  free(self);
+}
 
 static th_str last_error(th_instance *self) {
   th_str none = {NULL, 0};
@@ -44,8 +49,10 @@ static th_str last_error(th_instance *self) {
 
 static th_status on_signal(th_instance *self, const th_signal *signal) {
   th_order_intent intent;
-  if (signal->strength < self->min_strength) return TH_OK;
-  if (signal->action != TH_SIGNAL_BUY && signal->action != TH_SIGNAL_SELL) return TH_OK;
+  if (signal->strength < self->min_strength)
+    return TH_OK;
+  if (signal->action != TH_SIGNAL_BUY && signal->action != TH_SIGNAL_SELL)
+    return TH_OK;
   memset(&intent, 0, sizeof intent);
   intent.struct_size = sizeof intent;
   intent.corr_id = signal->corr_id;
@@ -58,16 +65,29 @@ static th_status on_signal(th_instance *self, const th_signal *signal) {
 }
 
 static const th_plugin_descriptor descriptor = {
-    sizeof(th_plugin_descriptor), TH_ABI_VERSION_MAJOR, TH_ABI_VERSION_MINOR, TH_KIND_STRATEGY, 0,
-    TH_STR("example-threshold"), TH_STR("1.0.0"),
+    sizeof(th_plugin_descriptor),
+    TH_ABI_VERSION_MAJOR,
+    TH_ABI_VERSION_MINOR,
+    TH_KIND_STRATEGY,
+    0,
+    TH_STR("example-threshold"),
+    TH_STR("1.0.0"),
     TH_STR("Trades a fixed quantity on buy/sell signals at or above a strength"),
     TH_STR("{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
            "\"quantity\":{\"type\":\"number\",\"minimum\":0.001},"
            "\"min_strength\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1}}}"),
-    create, destroy, last_error,
-    NULL, NULL,             /* start, stop */
+    create,
+    destroy,
+    last_error,
+    NULL,
+    NULL, /* start, stop */
     on_signal,
-    NULL, NULL, NULL, NULL, /* check_order, on_order_intent, on_fill, on_audit_event */
+    NULL,
+    NULL,
+    NULL,
+    NULL, /* check_order, on_order_intent, on_fill, on_audit_event */
 };
 
-TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) { return &descriptor; }
+TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
+  return &descriptor;
+}

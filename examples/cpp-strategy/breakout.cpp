@@ -16,7 +16,8 @@ double number(std::string_view json, std::string_view key, double fallback) {
   for (auto at = json.find(key); at != std::string_view::npos; at = json.find(key, at + 1)) {
     bool quoted = at > 0 && json[at - 1] == '"' && json.substr(at + key.size(), 1) == "\"";
     auto colon = json.find(':', at);
-    if (quoted && colon != std::string_view::npos) return std::stod(std::string(json.substr(colon + 1)));
+    if (quoted && colon != std::string_view::npos)
+      return std::stod(std::string(json.substr(colon + 1)));
   }
   return fallback;
 }
@@ -26,16 +27,20 @@ public:
   Breakout(const th_host_api *api, th_host *host, std::string_view params)
       : PluginBase(api, host), lookback_(static_cast<size_t>(number(params, "lookback", 5))),
         quantity_(number(params, "quantity", 10)) {
-    if (lookback_ < 1) throw std::invalid_argument("lookback must be at least 1");
+    if (lookback_ < 1)
+      throw std::invalid_argument("lookback must be at least 1");
   }
 
   void on_signal(const th_signal &signal) {
-    if (!(signal.flags & TH_SIGNAL_HAS_PRICE)) return;
+    if (!(signal.flags & TH_SIGNAL_HAS_PRICE))
+      return;
     auto &prices = history_[std::string(tradehost::view(signal.instrument))];
     if (prices.size() == lookback_) {
       auto [low, high] = std::minmax_element(prices.begin(), prices.end());
-      if (signal.price > *high) emit_intent(signal, TH_SIDE_BUY);
-      else if (signal.price < *low) emit_intent(signal, TH_SIDE_SELL);
+      if (signal.price > *high)
+        emit_intent(signal, TH_SIDE_BUY);
+      else if (signal.price < *low)
+        emit_intent(signal, TH_SIDE_SELL);
       prices.pop_front();
     }
     prices.push_back(signal.price);

@@ -1,7 +1,7 @@
 // tradehost replay: feed normalized signals (one JSON object per line) through a deployment on
-// the embedded bus, wait until the pipeline has drained, print a summary. Each signal is
-// processed to completion before the next (lockstep) so a replay is deterministic; the host
-// clock follows the signals' timestamps.
+// an in-process bus, wait until the pipeline has drained, print a summary. By default the
+// sequential bus processes each signal and everything it causes before the next signal, on one
+// thread, so a replay is deterministic; the host clock follows the signals' timestamps.
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
@@ -26,8 +26,8 @@ Options:
   -c, --config FILE    the deployment (required)
   --json               print the summary as JSON
   --events FILE        also write every bus event as a JSON line {"subject":..,"payload":..}
-  --free-running       do not wait for each signal to drain before the next (faster,
-                       not deterministic across runs)
+  --free-running       run on the threaded embedded bus, as `run` does, without waiting for
+                       each signal to drain (not deterministic across runs)
   -h, --help           this help
 
 Exit codes: 0 ok, 1 some lines were invalid or the pipeline did not drain, 2 usage or config error.
@@ -58,7 +58,8 @@ int replay_command(const Args &args) {
     std::fprintf(stderr, "tradehost replay: cannot read %s\n", input_path.c_str());
     return 2;
   }
-  auto rt = load_runtime(*a.value("--config"), /*force_embedded=*/true);
+  const bool lockstep = !a.has("--free-running");
+  auto rt = load_runtime(*a.value("--config"), lockstep ? BusChoice::sequential : BusChoice::embedded);
   if (!rt) return 2;
 
   auto problems = rt->pipeline->build(role_agent | role_exec | role_audit);
@@ -95,7 +96,6 @@ int replay_command(const Args &args) {
   rt->bus->start();
   rt->audit_startup();
 
-  const bool lockstep = !a.has("--free-running");
   uint64_t line_no = 0, published = 0, invalid = 0;
   std::string line;
   while (std::getline(input, line)) {

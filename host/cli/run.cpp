@@ -61,7 +61,7 @@ int run_command(const Args &args) {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  auto rt = load_runtime(*a.value("--config"), false);
+  auto rt = load_runtime(*a.value("--config"), BusChoice::deployment);
   if (!rt) return 2;
   if (*roles != role_all && rt->deployment.bus.kind == "embedded")
     log::warn("roles_on_embedded_bus", {{"roles", *a.value("--role")},

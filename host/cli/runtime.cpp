@@ -1,6 +1,7 @@
 #include "cli/runtime.hpp"
 
 #include "bus/embedded_bus.hpp"
+#include "bus/sequential_bus.hpp"
 #include "events/json_codec.hpp"
 #include "loader/plugin_params.hpp"
 #include "pipeline/hot_reload.hpp"
@@ -65,7 +66,7 @@ void Runtime::audit_startup() {
   }
 }
 
-std::unique_ptr<Runtime> load_runtime(const std::string &config_path, bool force_embedded) {
+std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice bus) {
   auto rt = std::make_unique<Runtime>();
   try {
     rt->deployment = load_deployment(config_path);
@@ -100,7 +101,9 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, bool force
   std::snprintf(id, sizeof id, "host_%016llx", static_cast<unsigned long long>(rng()));
   rt->host_corr_id = id;
 
-  if (force_embedded || d.bus.kind == "embedded") {
+  if (bus == BusChoice::sequential) {
+    rt->bus = make_sequential_bus();
+  } else if (bus == BusChoice::embedded || d.bus.kind == "embedded") {
     rt->bus = make_embedded_bus({d.bus.queue_capacity});
   } else {
 #ifdef TRADEHOST_HAS_JETSTREAM

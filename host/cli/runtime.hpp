@@ -30,9 +30,16 @@ struct Runtime {
   void audit_startup();
 };
 
+// Which bus a command runs on: the deployment's, or an in-process one whatever it says.
+enum class BusChoice {
+  deployment, // bus.kind: embedded or jetstream
+  embedded,   // the threaded embedded bus
+  sequential, // the deterministic single-threaded bus (replays)
+};
+
 // Loads the deployment, applies its logging settings, scans plugins, validates plugin params
-// and creates the bus (embedded when force_embedded or the deployment says so). Prints every
-// problem to stderr; returns nullptr when the deployment is invalid (exit code 2).
-std::unique_ptr<Runtime> load_runtime(const std::string &config_path, bool force_embedded);
+// and creates the bus. Prints every problem to stderr; returns nullptr when the deployment is
+// invalid (exit code 2).
+std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice bus);
 
 } // namespace th::cli

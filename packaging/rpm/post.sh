@@ -1,4 +1,7 @@
-# tradehost %post: install-time secrets (generated once, kept across upgrades), then systemd.
+# tradehost %post: the data and drop-in plugin directories, install-time secrets (generated
+# once, kept across upgrades), then systemd.
+install -d -m 0750 -o tradehost -g tradehost /var/lib/tradehost
+install -d -m 0755 -o root -g root /var/lib/tradehost/plugins
 if [ ! -e /etc/tradehost/secrets.env ]; then
   umask 027
   {

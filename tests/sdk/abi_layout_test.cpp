@@ -27,7 +27,8 @@ struct Table {
 // Everything in `newer` that breaks a plugin built against `older`, one line per problem.
 std::vector<std::string> abi_breaks(Table older, Table newer) {
   std::vector<std::string> problems;
-  if (older.count != newer.count) return {"row counts differ (the tables come from one list)"};
+  if (older.count != newer.count)
+    return {"row counts differ (the tables come from one list)"};
   std::set<std::string> growable; // structs that start with struct_size
   for (size_t i = 0; i < older.count; ++i)
     if (std::string(older.rows[i].field) == "struct_size" && older.rows[i].offset == 0)
@@ -37,7 +38,8 @@ std::vector<std::string> abi_breaks(Table older, Table newer) {
     std::string type = o.type, field = o.field, where = type + (field.empty() ? "" : "." + field);
     if (type == "const") {
       if (field == "TH_ABI_VERSION_MINOR" ? n.offset < o.offset : n.offset != o.offset)
-        problems.push_back(field + " changed from " + std::to_string(o.offset) + " to " + std::to_string(n.offset));
+        problems.push_back(field + " changed from " + std::to_string(o.offset) + " to " +
+                           std::to_string(n.offset));
     } else if (field.empty()) {
       bool ok = growable.count(type) ? n.size >= o.size : n.size == o.size;
       if (!ok)
@@ -59,13 +61,17 @@ const Table mutant{mutant_layout, mutant_layout_rows};
 TEST(AbiLayout, ListCoversEveryV1_0StructAndConstant) {
   std::map<std::string, int> kinds;
   for (size_t i = 0; i < frozen.count; ++i)
-    ++kinds[std::string(frozen.rows[i].type) == "const" ? "const" : *frozen.rows[i].field ? "field" : "struct"];
+    ++kinds[std::string(frozen.rows[i].type) == "const" ? "const"
+            : *frozen.rows[i].field                     ? "field"
+                                                        : "struct"];
   EXPECT_EQ(kinds["struct"], 10);
   EXPECT_EQ(kinds["field"], 119);
   EXPECT_EQ(kinds["const"], 46);
 }
 
-TEST(AbiLayout, CurrentHeaderKeepsEveryV1_0Layout) { EXPECT_THAT(abi_breaks(frozen, current), testing::IsEmpty()); }
+TEST(AbiLayout, CurrentHeaderKeepsEveryV1_0Layout) {
+  EXPECT_THAT(abi_breaks(frozen, current), testing::IsEmpty());
+}
 
 TEST(AbiLayout, CurrentHeaderIsStillMajor1) {
   bool found = false;
