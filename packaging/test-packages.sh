@@ -35,7 +35,7 @@ rpm=$(ls "$packages"/tradehost-"$version"-1.*.rpm 2>/dev/null | grep -v noarch |
 dev_rpm=$(ls "$packages"/tradehost-devel-"$version"-1.noarch.rpm 2>/dev/null | head -1)
 [ -f "$deb" ] && [ -f "$dev_deb" ] && [ -f "$rpm" ] && [ -f "$dev_rpm" ] ||
   fail "expected tradehost and tradehost-dev .deb, tradehost and tradehost-devel .rpm in $packages: $(ls "$packages")"
-ok "cpack made $(basename "$deb") $(basename "$dev_deb") $(basename "$rpm") $(basename "$dev_rpm")"
+ok "packages: $(basename "$deb") $(basename "$dev_deb") $(basename "$rpm") $(basename "$dev_rpm")"
 
 # --- file lists -----------------------------------------------------------------------------
 deb_files() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort; }

@@ -13,5 +13,8 @@ for b in abi bus exec audit jetstream; do
   [ -x "$build/bin/bench_$b" ] && run "$b" "$build/bin/bench_$b"
 done
 [ -x "$here/bench/gateway/run.sh" ] && run gateway "$here/bench/gateway/run.sh" "$build"
-[ -x "$here/bench/e2e/run.sh" ] && run e2e "$here/bench/e2e/run.sh" "$build"
+if [ -x "$build/bin/bench_e2e" ]; then
+  run "e2e embedded" "$build/bin/bench_e2e" --bus embedded
+  run "e2e jetstream" "$build/bin/bench_e2e" --bus jetstream
+fi
 exit $status

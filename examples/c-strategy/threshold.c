@@ -13,16 +13,12 @@ struct th_instance {
 
 /* The params were validated against the schema below; read one number, or keep the default. */
 static double param(th_str json, const char *key, double fallback) {
-  char text[512];
+  char text[512] = {0};
   const char *at;
-  size_t n = json.len < sizeof text - 1 ? json.len : sizeof text - 1;
-  if (n)
-    memcpy(text, json.ptr, n);
-  text[n] = '\0';
+  memcpy(text, json.ptr ? json.ptr : "", json.len < sizeof text - 1 ? json.len : sizeof text - 1);
   at = strstr(text, key);
-  if (!at || !(at = strchr(at + strlen(key), ':')))
-    return fallback;
-  return strtod(at + 1, NULL);
+  at = at ? strchr(at + strlen(key), ':') : NULL;
+  return at ? strtod(at + 1, NULL) : fallback;
 }
 
 static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) {
@@ -42,50 +38,40 @@ static void destroy(th_instance *self) {
 }
 
 static th_str last_error(th_instance *self) {
-  th_str none = {NULL, 0};
-  (void)self;
-  return none;
+  (void)self; /* nothing fails after create() */
+  return (th_str){NULL, 0};
 }
 
 static th_status on_signal(th_instance *self, const th_signal *signal) {
-  th_order_intent intent;
-  if (signal->strength < self->min_strength)
+  th_order_intent intent = {0};
+  if (signal->strength < self->min_strength ||
+      (signal->action != TH_SIGNAL_BUY && signal->action != TH_SIGNAL_SELL))
     return TH_OK;
-  if (signal->action != TH_SIGNAL_BUY && signal->action != TH_SIGNAL_SELL)
-    return TH_OK;
-  memset(&intent, 0, sizeof intent);
-  intent.struct_size = sizeof intent;
-  intent.corr_id = signal->corr_id;
+  intent.struct_size = sizeof intent; /* always: the host reads only what the plugin wrote */
+  intent.corr_id = signal->corr_id;   /* borrowed views may be handed straight back */
   intent.instrument = signal->instrument;
   intent.side = signal->action == TH_SIGNAL_BUY ? TH_SIDE_BUY : TH_SIDE_SELL;
   intent.order_type = TH_ORDER_MARKET;
   intent.quantity = self->quantity;
   intent.timestamp_ns = self->api->now_ns(self->host);
-  return self->api->emit_order_intent(self->host, &intent);
+  return self->api->emit_order_intent(self->host, &intent); /* the host copies it */
 }
 
 static const th_plugin_descriptor descriptor = {
-    sizeof(th_plugin_descriptor),
-    TH_ABI_VERSION_MAJOR,
-    TH_ABI_VERSION_MINOR,
-    TH_KIND_STRATEGY,
-    0,
-    TH_STR("example-threshold"),
-    TH_STR("1.0.0"),
-    TH_STR("Trades a fixed quantity on buy/sell signals at or above a strength"),
-    TH_STR("{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-           "\"quantity\":{\"type\":\"number\",\"minimum\":0.001},"
-           "\"min_strength\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1}}}"),
-    create,
-    destroy,
-    last_error,
-    NULL,
-    NULL, /* start, stop */
-    on_signal,
-    NULL,
-    NULL,
-    NULL,
-    NULL, /* check_order, on_order_intent, on_fill, on_audit_event */
+    .struct_size = sizeof(th_plugin_descriptor),
+    .abi_major = TH_ABI_VERSION_MAJOR,
+    .abi_minor = TH_ABI_VERSION_MINOR,
+    .kind = TH_KIND_STRATEGY,
+    .name = TH_STR("example-threshold"),
+    .version = TH_STR("1.0.0"),
+    .description = TH_STR("Trades a fixed quantity on buy/sell signals at or above a strength"),
+    .params_schema = TH_STR("{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+                            "\"quantity\":{\"type\":\"number\",\"minimum\":0.001},"
+                            "\"min_strength\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1}}}"),
+    .create = create,
+    .destroy = destroy,
+    .last_error = last_error,
+    .on_signal = on_signal,
 };
 
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {

@@ -175,68 +175,74 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
 
 } // namespace
 
-int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::string &listen) {
-  auto problems = rt.pipeline->build(roles);
-  for (const auto &p : problems) log::warn("deployment_problem", {{"problem", p}});
-
+struct Service::State {
+  State(Runtime &r, unsigned ro, std::string l) : rt(r), roles(ro), listen(std::move(l)), config_path(r.deployment.file) {}
+  Runtime &rt;
+  unsigned roles;
+  std::string listen;
+  std::string config_path;
   std::atomic<bool> running{false};
+  std::unique_ptr<HotReload> reload;
+  std::unique_ptr<gateway::Gateway> gateway;
+  bool stopped = false;
+};
+
+Service::Service(Runtime &rt, unsigned roles, std::string listen)
+    : state_(std::make_unique<State>(rt, roles, std::move(listen))) {}
+
+Service::~Service() { stop(); }
+
+void Service::start() {
+  State &s = *state_;
+  Runtime &rt = s.rt;
+  for (const auto &p : rt.pipeline->build(s.roles)) log::warn("deployment_problem", {{"problem", p}});
+
   gateway::GatewayConfig config;
-  try {
-    if (roles & role_gateway) {
-      config = gateway::parse_gateway_config(rt.deployment);
-    } else {
-      config.sources.clear();
-      config.server.listen = default_listen(roles);
-    }
-    if (!listen.empty()) config.server.listen = listen;
-  } catch (const ConfigErrors &e) {
-    for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
-    return 2;
+  if (s.roles & role_gateway) {
+    config = gateway::parse_gateway_config(rt.deployment); // throws ConfigErrors
+  } else {
+    config.sources.clear();
+    config.server.listen = default_listen(s.roles);
   }
-  const std::string config_path = rt.deployment.file;
-  HotReload reload(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(), rt.host_corr_id);
-  std::unique_ptr<gateway::Gateway> gw;
-  try {
-    gateway::GatewayOptions options;
-    options.health = [&] { return health_of(*rt.bus, running); };
-    options.version = TRADEHOST_VERSION;
-    gw = std::make_unique<gateway::Gateway>(std::move(config), *rt.bus, rt.metrics, std::move(options));
-    add_host_routes(*gw, rt);
-    add_reload_route(*gw, rt, reload, config_path);
-    rt.pipeline->start();
-    rt.bus->start();
-    running = true;
-    rt.audit_startup();
-    reload.start();
-    gw->start();
-  } catch (const std::exception &e) {
-    log::error("start_failed", {{"reason", e.what()}});
-    if (gw) gw->stop();
-    rt.bus->stop();
-    return 1;
-  }
+  if (!s.listen.empty()) config.server.listen = s.listen;
+
+  s.reload = std::make_unique<HotReload>(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(), rt.host_corr_id);
+  gateway::GatewayOptions options;
+  options.health = [&s] { return health_of(*s.rt.bus, s.running); };
+  options.version = TRADEHOST_VERSION;
+  s.gateway = std::make_unique<gateway::Gateway>(std::move(config), *rt.bus, rt.metrics, std::move(options));
+  add_host_routes(*s.gateway, rt);
+  add_reload_route(*s.gateway, rt, *s.reload, s.config_path);
+  rt.pipeline->start();
+  rt.bus->start();
+  s.running = true;
+  rt.audit_startup();
+  s.reload->start();
+  s.gateway->start();
   log::info("started", {{"deployment", rt.deployment.file},
-                        {"port", gw->port()},
+                        {"port", s.gateway->port()},
                         {"bus", rt.bus->health().state},
                         {"plugins", rt.registry.libraries().size()},
                         {"instances", rt.pipeline->instances().size()}});
+}
 
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      reload.reload(config_path);
-      continue;
-    }
-    log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-    break;
+uint16_t Service::port() const { return state_->gateway ? state_->gateway->port() : 0; }
+
+void Service::reload() { state_->reload->reload(state_->config_path); }
+
+void Service::stop() {
+  State &s = *state_;
+  if (s.stopped) return;
+  s.stopped = true;
+  Runtime &rt = s.rt;
+  if (s.gateway) {
+    s.gateway->set_ready(false);
+    s.gateway->stop();
   }
-  gw->set_ready(false);
-  gw->stop();
-  reload.stop_watching();
+  if (s.reload) s.reload->stop_watching();
   bool drained = rt.bus->wait_idle(std::chrono::seconds(30));
   rt.pipeline->stop();
-  running = false;
+  s.running = false;
   rt.bus->stop();
   auto stats = rt.pipeline->stats();
   log::info("stopped", {{"drained", drained},
@@ -244,6 +250,32 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::strin
                         {"intents", stats.intents},
                         {"rejections", stats.rejections},
                         {"fills", stats.fills}});
+}
+
+int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::string &listen) {
+  Service service(rt, roles, listen);
+  try {
+    service.start();
+  } catch (const ConfigErrors &e) {
+    for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
+    service.stop();
+    return 2;
+  } catch (const std::exception &e) {
+    log::error("start_failed", {{"reason", e.what()}});
+    service.stop();
+    return 1;
+  }
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      service.reload();
+      continue;
+    }
+    log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    break;
+  }
+  service.stop();
   return 0;
 }
 

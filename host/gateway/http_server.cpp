@@ -22,6 +22,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// Connections use a concrete strand type rather than any_io_executor: cheaper per operation.
+using Strand = asio::strand<asio::io_context::executor_type>;
+using StrandSocket = tcp::socket::rebind_executor<Strand>::other;
+using TcpStream = beast::basic_stream<tcp, Strand>;
+using TlsStream = beast::ssl_stream<TcpStream>;
 
 std::pair<std::string, uint16_t> split_host_port(std::string_view listen) {
   auto colon = listen.rfind(':');
@@ -79,7 +84,7 @@ struct HttpServer::Impl {
 
 namespace {
 
-std::string peer_address(const tcp::socket &socket) {
+template <class Socket> std::string peer_address(const Socket &socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
   if (ec)
@@ -96,7 +101,7 @@ public:
       : server_(server), stream_(std::move(stream)), client_(std::move(client)) {}
 
   void start() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       wait_for_request();
     } else {
       lowest().expires_after(server_.options.header_timeout);
@@ -110,7 +115,7 @@ public:
   }
 
 private:
-  beast::tcp_stream &lowest() { return beast::get_lowest_layer(stream_); }
+  TcpStream &lowest() { return beast::get_lowest_layer(stream_); }
   const HttpServerOptions &options() const { return server_.options; }
 
   // Between requests the connection may sit idle; once the first byte of a request arrives the
@@ -265,26 +270,23 @@ private:
 } // namespace
 
 void HttpServer::Impl::accept(tcp::acceptor &acceptor, bool tls) {
-  acceptor.async_accept(
-      asio::make_strand(ioc), [this, &acceptor, tls](beast::error_code ec, tcp::socket socket) {
-        if (!running)
-          return;
-        if (!ec) {
-          socket.set_option(tcp::no_delay(true), ec);
-          std::string client = peer_address(socket);
-          if (tls) {
-            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl),
-                std::move(client))
-                ->start();
-          } else {
-            std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)),
-                                                         std::move(client))
-                ->start();
-          }
-        }
-        accept(acceptor, tls);
-      });
+  acceptor.async_accept(asio::make_strand(ioc.get_executor()), [this, &acceptor, tls](beast::error_code ec,
+                                                                                      StrandSocket socket) {
+    if (!running)
+      return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::string client = peer_address(socket);
+      if (tls) {
+        std::make_shared<Session<TlsStream>>(*this, TlsStream(TcpStream(std::move(socket)), *ssl),
+                                             std::move(client))
+            ->start();
+      } else {
+        std::make_shared<Session<TcpStream>>(*this, TcpStream(std::move(socket)), std::move(client))->start();
+      }
+    }
+    accept(acceptor, tls);
+  });
 }
 
 HttpServer::HttpServer(HttpServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

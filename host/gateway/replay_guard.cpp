@@ -1,5 +1,6 @@
 #include "gateway/replay_guard.hpp"
 
+#include <optional>
 #include <random>
 
 namespace th::gateway {
@@ -49,17 +50,23 @@ ReplayGuard::Verdict ReplayGuard::check(std::string_view source, std::string_vie
   if (!inserted)
     return Verdict::reused_nonce;
   shard.by_expiry.emplace(expiry, k);
+  // Over the cap: drop the entries nearest to expiry, never the one just recorded.
+  std::optional<std::pair<int64_t, uint64_t>> newest;
   while (shard.expiry_by_key.size() > max_per_shard_ && !shard.by_expiry.empty()) {
-    auto [oldest_expiry, oldest] = shard.by_expiry.top();
-    if (oldest == k)
-      break; // the newest entry is also the closest to expiry: keep it
+    auto top = shard.by_expiry.top();
     shard.by_expiry.pop();
-    auto victim = shard.expiry_by_key.find(oldest);
-    if (victim != shard.expiry_by_key.end() && victim->second == oldest_expiry) {
+    if (top.second == k) {
+      newest = top;
+      continue;
+    }
+    auto victim = shard.expiry_by_key.find(top.second);
+    if (victim != shard.expiry_by_key.end() && victim->second == top.first) {
       shard.expiry_by_key.erase(victim);
       ++shard.evicted;
     }
   }
+  if (newest)
+    shard.by_expiry.push(*newest);
   return Verdict::ok;
 }
 

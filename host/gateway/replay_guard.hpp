@@ -24,7 +24,7 @@ public:
   // Forgets a recorded nonce (the request was not accepted and may be retried as sent).
   void forget(std::string_view source, std::string_view nonce);
 
-  size_t size() const;
+  size_t size() const;      // entries held (expired ones leave when their shard is next used)
   uint64_t evicted() const; // nonces dropped early because of the cap
 
 private:

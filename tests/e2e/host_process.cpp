@@ -36,8 +36,9 @@ HostProcess::~HostProcess() {
 }
 
 void HostProcess::start() {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{TRADEHOST_BIN, "run", "-c", options_.config}, log_file_, env_);
+  std::vector<std::string> argv{TRADEHOST_BIN, "run", "-c", options_.config};
+  argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  process_ = std::make_unique<ChildProcess>(argv, log_file_, env_);
   static const std::regex started(R"re("event":"started".*"port":(\d+))re");
   std::smatch m;
   bool ok = eventually([&] {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace th::test {
 
@@ -20,6 +21,7 @@ struct HostOptions {
   std::string config = std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml";
   std::string plugin_dir = TRADEHOST_PLUGIN_BUILD_DIR;
   std::map<std::string, std::string> env; // added to the defaults below
+  std::vector<std::string> args;          // after `run -c CONFIG`, e.g. {"--role", "agent"}
 };
 
 class HostProcess {

@@ -6,7 +6,7 @@
 namespace th::gateway::testing {
 namespace {
 
-TEST(GatewayConfigTest, DefaultsFollowTheContract) {
+TEST(GatewayConfig, DefaultsFollowTheContract) {
   auto c = parse_gateway_config(json{{"sources", {{"test", {{"secrets", {"x"}}}}}}}, {});
   EXPECT_EQ(c.server.listen, "127.0.0.1:8001");
   EXPECT_EQ(c.server.max_body_bytes, 1u << 20);
@@ -16,7 +16,7 @@ TEST(GatewayConfigTest, DefaultsFollowTheContract) {
   EXPECT_TRUE(c.sources.at("test").enabled);
 }
 
-TEST(GatewayConfigTest, ReadsEveryField) {
+TEST(GatewayConfig, ReadsEveryField) {
   auto c = parse_gateway_config(json{{"listen", "0.0.0.0:9000"},
                                      {"threads", 3},
                                      {"max_body_bytes", 2048},
@@ -48,7 +48,7 @@ TEST(GatewayConfigTest, ReadsEveryField) {
   EXPECT_EQ(s.allow_ips[1], "10.0.0.1");
 }
 
-TEST(GatewayConfigTest, EveryProblemIsReportedWithItsPlace) {
+TEST(GatewayConfig, EveryProblemIsReportedWithItsPlace) {
   json section = {{"listen", "nowhere"},
                   {"threads", 0},
                   {"colour", "blue"},
@@ -79,7 +79,7 @@ TEST(GatewayConfigTest, EveryProblemIsReportedWithItsPlace) {
   }
 }
 
-TEST(GatewayConfigTest, MissingSecretFileIsNamed) {
+TEST(GatewayConfig, MissingSecretFileIsNamed) {
   try {
     parse_gateway_config(json{{"sources", {{"s", {{"secret_files", {"/nonexistent/secret"}}}}}}}, {});
     FAIL();
@@ -88,14 +88,14 @@ TEST(GatewayConfigTest, MissingSecretFileIsNamed) {
   }
 }
 
-TEST(GatewayConfigTest, DevDefaultsAreRecognised) {
+TEST(GatewayConfig, DevDefaultsAreRecognised) {
   auto c = parse_gateway_config(
       json{{"sources", {{"test", {{"secrets", {"test-secret"}}}}, {"real", {{"secrets", {"x9"}}}}}}}, {});
   EXPECT_TRUE(c.sources.at("test").uses_dev_default());
   EXPECT_FALSE(c.sources.at("real").uses_dev_default());
 }
 
-TEST(GatewayConfigTest, ShippedTradingViewSnippetLoadsInADeployment) {
+TEST(GatewayConfig, ShippedTradingViewSnippetLoadsInADeployment) {
   // configs/sources/tradingview.yaml is a gateway.sources entry; wrap it in a minimal deployment.
   std::string snippet = read_text(std::string(TRADEHOST_SOURCE_DIR) + "/configs/sources/tradingview.yaml");
   ASSERT_FALSE(snippet.empty());
@@ -117,6 +117,29 @@ TEST(GatewayConfigTest, ShippedTradingViewSnippetLoadsInADeployment) {
   EXPECT_EQ(tv.allow_ips.size(), 4u);
   EXPECT_EQ(tv.idempotency_fields, (std::vector<std::string>{"time", "ticker"}));
   EXPECT_EQ(tv.mapping.size(), 4u);
+}
+
+} // namespace
+} // namespace th::gateway::testing
+
+namespace th::gateway::testing {
+namespace {
+
+// The gateway sections of the shipped deployments parse (the files are loaded as `tradehost run`
+// would, with the environment's defaults).
+TEST(GatewayConfig, ShippedDeploymentsHaveValidGatewaySections) {
+  for (const char *file :
+       {"configs/dev.yaml", "configs/jetstream.yaml", "configs/split-roles/trading.yaml"}) {
+    std::string path = std::string(TRADEHOST_SOURCE_DIR) + "/" + file;
+    SCOPED_TRACE(file);
+    ASSERT_TRUE(std::filesystem::exists(path));
+    try {
+      auto c = parse_gateway_config(load_deployment(path));
+      EXPECT_TRUE(c.sources.count("test"));
+    } catch (const ConfigErrors &e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
 }
 
 } // namespace

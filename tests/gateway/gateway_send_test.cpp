@@ -18,7 +18,8 @@ std::string deployment(const TempDir &dir, const std::string &secret) {
 
 TEST(GatewaySend, SignsPostsAndPrintsTheAnswer) {
   auto config = base_config();
-  config["sources"]["tv"] = {{"auth", "passphrase"}, {"passphrases", {"pp-send"}},
+  config["sources"]["tv"] = {{"auth", "passphrase"},
+                             {"passphrases", {"pp-send"}},
                              {"mapping", {{"instrument", {{"from", "ticker"}, {"after", ":"}}}}}};
   GatewayUnderTest g(config);
   g.start();
@@ -26,8 +27,8 @@ TEST(GatewaySend, SignsPostsAndPrintsTheAnswer) {
   std::string file = deployment(dir, "s3cret-current");
   std::ofstream(dir.file("body.json")) << valid_body();
   int status = -1;
-  auto out = run_shell(tradehost + " send -c " + file + " --source test --url " + g.url("/webhook/test") + " @" +
-                           dir.file("body.json") + " --idempotency-key send-1",
+  auto out = run_shell(tradehost + " send -c " + file + " --source test --url " + g.url("/webhook/test") +
+                           " @" + dir.file("body.json") + " --idempotency-key send-1",
                        &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(out.rfind("200\n", 0), 0u) << out;

@@ -1,0 +1,127 @@
+// Split roles over a real nats-server (JetStream): gateway, agent, exec and audit each in their
+// own tradehost process, joined only by the stream.
+#include "../support/nats_server.hpp"
+#include "host_process.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+using nlohmann::json;
+using th::test::eventually;
+using th::test::HostOptions;
+using th::test::HostProcess;
+
+namespace {
+
+// configs/split-roles/trading.yaml with limits wide enough that every signal trades: momentum
+// never leaves warm-up (so it follows each signal) and no risk limit is reached.
+std::string split_config() {
+  static const std::string path = [] {
+    std::ifstream in(std::string(TRADEHOST_SOURCE_DIR) + "/configs/split-roles/trading.yaml");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    auto replace_all = [&](const std::string &from, const std::string &to) {
+      for (size_t pos; (pos = text.find(from)) != std::string::npos;) text.replace(pos, from.size(), to);
+    };
+    replace_all("lookback: 20", "lookback: 100000");
+    replace_all("max_position: 1000\n", "max_position: 100000000\n");
+    replace_all("max_orders_per_second: 100\n", "max_orders_per_second: 1000000\n");
+    std::string file = th::test::make_temp_dir("tradehost-split") + "/trading.yaml";
+    std::ofstream(file) << text;
+    return file;
+  }();
+  return path;
+}
+
+std::unique_ptr<HostProcess> role(const th::test::NatsServer &nats, const std::string &name) {
+  HostOptions o;
+  o.config = split_config();
+  o.env = {{"NATS_URL", nats.url()}, {"TRADEHOST_NATS_NAME", name}};
+  o.args = {"--role", name, "--listen", "127.0.0.1:0"};
+  auto p = std::make_unique<HostProcess>(o);
+  p->start();
+  return p;
+}
+
+// corr_id -> event types in the audit process's trail.
+std::map<std::string, std::multiset<std::string>> audit_by_corr(const HostProcess &audit) {
+  auto [code, out] = audit.tradehost("audit export " + audit.audit_db());
+  std::map<std::string, std::multiset<std::string>> rows;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (auto j = json::parse(line, nullptr, false); j.is_object())
+      rows[j.value("correlation_id", "")].insert(j.value("event_type", ""));
+  return rows;
+}
+
+std::string body(int i) {
+  return json{{"instrument", "AAPL"}, {"price", 100.0 + (i % 10)}, {"signal", "buy"}, {"strength", 0.9}}.dump();
+}
+
+} // namespace
+
+TEST(SplitRoles, AWebhookBecomesAFillAndAnAuditRowAcrossFourProcesses) {
+  th::test::NatsServer nats;
+  auto gateway = role(nats, "gateway");
+  auto agent = role(nats, "agent");
+  auto exec = role(nats, "exec");
+  auto audit = role(nats, "audit");
+
+  auto r = gateway->post_webhook(body(0));
+  ASSERT_EQ(r.status, 200) << r.body << gateway->log();
+  std::string corr_id = json::parse(r.body)["corr_id"];
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto rows = audit_by_corr(*audit);
+        return rows[corr_id].count("fill_received") == 1 && rows[corr_id].count("position_updated") == 1;
+      },
+      std::chrono::seconds(30)))
+      << audit->log();
+  auto health = json::parse(agent->get("/healthz").body);
+  EXPECT_EQ(health["nats"], "connected");
+  EXPECT_EQ(health["consumer"]["durable_name"].is_string(), true);
+  for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()}) EXPECT_EQ(p->terminate(), 0) << p->log();
+}
+
+TEST(SplitRoles, ANatsRestartMidStreamLosesAndDuplicatesNothing) {
+  th::test::NatsServer nats;
+  auto gateway = role(nats, "gateway");
+  auto agent = role(nats, "agent");
+  auto exec = role(nats, "exec");
+  auto audit = role(nats, "audit");
+
+  std::vector<std::string> accepted;
+  for (int i = 0; i < 60; ++i) {
+    if (i == 30) {
+      nats.stop(SIGKILL);
+      nats.start();
+    }
+    auto r = gateway->post_webhook(body(i));
+    if (r.status == 200) accepted.push_back(json::parse(r.body)["corr_id"]);
+    else EXPECT_EQ(r.status, 503) << r.body; // GW-009 while the server is away: nothing accepted
+  }
+  ASSERT_GE(accepted.size(), 30u);
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto rows = audit_by_corr(*audit);
+        for (auto &c : accepted)
+          if (rows[c].count("fill_received") != 1 || rows[c].count("signal_published") != 1) return false;
+        return true;
+      },
+      std::chrono::seconds(60)))
+      << audit->log();
+  auto rows = audit_by_corr(*audit);
+  for (auto &c : accepted) {
+    EXPECT_EQ(rows[c].count("fill_received"), 1u) << c;
+    EXPECT_EQ(rows[c].count("decision_made"), 1u) << c;
+  }
+  auto [code, out] = audit->tradehost("audit verify " + audit->audit_db());
+  EXPECT_EQ(code, 0) << out;
+  for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()}) p->terminate();
+}
