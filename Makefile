@@ -12,7 +12,7 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
   libnats-dev nats-server libboost-dev libboost-filesystem-dev libyaml-cpp-dev \
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev sqlite3 prometheus-cpp-dev \
   libgtest-dev libgmock-dev libbenchmark-dev prometheus \
-  rpm rpmlint lintian systemd man-db file dpkg-dev python3-yaml abigail-tools
+  rpm rpmlint lintian systemd man-db file dpkg-dev python3-yaml abigail-tools adduser
 # Extra tools for benchmarks and packaging checks.
 BENCH_PACKAGES   := wrk nginx-light
 PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd man-db dpkg-dev file

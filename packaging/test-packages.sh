@@ -11,7 +11,8 @@ set -euo pipefail
 build=$(realpath "${1:?usage: test-packages.sh BUILD_DIR}")
 src=$(realpath "$(dirname "$0")/..")
 work=$(mktemp -d "${TMPDIR:-/tmp}/tradehost-package-test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 passed=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { passed=$((passed + 1)); echo "ok: $*"; }
@@ -132,11 +133,10 @@ root="$work/root"
 dpkg-deb -x "$deb" "$root"
 dpkg-deb -x "$dev_deb" "$root"
 mkdir -p "$work/data"
-run_installed() {
-  env -i PATH=/usr/bin:/bin HOME="$work" TRADEHOST_SCHEMA_DIR="$root/usr/share/tradehost/schemas" \
-    TRADEHOST_BUILTIN_PLUGIN_DIR="$root/usr/lib/tradehost/plugins" \
-    TRADEHOST_DROPIN_PLUGIN_DIR="$root/var/lib/tradehost/plugins" TRADEHOST_DATA_DIR="$work/data" "$@"
-}
+installed_env=(PATH=/usr/bin:/bin HOME="$work" TRADEHOST_SCHEMA_DIR="$root/usr/share/tradehost/schemas"
+  TRADEHOST_BUILTIN_PLUGIN_DIR="$root/usr/lib/tradehost/plugins"
+  TRADEHOST_DROPIN_PLUGIN_DIR="$root/var/lib/tradehost/plugins" TRADEHOST_DATA_DIR="$work/data")
+run_installed() { env -i "${installed_env[@]}" "$@"; }
 config="$root/etc/tradehost/tradehost.yaml"
 run_installed "$root/usr/bin/tradehost" --version | grep -q "^tradehost $version " || fail "installed tradehost --version"
 # Without the install-time secret the deployment is refused, naming the variable.
@@ -169,6 +169,27 @@ assert where.get("example-threshold") == root + "/var/lib/tradehost/plugins", wh
 assert not listing["refused"], listing["refused"]
 PY
 ok "installed: tradehost plugins lists the 4 built-in plugins and the dropped-in example"
+
+# The packaged deployment runs: start it from the unpacked root, wait for /healthz, stop it.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# env execs tradehost, so $! is the host itself.
+env -i "${installed_env[@]}" TRADEHOST_WEBHOOK_SECRET=x "$root/usr/bin/tradehost" run -c "$config" \
+  --listen "127.0.0.1:$port" >"$work/run.log" 2>&1 &
+pid=$!
+healthy=""
+for _ in $(seq 1 100); do # up to 10 s
+  if curl -fsS "http://127.0.0.1:$port/healthz" >"$work/healthz.json" 2>/dev/null; then healthy=1; break; fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -TERM "$pid" 2>/dev/null || true
+wait "$pid" && stopped=0 || stopped=$?
+pid=""
+[ -n "$healthy" ] || { cat "$work/run.log"; fail "installed tradehost run: /healthz never answered"; }
+grep -q '"ok":true' "$work/healthz.json" || fail "installed tradehost run: /healthz says $(cat "$work/healthz.json")"
+[ "$stopped" = 0 ] || { tail -20 "$work/run.log"; fail "installed tradehost run: exit $stopped after SIGTERM"; }
+[ -f "$work/data/audit.db" ] || fail "installed tradehost run: no audit database in the data directory"
+ok "installed: tradehost run with /etc/tradehost/tradehost.yaml serves /healthz and stops cleanly"
 
 bash -n "$root/usr/share/bash-completion/completions/tradehost" || fail "packaged bash completion does not parse"
 zcat "$root/usr/share/man/man1/tradehost.1.gz" | grep -q '^\.TH TRADEHOST 1' || fail "man page"

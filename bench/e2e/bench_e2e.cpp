@@ -38,7 +38,7 @@ agents:
   - id: momentum_v1
     strategy:
       plugin: momentum
-      params: {lookback: 1000000, base_quantity: 1, max_position: 1000000000, stop_loss: 0.02}
+      params: {lookback: 2, base_quantity: 1, max_position: 1000000000, stop_loss: 0.02}
 risk:
   - id: limits
     plugin: risk-limits
@@ -72,8 +72,9 @@ struct Args {
 
 std::string body(uint64_t i) {
   char b[160];
-  std::snprintf(b, sizeof b, R"({"instrument":"AAPL","price":%.2f,"signal":"%s","strength":0.9})", 100.0 + (i % 50) * 0.1,
-                i % 2 ? "sell" : "buy");
+  // Rising prices and buys only: momentum confirms every signal, so each one trades.
+  std::snprintf(b, sizeof b, R"({"instrument":"AAPL","price":%.3f,"signal":"buy","strength":0.9})",
+                100.0 + static_cast<double>(i) * 0.001);
   return b;
 }
 

@@ -78,16 +78,7 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
   if (auto level = log::level_from_name(d.logging.level)) log::set_level(*level);
   if (!d.logging.file.empty()) log::set_file(d.logging.file);
 
-  // Libraries map from private copies under the data directory, so a plugin file can be
-  // replaced on disk while loaded; the allowlist (if any) is checked before mapping.
-  HotReloadOptions reload_options = hot_reload_options(d);
-  LoadOptions load_options;
-  load_options.cache_dir = std::filesystem::path(d.data_dir) / "plugin-cache";
-  if (reload_options.allowlist_enabled())
-    load_options.admit = [reload_options](const std::filesystem::path &file, const std::string &sha256) {
-      return allowlist_refusal(reload_options, file, sha256);
-    };
-  rt->registry.set_load_options(std::move(load_options));
+  rt->registry.set_load_options(load_options_for(d));
   rt->registry.scan(d.plugin_dirs);
   for (const auto &refusal : rt->registry.refusals())
     std::fprintf(stderr, "warning: plugin refused: %s: %s\n", refusal.path.c_str(), refusal.reason.c_str());

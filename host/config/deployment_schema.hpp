@@ -3,10 +3,15 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 
 namespace th {
 
-// The deployment schema's path; throws std::runtime_error naming the places looked at when absent.
+// A schema file's path (e.g. "signal.schema.json"); throws std::runtime_error naming the places
+// looked at when absent.
+std::filesystem::path schema_path(std::string_view file_name);
+
+// The deployment schema's path.
 std::filesystem::path deployment_schema_path();
 
 } // namespace th

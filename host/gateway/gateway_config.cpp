@@ -1,5 +1,7 @@
 #include "gateway/gateway_config.hpp"
 
+#include "config/deployment_schema.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <cstdlib>
@@ -294,20 +296,6 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
   return c;
 }
 
-std::string find_signal_schema() {
-  std::vector<std::filesystem::path> candidates;
-  if (const char *dir = std::getenv("TRADEHOST_SCHEMA_DIR"))
-    candidates.emplace_back(std::filesystem::path(dir) / "signal.schema.json");
-  candidates.emplace_back("schemas/signal.schema.json");
-  candidates.emplace_back("/usr/local/share/tradehost/schemas/signal.schema.json");
-  candidates.emplace_back("/usr/share/tradehost/schemas/signal.schema.json");
-  for (auto &p : candidates)
-    if (std::filesystem::exists(p))
-      return p.string();
-  throw std::runtime_error(
-      "signal schema not found (set gateway.signal_schema or TRADEHOST_SCHEMA_DIR; looked in "
-      "$TRADEHOST_SCHEMA_DIR, ./schemas, /usr/local/share/tradehost/schemas, "
-      "/usr/share/tradehost/schemas)");
-}
+std::string find_signal_schema() { return schema_path("signal.schema.json").string(); }
 
 } // namespace th::gateway

@@ -71,8 +71,8 @@ using Locator = std::function<SourceLocation(std::string_view json_pointer)>;
 GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator &locate);
 GatewayConfig parse_gateway_config(const Deployment &deployment);
 
-// The signal schema: $TRADEHOST_SCHEMA_DIR/signal.schema.json, else ./schemas/, else the install
-// prefix's share/tradehost/schemas/. Throws std::runtime_error when none exists.
+// The signal schema, found like the deployment schema (config/deployment_schema.hpp):
+// $TRADEHOST_SCHEMA_DIR, else the source tree, else /usr/share/tradehost/schemas.
 std::string find_signal_schema();
 
 } // namespace th::gateway

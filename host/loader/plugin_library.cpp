@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 
 #include <array>
+#include <elf.h>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -64,6 +65,30 @@ std::optional<std::string> text_of(th_str s) {
   if (!s.ptr || s.len > maximum_text_size)
     return std::nullopt;
   return std::string(s.ptr, s.len);
+}
+
+// Why a 64-bit ELF file is cut short ("" when every segment and the section table lie inside
+// it). dlopen maps segments by their headers; pages past the end of a truncated file (a copy
+// still in progress) would fault with SIGBUS on first touch instead of failing cleanly.
+std::string elf_truncation(const std::filesystem::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  Elf64_Ehdr header{};
+  if (!in.read(reinterpret_cast<char *>(&header), sizeof header)) return "shorter than an ELF header";
+  if (header.e_ident[EI_CLASS] != ELFCLASS64) return "not a 64-bit ELF file";
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return "cannot read its size";
+  if (header.e_shoff + uint64_t{header.e_shnum} * header.e_shentsize > size)
+    return "truncated: the section table ends past the end of the file (copy still in progress?)";
+  if (header.e_phoff + uint64_t{header.e_phnum} * sizeof(Elf64_Phdr) > size) return "truncated program headers";
+  in.seekg(static_cast<std::streamoff>(header.e_phoff));
+  for (unsigned i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment{};
+    if (!in.read(reinterpret_cast<char *>(&segment), sizeof segment)) return "truncated program headers";
+    if (segment.p_type == PT_LOAD && segment.p_offset + segment.p_filesz > size)
+      return "truncated: a loadable segment ends past the end of the file (copy still in progress?)";
+  }
+  return "";
 }
 
 bool starts_with_elf_magic(const std::filesystem::path &path) {
@@ -161,6 +186,8 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path, c
     throw Refused{"not a regular file"};
   if (!starts_with_elf_magic(path))
     throw Refused{"not a shared library (no ELF header)"};
+  if (std::string why = elf_truncation(path); !why.empty())
+    throw Refused{"not a complete shared library: " + why};
 
   // RTLD_NOW: a missing symbol fails here, not in the middle of a trade. RTLD_LOCAL: plugins
   // cannot see each other's symbols.

@@ -9,7 +9,14 @@
 
 namespace th {
 namespace {
-template <class Builder> auto &family(Builder &&b, prometheus::Registry &r, const char *name, const char *help) {
+template <class Builder>
+auto &family(Builder &&b, prometheus::Registry &r, const char *name, const char *help,
+             std::vector<std::tuple<std::string, std::string, std::string>> &declared) {
+  using T = std::decay_t<decltype(b.Name(name).Help(help).Register(r))>;
+  const char *type = std::is_same_v<T, prometheus::Family<prometheus::Histogram>> ? "histogram"
+                     : std::is_same_v<T, prometheus::Family<prometheus::Gauge>>   ? "gauge"
+                                                                                  : "counter";
+  declared.emplace_back(name, help, type);
   return b.Name(name).Help(help).Register(r);
 }
 bool valid_name(const std::string &n) {
@@ -31,36 +38,21 @@ struct Metrics::Dynamic {
 };
 
 Metrics::Metrics()
-    : registry_(std::make_shared<prometheus::Registry>()),
-      gateway_webhooks_received(family(prometheus::BuildCounter(), *registry_, "gateway_webhooks_received_total",
-                                       "Webhooks received by source and status")),
-      gateway_validation_errors(family(prometheus::BuildCounter(), *registry_, "gateway_validation_errors_total",
-                                       "Webhook validation errors by type")),
-      gateway_request_duration(family(prometheus::BuildHistogram(), *registry_,
-                                      "gateway_request_duration_seconds", "HTTP request duration by endpoint")),
-      gateway_rate_limit_exceeded(family(prometheus::BuildCounter(), *registry_,
-                                         "gateway_rate_limit_exceeded_total", "Requests refused by rate limit")),
-      gateway_replay_attacks_blocked(family(prometheus::BuildCounter(), *registry_,
-                                            "gateway_replay_attacks_blocked_total",
-                                            "Webhooks refused as replays (stale timestamp or reused nonce)")),
-      agent_signals_received(family(prometheus::BuildCounter(), *registry_, "agent_signals_received_total",
-                                    "Signals delivered to agents by signal type")),
-      agent_decisions_made(family(prometheus::BuildCounter(), *registry_, "agent_decisions_made_total",
-                                  "Order intents emitted by strategy")),
-      agent_decision_latency(family(prometheus::BuildHistogram(), *registry_, "agent_decision_latency_seconds",
-                                    "Time a strategy takes per signal")),
-      agent_risk_checks_failed(family(prometheus::BuildCounter(), *registry_, "agent_risk_checks_failed_total",
-                                      "Order intents rejected by the risk chain, by rule")),
-      audit_events(family(prometheus::BuildCounter(), *registry_, "audit_events_total",
-                          "Audit events handed to audit sinks by type")),
-      audit_hash_validations(family(prometheus::BuildCounter(), *registry_, "audit_hash_validations_total",
-                                    "Audit chain hash validations by status")),
-      plugin_events(family(prometheus::BuildCounter(), *registry_, "tradehost_plugin_events_total",
-                           "Plugin library loads, refusals, unloads and swaps")),
-      unknown_fields(family(prometheus::BuildCounter(), *registry_, "gateway_unknown_fields_total",
-                            "Unknown signal fields accepted and passed on, by field name")),
-      bus_published(family(prometheus::BuildCounter(), *registry_, "tradehost_bus_published_total",
-                           "Messages published on the bus by subject")) {}
+    : registry_(std::make_shared<prometheus::Registry>()), declared_(),
+      gateway_webhooks_received(family(prometheus::BuildCounter(), *registry_, "gateway_webhooks_received_total", "Webhooks received by source and status", declared_)),
+      gateway_validation_errors(family(prometheus::BuildCounter(), *registry_, "gateway_validation_errors_total", "Webhook validation errors by type", declared_)),
+      gateway_request_duration(family(prometheus::BuildHistogram(), *registry_, "gateway_request_duration_seconds", "HTTP request duration by endpoint", declared_)),
+      gateway_rate_limit_exceeded(family(prometheus::BuildCounter(), *registry_, "gateway_rate_limit_exceeded_total", "Requests refused by rate limit", declared_)),
+      gateway_replay_attacks_blocked(family(prometheus::BuildCounter(), *registry_, "gateway_replay_attacks_blocked_total", "Webhooks refused as replays (stale timestamp or reused nonce)", declared_)),
+      agent_signals_received(family(prometheus::BuildCounter(), *registry_, "agent_signals_received_total", "Signals delivered to agents by signal type", declared_)),
+      agent_decisions_made(family(prometheus::BuildCounter(), *registry_, "agent_decisions_made_total", "Order intents emitted by strategy", declared_)),
+      agent_decision_latency(family(prometheus::BuildHistogram(), *registry_, "agent_decision_latency_seconds", "Time a strategy takes per signal", declared_)),
+      agent_risk_checks_failed(family(prometheus::BuildCounter(), *registry_, "agent_risk_checks_failed_total", "Order intents rejected by the risk chain, by rule", declared_)),
+      audit_events(family(prometheus::BuildCounter(), *registry_, "audit_events_total", "Audit events handed to audit sinks by type", declared_)),
+      audit_hash_validations(family(prometheus::BuildCounter(), *registry_, "audit_hash_validations_total", "Audit chain hash validations by status", declared_)),
+      plugin_events(family(prometheus::BuildCounter(), *registry_, "tradehost_plugin_events_total", "Plugin library loads, refusals, unloads and swaps", declared_)),
+      unknown_fields(family(prometheus::BuildCounter(), *registry_, "gateway_unknown_fields_total", "Unknown signal fields accepted and passed on, by field name", declared_)),
+      bus_published(family(prometheus::BuildCounter(), *registry_, "tradehost_bus_published_total", "Messages published on the bus by subject", declared_)) {}
 
 const prometheus::Histogram::BucketBoundaries &Metrics::latency_buckets() {
   static const prometheus::Histogram::BucketBoundaries b{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
@@ -118,9 +110,17 @@ bool Metrics::plugin_metric(int32_t type, const std::string &name,
 }
 
 std::string Metrics::serialize() const {
-  prometheus::TextSerializer s;
+  // prometheus-cpp leaves out families without samples; the contract's names must always be
+  // there, so a declared family without samples is written as HELP and TYPE lines alone.
+  auto families = registry_->Collect();
   std::ostringstream out;
-  s.Serialize(out, registry_->Collect());
+  prometheus::TextSerializer().Serialize(out, families);
+  for (const auto &[name, help, type] : declared_) {
+    bool present = false;
+    for (const auto &f : families)
+      if (f.name == name && !f.metric.empty()) present = true;
+    if (!present) out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  }
   return out.str();
 }
 

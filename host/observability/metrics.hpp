@@ -12,12 +12,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace th {
 
 class Metrics {
   std::shared_ptr<prometheus::Registry> registry_; // first: the families below refer into it
+  std::vector<std::tuple<std::string, std::string, std::string>> declared_; // (name, help, type)
 
 public:
   Metrics();

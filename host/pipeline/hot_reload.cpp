@@ -87,6 +87,17 @@ std::string allowlist_refusal(const HotReloadOptions &o, const std::filesystem::
          (o.allowlist_public_key.empty() ? "" : " and " + file.string() + ".sig is missing or does not verify") + ")";
 }
 
+LoadOptions load_options_for(const Deployment &d) {
+  HotReloadOptions reload_options = hot_reload_options(d);
+  LoadOptions load_options;
+  load_options.cache_dir = std::filesystem::path(d.data_dir) / "plugin-cache";
+  if (reload_options.allowlist_enabled())
+    load_options.admit = [reload_options](const std::filesystem::path &file, const std::string &sha256) {
+      return allowlist_refusal(reload_options, file, sha256);
+    };
+  return load_options;
+}
+
 HotReload::HotReload(Deployment &deployment, PluginRegistry &registry, Pipeline &pipeline, StageContext ctx,
                      std::string host_corr_id)
     : deployment_(deployment), registry_(registry), pipeline_(pipeline), ctx_(ctx),

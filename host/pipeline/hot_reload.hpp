@@ -40,6 +40,11 @@ struct HotReloadOptions {
 };
 HotReloadOptions hot_reload_options(const Deployment &);
 
+// How the deployment's libraries are loaded: from private copies under
+// <data_dir>/plugin-cache (so a loaded file can be replaced on disk and every version maps from
+// its own path), admitted by the allowlist when there is one.
+LoadOptions load_options_for(const Deployment &);
+
 // The allowlist's verdict on a library file: "" when allowed, else why not.
 std::string allowlist_refusal(const HotReloadOptions &, const std::filesystem::path &file, const std::string &sha256);
 

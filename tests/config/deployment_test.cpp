@@ -41,8 +41,8 @@ gateway: {listen: "127.0.0.1:8001", sources: {}}
 admin: {token: "t0k3n"}
 logging: {level: debug, file: /tmp/th.log}
 metrics: {enabled: false}
-auto_agents: [{match: "*"}]
-plugin_allowlist: {momentum: ["1.*"]}
+auto_agents: [{plugins: ["*"]}]
+plugin_allowlist: {sha256: ["0000000000000000000000000000000000000000000000000000000000000000"]}
 )";
 
 TEST(Deployment, FullDeploymentLoadsEveryField) {
@@ -86,7 +86,7 @@ TEST(Deployment, FullDeploymentLoadsEveryField) {
   EXPECT_EQ(d.logging.level, "debug");
   EXPECT_EQ(d.logging.file, "/tmp/th.log");
   EXPECT_FALSE(d.metrics.enabled);
-  EXPECT_EQ(d.document["auto_agents"][0]["match"], "*");
+  EXPECT_EQ(d.document["auto_agents"][0]["plugins"][0], "*");
 }
 
 TEST(Deployment, MinimalDeploymentGetsDefaults) {

@@ -29,7 +29,7 @@ std::string split_config() {
     auto replace_all = [&](const std::string &from, const std::string &to) {
       for (size_t pos; (pos = text.find(from)) != std::string::npos;) text.replace(pos, from.size(), to);
     };
-    replace_all("lookback: 20", "lookback: 100000");
+    replace_all("lookback: 20", "lookback: 10000");
     replace_all("max_position: 1000\n", "max_position: 100000000\n");
     replace_all("max_orders_per_second: 100\n", "max_orders_per_second: 1000000\n");
     std::string file = th::test::make_temp_dir("tradehost-split") + "/trading.yaml";

@@ -45,6 +45,7 @@ public:
     config = root + "/deployment.yaml";
     write_config(base_yaml() + extra_yaml);
     deployment = th::load_deployment(config);
+    registry.set_load_options(th::load_options_for(deployment));
     registry.scan(deployment.plugin_dirs);
     bus = th::make_embedded_bus();
     pipeline = std::make_unique<th::Pipeline>(deployment, registry, ctx());

@@ -96,7 +96,7 @@ TEST(Loader, TextFileNamedSoIsNotASharedLibrary) {
   EXPECT_EQ(registry.libraries().size(), 1u);
 }
 
-TEST(Loader, ElfThatIsNotALibraryIsRefusedByTheDynamicLoader) {
+TEST(Loader, ElfThatIsCutShortIsRefusedBeforeItIsMapped) {
   TempDir dir;
   // An ELF header and nothing else.
   std::ofstream(dir.path() / "truncated.so", std::ios::binary) << std::string("\x7f"
@@ -105,7 +105,7 @@ TEST(Loader, ElfThatIsNotALibraryIsRefusedByTheDynamicLoader) {
   PluginRegistry registry;
   EXPECT_FALSE(registry.add(dir.path() / "truncated.so"));
   ASSERT_EQ(registry.refusals().size(), 1u);
-  EXPECT_NE(registry.refusals()[0].reason.find("not a loadable shared library"), std::string::npos)
+  EXPECT_NE(registry.refusals()[0].reason.find("not a complete shared library"), std::string::npos)
       << registry.refusals()[0].reason;
 }
 

@@ -5,6 +5,8 @@
 #ifndef ABI_V1_0_LIST_H
 #define ABI_V1_0_LIST_H
 
+/* One entry per line, as generated. */
+/* clang-format off */
 #define ABI_V1_0_STRUCTS(S) \
   S(th_str) \
   S(th_signal) \
@@ -15,7 +17,7 @@
   S(th_position) \
   S(th_label) \
   S(th_host_api) \
-  S(th_plugin_descriptor) \
+  S(th_plugin_descriptor)
 
 #define ABI_V1_0_FIELDS(F) \
   F(th_str, ptr) \
@@ -136,7 +138,7 @@
   F(th_plugin_descriptor, check_order) \
   F(th_plugin_descriptor, on_order_intent) \
   F(th_plugin_descriptor, on_fill) \
-  F(th_plugin_descriptor, on_audit_event) \
+  F(th_plugin_descriptor, on_audit_event)
 
 #define ABI_V1_0_CONSTANTS(C) \
   C(TH_ABI_VERSION_MAJOR) \
@@ -184,6 +186,8 @@
   C(TH_INTENT_HAS_STOP_LOSS) \
   C(TH_INTENT_HAS_TAKE_PROFIT) \
   C(TH_INTENT_HAS_MAX_SLIPPAGE) \
-  C(TH_PLUGIN_FLAG_THREAD_SAFE) \
+  C(TH_PLUGIN_FLAG_THREAD_SAFE)
+
+/* clang-format on */
 
 #endif /* ABI_V1_0_LIST_H */
