@@ -16,7 +16,13 @@ thread_local uint32_t intents_this_signal = 0;
 } // namespace
 
 AgentStage::AgentStage(StageContext ctx, RiskChain &risk)
-    : StageServices(ctx), risk_(risk), agents_(std::make_shared<const Agents>()) {}
+    : StageServices(ctx), risk_(risk), agents_(std::make_shared<const Agents>()) {
+  for (int32_t action = 0; action < static_cast<int32_t>(signals_received_.size()); ++action) {
+    std::string_view name = signal_action_name(action);
+    signals_received_[static_cast<size_t>(action)] =
+        &ctx_.metrics.agent_signals_received.Add({{"signal_type", name.empty() ? "unknown" : std::string(name)}});
+  }
+}
 
 AgentStage::Agent AgentStage::make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter) {
   auto &latency = ctx_.metrics.agent_decision_latency.Add({{"strategy", agent->context().instance_id}},
@@ -91,7 +97,10 @@ std::vector<std::shared_ptr<PluginInstance>> AgentStage::instances() const {
 }
 
 void AgentStage::on_signal(const Signal &signal) {
-  ctx_.metrics.agent_signals_received.Add({{"signal_type", std::string(signal_action_name(signal.action))}}).Increment();
+  size_t action = signal.action > 0 && signal.action < static_cast<int32_t>(signals_received_.size())
+                      ? static_cast<size_t>(signal.action)
+                      : 0;
+  signals_received_[action]->Increment();
   if (signal.price) ctx_.portfolio.mark(signal.instrument, *signal.price);
   th_signal view = view_of(signal);
   for (auto &check : risk_.checks())

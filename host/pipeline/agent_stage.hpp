@@ -12,6 +12,7 @@
 #include "pipeline/risk_chain.hpp"
 #include "pipeline/stage_services.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -61,6 +62,7 @@ private:
   Agent make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter);
 
   RiskChain &risk_;
+  std::array<prometheus::Counter *, 5> signals_received_{}; // by action: unknown, buy, sell, hold, close
   std::atomic<std::shared_ptr<const Agents>> agents_;
   std::mutex changes_; // serialises writers; readers never take it
   std::atomic<uint64_t> intents_{0}, rejections_{0};

@@ -46,7 +46,9 @@ AuditRecord audit_record_for(const Message &m) {
 
 void AuditStage::handle(const Message &message) {
   AuditRecord record = audit_record_for(message);
-  ctx_.metrics.audit_events.Add({{"event_type", record.event_type}}).Increment();
+  auto [it, added] = counted_.try_emplace(record.event_type, nullptr);
+  if (added) it->second = &ctx_.metrics.audit_events.Add({{"event_type", record.event_type}});
+  it->second->Increment();
   for (auto &sink : sinks_)
     if (sink->on_audit_event(record) != TH_OK)
       log::error("audit_sink_failed", {{"sink", sink->context().instance_id}, {"error", sink->error()}},

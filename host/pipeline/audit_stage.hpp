@@ -8,6 +8,8 @@
 #include "pipeline/stage_services.hpp"
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace th {
@@ -27,6 +29,8 @@ public:
 
 private:
   std::vector<std::unique_ptr<PluginInstance>> sinks_;
+  // audit_events_total by event type; handle() runs on one thread, so no lock.
+  std::unordered_map<std::string, prometheus::Counter *> counted_;
 };
 
 } // namespace th

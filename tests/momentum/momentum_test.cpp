@@ -1,6 +1,6 @@
 // The momentum strategy, loaded from momentum.so and driven through the C ABI with a recording
 // host: a table of rule cases, then skip reporting, window behaviour, instances and params.
-#include "momentum/params_schema_check.hpp"
+#include "support/params_schema_check.hpp"
 #include "support/plugin_harness.hpp"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // The risk-limits plugin, loaded from risk-limits.so and driven through the C ABI with a
 // recording host: every rule with its label and reason, rule order, the order-rate window on the
 // host clock, the kill-switch file, and the params schema.
-#include "risk_limits/params_schema_check.hpp"
+#include "support/params_schema_check.hpp"
 #include "support/plugin_harness.hpp"
 
 #include <gtest/gtest.h>
