@@ -112,3 +112,42 @@ TEST(Replay, TheAuditChainOfAReplayRecomputesIndependently) {
   EXPECT_EQ(vcode, 0) << vout;
   std::filesystem::remove_all(r.data_dir);
 }
+
+// The seed example through configs/dev.yaml: AAPL buy 0.8 at 150.25 on fresh state.
+TEST(Replay, TheSeedExampleGivesTheSeedIntentAndACompleteFill) {
+  char pattern[] = "/tmp/tradehost-seed-XXXXXX";
+  std::string dir = ::mkdtemp(pattern);
+  std::ofstream(dir + "/seed.jsonl") << R"({"corr_id":"tradingview_seed0001","instrument":"AAPL","signal":"buy",)"
+                                     << R"("strength":0.8,"price":150.25,"timestamp":"2025-01-15T10:30:01.250Z"})"
+                                     << "\n";
+  std::string env = "TRADEHOST_DATA_DIR=" + dir + " TRADEHOST_PLUGIN_DIR=" + TRADEHOST_PLUGIN_BUILD_DIR +
+                    " TRADEHOST_LOG_LEVEL=error ";
+  auto [kcode, kout] = th::test::run_command(env + TRADEHOST_BIN + " audit keygen --out " + dir + "/audit-signing");
+  ASSERT_EQ(kcode, 0) << kout;
+  auto [code, out] = th::test::run_command(env + TRADEHOST_BIN + " replay -c " + TRADEHOST_SOURCE_DIR +
+                                           "/configs/dev.yaml " + dir + "/seed.jsonl --events " + dir + "/ev.jsonl");
+  ASSERT_EQ(code, 0) << out;
+  std::ifstream events(dir + "/ev.jsonl");
+  json intent, fill;
+  for (std::string line; std::getline(events, line);) {
+    auto e = json::parse(line);
+    if (e["subject"] == "decisions.order_intent") intent = e["payload"];
+    if (e["subject"] == "executions.fill") fill = e["payload"];
+  }
+  ASSERT_TRUE(intent.is_object());
+  EXPECT_EQ(intent["corr_id"], "tradingview_seed0001");
+  EXPECT_EQ(intent["agent_id"], "momentum_v1");
+  EXPECT_EQ(intent["side"], "buy");
+  EXPECT_EQ(intent["quantity"], 100.0);
+  EXPECT_EQ(intent["order_type"], "market");
+  EXPECT_EQ(intent["risk_params"]["max_position"], 1000.0);
+  EXPECT_EQ(intent["risk_params"]["stop_loss"], 0.02);
+  ASSERT_TRUE(fill.is_object());
+  EXPECT_EQ(fill["fill_status"], "complete");
+  EXPECT_EQ(fill["quantity_filled"], 100.0);
+  EXPECT_EQ(fill["execution_venue"], "simulator");
+  // dev.yaml's simulator slips by at most 2 bps, against the buyer.
+  EXPECT_GE(fill["avg_fill_price"].get<double>(), 150.25);
+  EXPECT_LE(fill["avg_fill_price"].get<double>(), 150.25 * (1 + 2e-4));
+  std::filesystem::remove_all(dir);
+}
