@@ -12,7 +12,7 @@ run() {
 for b in abi bus exec audit jetstream hot_reload; do
   [ -x "$build/bin/bench_$b" ] && run "$b" "$build/bin/bench_$b"
 done
-[ -x "$here/bench/gateway/run.sh" ] && run gateway "$here/bench/gateway/run.sh" "$build"
+[ -x "$here/bench/gateway/run.sh" ] && BUILD_DIR="$build" run gateway "$here/bench/gateway/run.sh"
 if [ -x "$build/bin/bench_e2e" ]; then
   run "e2e embedded" "$build/bin/bench_e2e" --bus embedded
   run "e2e jetstream" "$build/bin/bench_e2e" --bus jetstream

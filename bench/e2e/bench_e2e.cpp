@@ -3,11 +3,18 @@
 // in-process (the same Service `tradehost run` uses) on the embedded bus or on JetStream.
 //
 //   bench_e2e [--bus embedded|jetstream] [--rate 1000] [--seconds 5] [--senders 16]
+#include "cli/commands.hpp"
 #include "cli/runtime.hpp"
 #include "cli/serve.hpp"
 #include "gateway/webhook_client.hpp"
 #include "observability/log.hpp"
 #include "support/nats_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -38,7 +46,7 @@ agents:
   - id: momentum_v1
     strategy:
       plugin: momentum
-      params: {lookback: 2, base_quantity: 1, max_position: 1000000000, stop_loss: 0.02}
+      params: {lookback: 2, base_quantity: 1, max_position: 1000000000}  # stop_loss: the default 0.02
 risk:
   - id: limits
     plugin: risk-limits
@@ -72,11 +80,60 @@ struct Args {
 
 std::string body(uint64_t i) {
   char b[160];
-  // Rising prices and buys only: momentum confirms every signal, so each one trades.
-  std::snprintf(b, sizeof b, R"({"instrument":"AAPL","price":%.3f,"signal":"buy","strength":0.9})",
-                100.0 + static_cast<double>(i) * 0.001);
+  // Buys at 101 and sells at 100, alternating: with lookback 2 momentum confirms every signal,
+  // and the position (with its protective stop) stays flat or one lot.
+  std::snprintf(b, sizeof b, R"({"instrument":"AAPL","price":%s,"signal":"%s","strength":0.9})",
+                i % 2 ? "100" : "101", i % 2 ? "sell" : "buy");
   return b;
 }
+
+// One keep-alive HTTP/1.1 connection to the gateway (the load generator must cost little next
+// to the host on a 2-core machine, so no per-request connect).
+class Connection {
+public:
+  explicit Connection(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~Connection() { ::close(fd_); }
+  // POSTs and returns (status, body).
+  std::pair<int, std::string> post(const std::string &path, const std::string &body,
+                                   const th::gateway::HeaderList &headers) {
+    std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    for (auto &[k, v] : headers) req += k + ": " + v + "\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      throw std::runtime_error("send failed");
+    for (;;) {
+      auto end = in_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        auto cl = in_.find("Content-Length: ");
+        if (cl == std::string::npos || cl > end) cl = in_.find("content-length: ");
+        size_t length = cl != std::string::npos && cl < end ? std::stoul(in_.substr(cl + 16)) : 0;
+        if (in_.size() >= end + 4 + length) {
+          int status = std::stoi(in_.substr(9, 3));
+          std::string b = in_.substr(end + 4, length);
+          in_.erase(0, end + 4 + length);
+          return {status, b};
+        }
+      }
+      char buf[8192];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) throw std::runtime_error("connection closed");
+      in_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+private:
+  int fd_ = -1;
+  std::string in_;
+};
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -104,9 +161,10 @@ double bus_published(th::Metrics &m) {
   return total;
 }
 
+std::function<std::vector<th::ConsumerHealth>()> bus_health;
+
 // rate > 0: open loop at that rate; rate == 0: every sender as fast as it can (closed loop).
 Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int seconds, int senders) {
-  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/webhook/test";
   std::mutex mutex;
   std::map<std::string, Clock::time_point> sent;
   std::atomic<uint64_t> next{0}, accepted{0}, errors{0};
@@ -117,6 +175,7 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
   std::vector<std::thread> threads;
   for (int t = 0; t < senders; ++t)
     threads.emplace_back([&] {
+      Connection connection(port);
       for (;;) {
         uint64_t i = next++;
         auto due = rate > 0 ? start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / rate))
@@ -127,12 +186,13 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
         auto now_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
         auto t0 = Clock::now();
         try {
-          auto r = th::gateway::http_request("POST", url, b, th::gateway::sign_webhook(secret, b, now_s.count()));
-          if (r.status != 200) {
+          auto [status, response] =
+              connection.post("/webhook/test", b, th::gateway::sign_webhook(secret, b, now_s.count()));
+          if (status != 200) {
             ++errors;
             continue;
           }
-          auto corr = nlohmann::json::parse(r.body)["corr_id"].get<std::string>();
+          auto corr = nlohmann::json::parse(response)["corr_id"].get<std::string>();
           ++accepted;
           std::lock_guard lock(mutex);
           sent[corr] = t0;
@@ -142,6 +202,8 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
       }
     });
   for (auto &t : threads) t.join();
+  if (rate == 0) // where a backlog builds when the host is driven flat out
+    for (const auto &c : bus_health()) std::printf("  queue %-14s pending %llu\n", c.durable.c_str(), (unsigned long long)c.num_pending);
   // Let the pipeline finish what was accepted (bounded wait).
   auto settle = Clock::now() + std::chrono::seconds(30);
   while (probe.count - fills_before < accepted && Clock::now() < settle)
@@ -191,8 +253,7 @@ int main(int argc, char **argv) {
   std::ofstream(dir + "/bench.yaml") << deployment(bus_section);
   ::setenv("TRADEHOST_DATA_DIR", dir.c_str(), 1);
   ::setenv("TRADEHOST_PLUGIN_DIR", TRADEHOST_PLUGIN_BUILD_DIR, 1);
-  std::string keygen = std::string("\"") + argv[0] + "\"";
-  (void)keygen;
+  if (th::cli::audit_command({"keygen", "--out", dir + "/audit-signing"}) != 0) return 2;
   th::log::set_level(th::log::Level::error);
 
   auto rt = th::cli::load_runtime(dir + "/bench.yaml", th::cli::BusChoice::deployment);
@@ -205,6 +266,7 @@ int main(int argc, char **argv) {
     probe.fills.emplace(fill.corr_id, now);
     ++probe.count;
   });
+  bus_health = [&] { return rt->bus->health().consumers; };
   th::cli::Service service(*rt, th::role_all);
   service.start();
 

@@ -4,7 +4,8 @@
 
 #include <prometheus/text_serializer.h>
 
-#include <regex>
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 namespace th {
@@ -19,13 +20,14 @@ auto &family(Builder &&b, prometheus::Registry &r, const char *name, const char 
   declared.emplace_back(name, help, type);
   return b.Name(name).Help(help).Register(r);
 }
+// Prometheus name rules, checked once per metric name (this runs on plugins' hot paths).
 bool valid_name(const std::string &n) {
-  static const std::regex re("^[a-zA-Z_:][a-zA-Z0-9_:]*$");
-  return std::regex_match(n, re);
+  if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0]))) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':'; });
 }
 bool valid_label(const std::string &n) {
-  static const std::regex re("^[a-zA-Z_][a-zA-Z0-9_]*$");
-  return std::regex_match(n, re) && n.rfind("__", 0) != 0;
+  if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0])) || n.rfind("__", 0) == 0) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 } // namespace
 
@@ -63,36 +65,37 @@ const prometheus::Histogram::BucketBoundaries &Metrics::latency_buckets() {
 
 bool Metrics::plugin_metric(int32_t type, const std::string &name,
                             const std::vector<std::pair<std::string, std::string>> &labels, double value) {
-  if (!valid_name(name)) return false;
-  std::vector<std::string> names;
-  std::map<std::string, std::string> label_map;
-  for (auto &[k, v] : labels) {
-    if (!valid_label(k)) return false;
-    names.push_back(k);
-    label_map[k] = v;
-  }
   std::lock_guard lock(mutex_);
   auto &slot = dynamic_[name];
-  if (!slot) {
+  if (!slot) { // first use: validate and register; later uses only compare
     auto d = std::make_shared<Dynamic>();
     d->type = type;
-    d->label_names = names;
+    for (auto &[k, v] : labels) d->label_names.push_back(k);
+    bool ok = valid_name(name) && std::all_of(d->label_names.begin(), d->label_names.end(), valid_label);
     try {
-      switch (type) {
+      switch (ok ? type : 0) {
       case TH_METRIC_COUNTER: d->counter = &prometheus::BuildCounter().Name(name).Help("plugin metric").Register(*registry_); break;
       case TH_METRIC_GAUGE: d->gauge = &prometheus::BuildGauge().Name(name).Help("plugin metric").Register(*registry_); break;
       case TH_METRIC_HISTOGRAM:
         d->histogram = &prometheus::BuildHistogram().Name(name).Help("plugin metric").Register(*registry_);
         break;
-      default: dynamic_.erase(name); return false;
+      default: ok = false;
       }
     } catch (const std::exception &) { // the name is taken by a host family
+      ok = false;
+    }
+    if (!ok) {
       dynamic_.erase(name);
       return false;
     }
     slot = d;
   }
-  if (slot->type != type || slot->label_names != names) return false;
+  if (slot->type != type || slot->label_names.size() != labels.size()) return false;
+  std::map<std::string, std::string> label_map;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i].first != slot->label_names[i]) return false;
+    label_map.emplace(labels[i].first, labels[i].second);
+  }
   switch (type) {
   case TH_METRIC_COUNTER:
     if (value < 0) return false;
