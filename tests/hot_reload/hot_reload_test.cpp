@@ -243,3 +243,32 @@ TEST(HotReload, TheAllowlistRefusesUnlistedLibraries) {
   EXPECT_TRUE(eventually([&] { return refused_count(host.metrics) > 0; }));
   EXPECT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
 }
+
+TEST(HotReload, RemovingALibraryStopsItsAgents) {
+  LiveHost host;
+  ASSERT_TRUE(host.pipeline->agents().has_agent("counter"));
+  fs::remove(host.plugin_dir + "/counter.so");
+  EXPECT_TRUE(eventually([&] { return !host.pipeline->agents().has_agent("counter"); }));
+  EXPECT_EQ(host.strategy_for_next_signal(), ""); // nobody handles signals any more
+  EXPECT_EQ(host.registry.find("counter"), nullptr);
+}
+
+TEST(HotReload, TheAllowlistAdmitsALibrarySignedWithItsKey) {
+  char pattern[] = "/tmp/tradehost-keys-XXXXXX";
+  std::string keys = ::mkdtemp(pattern);
+  auto [kcode, kout] = th::test::run_command("openssl genpkey -algorithm ed25519 -out " + keys +
+                                             "/k.pem && openssl pkey -in " + keys + "/k.pem -pubout -out " + keys +
+                                             "/k.pub");
+  ASSERT_EQ(kcode, 0) << kout;
+  LiveHost host("plugin_allowlist:\n  sha256: [\"" + sha256_hex(counter("v1")) + "\"]\n  public_key: " + keys +
+                "/k.pub\n");
+  ASSERT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
+  // Signed: the signature sits beside the file before the library is renamed in.
+  fs::copy_file(counter("v2"), host.root + "/staging.so", fs::copy_options::overwrite_existing);
+  auto [scode, sout] = th::test::run_command("openssl pkeyutl -sign -inkey " + keys + "/k.pem -rawin -in " +
+                                             host.root + "/staging.so -out " + host.plugin_dir + "/counter.so.sig");
+  ASSERT_EQ(scode, 0) << sout;
+  fs::rename(host.root + "/staging.so", host.plugin_dir + "/counter.so");
+  EXPECT_TRUE(eventually([&] { return host.strategy_for_next_signal() == "counter@2.0.0"; }));
+  fs::remove_all(keys);
+}
