@@ -154,8 +154,15 @@ TEST(AuditSqlitePlugin, SignsCheckpointsEveryNEventsAndAtStop) {
     ASSERT_EQ(h.d->stop(h.inst), TH_OK) << h.error();
   }
   auto sidecar = read_checkpoint_file(db + ".checkpoints.jsonl");
-  ASSERT_GE(sidecar.size(), 3u); // at least at >=100, >=200 and the final one at 250
+  // A checkpoint follows the batch (at most 50 rows) in which 100 rows have gathered since the
+  // last one, plus one at stop; where batches fall depends on timing, so check the spacing.
+  ASSERT_GE(sidecar.size(), 2u);
   EXPECT_EQ(sidecar.back().chain_position, 250u);
+  uint64_t previous = 0;
+  for (const auto &c : sidecar) {
+    EXPECT_LE(c.chain_position - previous, 100u + 50u - 1u) << c.chain_position;
+    previous = c.chain_position;
+  }
   EXPECT_EQ(count_rows(db, "checkpoints"), static_cast<int64_t>(sidecar.size()));
   Head head = read_head(db);
   ASSERT_TRUE(head.last_checkpoint);
