@@ -46,13 +46,20 @@ int main(int argc, char **argv) {
     return 0;
   }
   using namespace th::cli;
-  if (command == "run") return run_command(args);
-  if (command == "validate") return validate_command(args);
-  if (command == "plugins") return plugins_command(args);
-  if (command == "replay") return replay_command(args);
-  if (command == "send") return send_command(args);
-  if (command == "audit") return audit_command(args);
-  if (command == "completion") return completion_command(args);
+  if (command == "run")
+    return run_command(args);
+  if (command == "validate")
+    return validate_command(args);
+  if (command == "plugins")
+    return plugins_command(args);
+  if (command == "replay")
+    return replay_command(args);
+  if (command == "send")
+    return send_command(args);
+  if (command == "audit")
+    return audit_command(args);
+  if (command == "completion")
+    return completion_command(args);
   std::fprintf(stderr, "tradehost: unknown command '%s'\n\n%s", command.c_str(), usage);
   return 2;
 }

@@ -22,8 +22,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,7 +41,8 @@ std::string deployment(const std::string &bus_section) {
 name: bench-e2e
 data_dir: ${TRADEHOST_DATA_DIR}
 plugin_dirs: ["${TRADEHOST_PLUGIN_DIR}"]
-)" + bus_section + R"(
+)" + bus_section +
+         R"(
 agents:
   - id: momentum_v1
     strategy:
@@ -64,7 +65,8 @@ gateway:
   threads: 2
   sources:
     test:
-      secrets: [")" + std::string(secret) + R"("]
+      secrets: [")" +
+         std::string(secret) + R"("]
       rate_limit: {rate_per_s: 1000000, burst: 1000000}
 logging:
   level: error
@@ -97,7 +99,8 @@ public:
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+    if (::connect(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
+      throw std::runtime_error("connect failed");
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
@@ -106,7 +109,8 @@ public:
   std::pair<int, std::string> post(const std::string &path, const std::string &body,
                                    const th::gateway::HeaderList &headers) {
     std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
-    for (auto &[k, v] : headers) req += k + ": " + v + "\r\n";
+    for (auto &[k, v] : headers)
+      req += k + ": " + v + "\r\n";
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
       throw std::runtime_error("send failed");
@@ -114,7 +118,8 @@ public:
       auto end = in_.find("\r\n\r\n");
       if (end != std::string::npos) {
         auto cl = in_.find("Content-Length: ");
-        if (cl == std::string::npos || cl > end) cl = in_.find("content-length: ");
+        if (cl == std::string::npos || cl > end)
+          cl = in_.find("content-length: ");
         size_t length = cl != std::string::npos && cl < end ? std::stoul(in_.substr(cl + 16)) : 0;
         if (in_.size() >= end + 4 + length) {
           int status = std::stoi(in_.substr(9, 3));
@@ -125,7 +130,8 @@ public:
       }
       char buf[8192];
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) throw std::runtime_error("connection closed");
+      if (n <= 0)
+        throw std::runtime_error("connection closed");
       in_.append(buf, static_cast<size_t>(n));
     }
   }
@@ -136,7 +142,8 @@ private:
 };
 
 double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
@@ -157,7 +164,8 @@ double bus_published(th::Metrics &m) {
   double total = 0;
   for (const auto &family : m.registry().Collect())
     if (family.name == "tradehost_bus_published_total")
-      for (const auto &metric : family.metric) total += metric.counter.value;
+      for (const auto &metric : family.metric)
+        total += metric.counter.value;
   return total;
 }
 
@@ -178,12 +186,16 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
       Connection connection(port);
       for (;;) {
         uint64_t i = next++;
-        auto due = rate > 0 ? start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / rate))
-                            : Clock::now();
-        if (due >= end) return;
+        auto due =
+            rate > 0
+                ? start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / rate))
+                : Clock::now();
+        if (due >= end)
+          return;
         std::this_thread::sleep_until(due);
         std::string b = body(i);
-        auto now_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+        auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::system_clock::now().time_since_epoch());
         auto t0 = Clock::now();
         try {
           auto [status, response] =
@@ -201,9 +213,11 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
         }
       }
     });
-  for (auto &t : threads) t.join();
+  for (auto &t : threads)
+    t.join();
   if (rate == 0) // where a backlog builds when the host is driven flat out
-    for (const auto &c : bus_health()) std::printf("  queue %-14s pending %llu\n", c.durable.c_str(), (unsigned long long)c.num_pending);
+    for (const auto &c : bus_health())
+      std::printf("  queue %-14s pending %llu\n", c.durable.c_str(), (unsigned long long)c.num_pending);
   // Let the pipeline finish what was accepted (bounded wait).
   auto settle = Clock::now() + std::chrono::seconds(30);
   while (probe.count - fills_before < accepted && Clock::now() < settle)
@@ -236,10 +250,14 @@ int main(int argc, char **argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--bus") a.bus = v;
-    else if (k == "--rate") a.rate = std::stoi(v);
-    else if (k == "--seconds") a.seconds = std::stoi(v);
-    else if (k == "--senders") a.senders = std::stoi(v);
+    if (k == "--bus")
+      a.bus = v;
+    else if (k == "--rate")
+      a.rate = std::stoi(v);
+    else if (k == "--seconds")
+      a.seconds = std::stoi(v);
+    else if (k == "--senders")
+      a.senders = std::stoi(v);
   }
   char pattern[] = "/tmp/tradehost-bench-e2e-XXXXXX";
   std::string dir = ::mkdtemp(pattern);
@@ -253,11 +271,13 @@ int main(int argc, char **argv) {
   std::ofstream(dir + "/bench.yaml") << deployment(bus_section);
   ::setenv("TRADEHOST_DATA_DIR", dir.c_str(), 1);
   ::setenv("TRADEHOST_PLUGIN_DIR", TRADEHOST_PLUGIN_BUILD_DIR, 1);
-  if (th::cli::audit_command({"keygen", "--out", dir + "/audit-signing"}) != 0) return 2;
+  if (th::cli::audit_command({"keygen", "--out", dir + "/audit-signing"}) != 0)
+    return 2;
   th::log::set_level(th::log::Level::error);
 
   auto rt = th::cli::load_runtime(dir + "/bench.yaml", th::cli::BusChoice::deployment);
-  if (!rt) return 2;
+  if (!rt)
+    return 2;
   Probe probe;
   rt->bus->subscribe({"bench-probe", {th::Subject::executions_fill}}, [&](const th::Delivery &d) {
     auto now = Clock::now();
@@ -275,13 +295,13 @@ int main(int argc, char **argv) {
   Result max = drive(service.port(), probe, rt->metrics, 0, a.seconds, a.senders);
   service.stop();
 
-  std::printf("\nwebhook -> fill, audit trail on, bus %s (%d s per run, %d senders)\n", a.bus.c_str(), a.seconds,
-              a.senders);
+  std::printf("\nwebhook -> fill, audit trail on, bus %s (%d s per run, %d senders)\n", a.bus.c_str(),
+              a.seconds, a.senders);
   std::printf("%-22s %12s %12s %10s %10s %10s %14s\n", "load", "offered/s", "filled/s", "p50 ms", "p99 ms",
               "errors", "bus msgs/s");
   auto row = [](const char *name, const Result &r) {
-    std::printf("%-22s %12.0f %12.0f %10.3f %10.3f %10llu %14.0f\n", name, r.offered, r.achieved, r.p50_ms, r.p99_ms,
-                static_cast<unsigned long long>(r.errors), r.bus_msgs_per_s);
+    std::printf("%-22s %12.0f %12.0f %10.3f %10.3f %10llu %14.0f\n", name, r.offered, r.achieved, r.p50_ms,
+                r.p99_ms, static_cast<unsigned long long>(r.errors), r.bus_msgs_per_s);
   };
   row("fixed rate", fixed);
   Result shown = max;

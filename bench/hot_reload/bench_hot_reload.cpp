@@ -24,7 +24,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
@@ -108,7 +109,8 @@ int main(int argc, char **argv) {
     awaiting = true;
     fs::rename(root + "/staging.so", plugins + "/counter.so");
     auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (awaiting && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (awaiting && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   stop = true;
   producer.join();
@@ -120,12 +122,14 @@ int main(int argc, char **argv) {
   std::lock_guard lock(mutex);
   std::printf("\nhot reload, %zu swaps, a signal every 50 us\n", rename_to_first.size());
   std::printf("%-44s %10s %10s %10s\n", "measure", "p50", "p99", "max");
-  std::printf("%-44s %10.2f %10.2f %10.2f\n", "rename -> first event by new build (ms)", percentile(rename_to_first, 0.5),
-              percentile(rename_to_first, 0.99), percentile(rename_to_first, 1.0));
-  std::printf("%-44s %10.1f %10.1f %10.1f\n", "gap between intents across a swap (us)", percentile(gaps_during_swap, 0.5),
-              percentile(gaps_during_swap, 0.99), percentile(gaps_during_swap, 1.0));
-  std::printf("%-44s %10.1f %10.1f %10.1f\n", "gap between intents otherwise (us)", percentile(normal_gaps, 0.5),
-              percentile(normal_gaps, 0.99), percentile(normal_gaps, 1.0));
+  std::printf("%-44s %10.2f %10.2f %10.2f\n", "rename -> first event by new build (ms)",
+              percentile(rename_to_first, 0.5), percentile(rename_to_first, 0.99),
+              percentile(rename_to_first, 1.0));
+  std::printf("%-44s %10.1f %10.1f %10.1f\n", "gap between intents across a swap (us)",
+              percentile(gaps_during_swap, 0.5), percentile(gaps_during_swap, 0.99),
+              percentile(gaps_during_swap, 1.0));
+  std::printf("%-44s %10.1f %10.1f %10.1f\n", "gap between intents otherwise (us)",
+              percentile(normal_gaps, 0.5), percentile(normal_gaps, 0.99), percentile(normal_gaps, 1.0));
   fs::remove_all(root);
   return rename_to_first.size() == static_cast<size_t>(swaps) ? 0 : 1;
 }

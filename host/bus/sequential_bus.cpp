@@ -15,12 +15,15 @@ class SequentialBus final : public Bus {
 public:
   void subscribe(const SubscriptionSpec &spec, Handler handler) override {
     std::lock_guard lock(mutex_);
-    if (started_) throw std::runtime_error("subscribe after start: " + spec.durable);
+    if (started_)
+      throw std::runtime_error("subscribe after start: " + spec.durable);
     for (const auto &s : subscriptions_)
-      if (s.durable == spec.durable) throw std::runtime_error("durable name already subscribed: " + spec.durable);
+      if (s.durable == spec.durable)
+        throw std::runtime_error("durable name already subscribed: " + spec.durable);
     size_t index = subscriptions_.size();
     subscriptions_.push_back({spec.durable, std::move(handler), 0});
-    for (Subject subject : spec.subjects) by_subject_[static_cast<size_t>(subject)].push_back(index);
+    for (Subject subject : spec.subjects)
+      by_subject_[static_cast<size_t>(subject)].push_back(index);
   }
 
   void start() override {
@@ -31,7 +34,8 @@ public:
   PublishStatus publish(const Message &message, std::chrono::milliseconds) override {
     {
       std::lock_guard lock(mutex_);
-      if (stopped_) return PublishStatus::unavailable;
+      if (stopped_)
+        return PublishStatus::unavailable;
       queue_.push_back(message);
     }
     drain();
@@ -43,8 +47,10 @@ public:
     for (;;) {
       drain();
       std::lock_guard lock(mutex_);
-      if (queue_.empty() && !dispatching_) return true;
-      if (std::chrono::steady_clock::now() > deadline) return false;
+      if (queue_.empty() && !dispatching_)
+        return true;
+      if (std::chrono::steady_clock::now() > deadline)
+        return false;
       std::this_thread::yield();
     }
   }
@@ -58,7 +64,8 @@ public:
   BusHealth health() const override {
     std::lock_guard lock(mutex_);
     BusHealth h{"embedded", {}};
-    for (const auto &s : subscriptions_) h.consumers.push_back({s.durable, "", true, queue_.size(), 0});
+    for (const auto &s : subscriptions_)
+      h.consumers.push_back({s.durable, "", true, queue_.size(), 0});
     return h;
   }
 
@@ -73,7 +80,8 @@ private:
   // pick up what was queued) or this thread is inside a handler (its caller continues the loop).
   void drain() {
     std::unique_lock lock(mutex_);
-    if (dispatching_ || !started_) return;
+    if (dispatching_ || !started_)
+      return;
     dispatching_ = true;
     while (!queue_.empty()) {
       Message message = std::move(queue_.front());
@@ -102,6 +110,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<Bus> make_sequential_bus() { return std::make_unique<SequentialBus>(); }
+std::unique_ptr<Bus> make_sequential_bus() {
+  return std::make_unique<SequentialBus>();
+}
 
 } // namespace th

@@ -6,7 +6,8 @@ ParsedArgs parse_args(const std::vector<std::string> &args, const std::vector<Op
   ParsedArgs out;
   auto find = [&](const std::string &name) -> const OptionSpec * {
     for (auto &s : specs)
-      if (s.long_name == name || (!s.short_name.empty() && s.short_name == name)) return &s;
+      if (s.long_name == name || (!s.short_name.empty() && s.short_name == name))
+        return &s;
     return nullptr;
   };
   for (size_t i = 0; i < args.size(); ++i) {
@@ -28,16 +29,19 @@ ParsedArgs parse_args(const std::vector<std::string> &args, const std::vector<Op
         has_inline = true;
       }
       const OptionSpec *spec = find(name);
-      if (!spec) throw UsageError("unknown option " + name);
+      if (!spec)
+        throw UsageError("unknown option " + name);
       if (spec->takes_value) {
         if (has_inline) {
           out.values[spec->long_name] = inline_value;
         } else {
-          if (i + 1 >= args.size()) throw UsageError("option " + name + " needs a value");
+          if (i + 1 >= args.size())
+            throw UsageError("option " + name + " needs a value");
           out.values[spec->long_name] = args[++i];
         }
       } else {
-        if (has_inline) throw UsageError("option " + name + " takes no value");
+        if (has_inline)
+          throw UsageError("option " + name + " takes no value");
         out.flags.insert(spec->long_name);
       }
       continue;

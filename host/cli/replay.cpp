@@ -38,7 +38,9 @@ Exit codes: 0 ok, 1 some lines were invalid or the pipeline did not drain, 2 usa
 int replay_command(const Args &args) {
   ParsedArgs a;
   try {
-    a = parse_args(args, {{"--config", "-c", true}, {"--json", "", false}, {"--events", "", true},
+    a = parse_args(args, {{"--config", "-c", true},
+                          {"--json", "", false},
+                          {"--events", "", true},
                           {"--free-running", "", false}});
   } catch (const UsageError &e) {
     std::fprintf(stderr, "tradehost replay: %s\n\n%s", e.what(), help);
@@ -60,10 +62,12 @@ int replay_command(const Args &args) {
   }
   const bool lockstep = !a.has("--free-running");
   auto rt = load_runtime(*a.value("--config"), lockstep ? BusChoice::sequential : BusChoice::embedded);
-  if (!rt) return 2;
+  if (!rt)
+    return 2;
 
   auto problems = rt->pipeline->build(role_agent | role_exec | role_audit);
-  for (auto &p : problems) std::fprintf(stderr, "warning: %s\n", p.c_str());
+  for (auto &p : problems)
+    std::fprintf(stderr, "warning: %s\n", p.c_str());
 
   // Summary counters and the optional event log, fed by their own subscription.
   std::mutex mutex;
@@ -78,13 +82,14 @@ int replay_command(const Args &args) {
     }
   }
   rt->bus->subscribe({"replay-summary",
-                      {Subject::signals_normalized, Subject::decisions_order_intent, Subject::decisions_rejected,
-                       Subject::executions_fill, Subject::executions_reconcile}},
+                      {Subject::signals_normalized, Subject::decisions_order_intent,
+                       Subject::decisions_rejected, Subject::executions_fill, Subject::executions_reconcile}},
                      [&](const Delivery &d) {
                        std::lock_guard lock(mutex);
                        if (auto *f = std::get_if<Fill>(&d.message.payload))
                          ++fills_by_status[std::string(fill_status_name(f->fill_status))];
-                       if (auto *r = std::get_if<Rejection>(&d.message.payload)) ++rejections_by_rule[r->rule];
+                       if (auto *r = std::get_if<Rejection>(&d.message.payload))
+                         ++rejections_by_rule[r->rule];
                        if (events.is_open())
                          events << nlohmann::json{{"subject", subject_name(d.message.subject)},
                                                   {"payload", to_json(d.message.payload)}}
@@ -100,14 +105,15 @@ int replay_command(const Args &args) {
   std::string line;
   while (std::getline(input, line)) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
     Signal signal;
     try {
       signal = signal_from_json(nlohmann::json::parse(line));
     } catch (const std::exception &e) {
       ++invalid;
-      std::fprintf(stderr, "error: %s:%llu: %s\n", input_path.c_str(), static_cast<unsigned long long>(line_no),
-                   e.what());
+      std::fprintf(stderr, "error: %s:%llu: %s\n", input_path.c_str(),
+                   static_cast<unsigned long long>(line_no), e.what());
       continue;
     }
     rt->clock.set_replay_time(signal.timestamp_ns);
@@ -120,7 +126,8 @@ int replay_command(const Args &args) {
       continue;
     }
     ++published;
-    if (lockstep) rt->bus->wait_idle(std::chrono::seconds(60));
+    if (lockstep)
+      rt->bus->wait_idle(std::chrono::seconds(60));
   }
   bool drained = rt->bus->wait_idle(std::chrono::minutes(5));
   rt->pipeline->stop();
@@ -153,8 +160,9 @@ int replay_command(const Args &args) {
     std::printf("positions\n");
     for (auto &p : summary["positions"])
       std::printf("  %-14s %-10s qty %-10g avg %-10.4f realized %-12.2f unrealized %.2f\n",
-                  p.value("agent_id", "").c_str(), p.value("instrument", "").c_str(), p.value("quantity", 0.0),
-                  p.value("avg_entry_price", 0.0), p.value("realized_pnl", 0.0), p.value("unrealized_pnl", 0.0));
+                  p.value("agent_id", "").c_str(), p.value("instrument", "").c_str(),
+                  p.value("quantity", 0.0), p.value("avg_entry_price", 0.0), p.value("realized_pnl", 0.0),
+                  p.value("unrealized_pnl", 0.0));
   }
   return (invalid || !drained) ? 1 : 0;
 }

@@ -62,10 +62,12 @@ int run_command(const Args &args) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   auto rt = load_runtime(*a.value("--config"), BusChoice::deployment);
-  if (!rt) return 2;
+  if (!rt)
+    return 2;
   if (*roles != role_all && rt->deployment.bus.kind == "embedded")
-    log::warn("roles_on_embedded_bus", {{"roles", *a.value("--role")},
-                                        {"note", "the embedded bus does not cross processes; other roles get nothing"}});
+    log::warn("roles_on_embedded_bus",
+              {{"roles", *a.value("--role")},
+               {"note", "the embedded bus does not cross processes; other roles get nothing"}});
   return serve(*rt, *roles, set, a.value("--listen").value_or(""));
 }
 

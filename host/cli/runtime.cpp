@@ -4,8 +4,8 @@
 #include "bus/sequential_bus.hpp"
 #include "events/json_codec.hpp"
 #include "loader/plugin_params.hpp"
-#include "pipeline/hot_reload.hpp"
 #include "observability/log.hpp"
+#include "pipeline/hot_reload.hpp"
 
 #if __has_include("bus/jetstream_bus.hpp")
 #include "bus/jetstream_bus.hpp"
@@ -40,7 +40,8 @@ std::string file_sha256(const std::string &path) {
 }
 
 void print_errors(const ConfigErrors &e) {
-  for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
+  for (const auto &err : e.errors())
+    std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
 }
 
 } // namespace
@@ -75,8 +76,10 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
     return nullptr;
   }
   const Deployment &d = rt->deployment;
-  if (auto level = log::level_from_name(d.logging.level)) log::set_level(*level);
-  if (!d.logging.file.empty()) log::set_file(d.logging.file);
+  if (auto level = log::level_from_name(d.logging.level))
+    log::set_level(*level);
+  if (!d.logging.file.empty())
+    log::set_file(d.logging.file);
 
   rt->registry.set_load_options(load_options_for(d));
   rt->registry.scan(d.plugin_dirs);

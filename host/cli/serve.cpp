@@ -2,8 +2,8 @@
 
 #include "gateway/crypto.hpp"
 #include "gateway/gateway.hpp"
-#include "pipeline/hot_reload.hpp"
 #include "observability/log.hpp"
+#include "pipeline/hot_reload.hpp"
 
 #include <audit_chain/head.hpp>
 #include <audit_chain/verify.hpp>
@@ -20,13 +20,17 @@ using gateway::HttpRequest;
 using gateway::HttpResponse;
 using gateway::json_error;
 
-HttpResponse json_ok(const nlohmann::json &body) { return {200, "application/json", body.dump(), {}, false}; }
+HttpResponse json_ok(const nlohmann::json &body) {
+  return {200, "application/json", body.dump(), {}, false};
+}
 
 // The HTTP address of a process: the gateway's for the gateway role (and for `all`); the
 // contract's per-role port otherwise (agent 8002, exec 8004, audit 8005).
 std::string default_listen(unsigned roles) {
-  if (roles & role_agent) return "127.0.0.1:8002";
-  if (roles & role_exec) return "127.0.0.1:8004";
+  if (roles & role_agent)
+    return "127.0.0.1:8002";
+  if (roles & role_exec)
+    return "127.0.0.1:8004";
   return "127.0.0.1:8005";
 }
 
@@ -39,9 +43,11 @@ gateway::HealthReport health_of(const Bus &bus, bool running) {
   h.ok = running && b.state != "disconnected";
   if (!b.consumers.empty()) {
     const auto &c = b.consumers.front();
-    h.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending, c.num_waiting};
+    h.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending,
+                  c.num_waiting};
     for (const auto &other : b.consumers)
-      if (!other.healthy) h.consumer.status = "degraded";
+      if (!other.healthy)
+        h.consumer.status = "degraded";
   }
   return h;
 }
@@ -60,14 +66,17 @@ std::vector<std::pair<std::string, std::string>> audit_databases(const Deploymen
 audit::VerifyOptions verify_options(const Deployment &d, const std::string &sink_id) {
   audit::VerifyOptions o;
   for (const auto &s : d.audit) {
-    if (s.id != sink_id) continue;
+    if (s.id != sink_id)
+      continue;
     const auto &p = s.plugin.params;
     if (auto key = p.value("signing_key", std::string()); !key.empty()) {
       auto pub = std::filesystem::path(key).replace_extension(".pub");
-      if (std::filesystem::exists(pub)) o.public_key_path = pub.string();
+      if (std::filesystem::exists(pub))
+        o.public_key_path = pub.string();
     }
     auto sidecar = p.value("checkpoint_file", p.value("path", std::string()) + ".checkpoints.jsonl");
-    if (std::filesystem::exists(sidecar)) o.checkpoint_file = sidecar;
+    if (std::filesystem::exists(sidecar))
+      o.checkpoint_file = sidecar;
   }
   return o;
 }
@@ -83,22 +92,28 @@ std::vector<std::string> kill_switch_files(const Deployment &d) {
 
 // Admin endpoints need `Authorization: Bearer <admin.token>`; without a configured token they
 // are off. Returns the refusal, or nullopt when the caller may proceed.
-std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const Deployment &d, const char *token_field) {
+std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const Deployment &d,
+                                         const char *token_field) {
   std::string token = d.admin.value(token_field, d.admin.value("token", ""));
-  if (token.empty()) return json_error(403, "admin endpoints are disabled: set admin.token");
+  if (token.empty())
+    return json_error(403, "admin endpoints are disabled: set admin.token");
   std::string_view auth = req.header("Authorization");
   constexpr std::string_view bearer = "Bearer ";
-  if (auth.substr(0, bearer.size()) != bearer || !gateway::constant_time_equal(auth.substr(bearer.size()), token))
+  if (auth.substr(0, bearer.size()) != bearer ||
+      !gateway::constant_time_equal(auth.substr(bearer.size()), token))
     return json_error(401, "bad or missing admin token");
   return std::nullopt;
 }
 
 void add_reload_route(gateway::Gateway &gw, Runtime &rt, HotReload &reload, std::string config_path) {
   gw.add_route("POST", "/admin/reload", [&rt, &reload, config_path](const HttpRequest &req) {
-    if (auto refusal = refuse_admin(req, rt.deployment, "token")) return *refusal;
+    if (auto refusal = refuse_admin(req, rt.deployment, "token"))
+      return *refusal;
     auto r = reload.reload(config_path);
-    HttpResponse response = json_ok({{"ok", r.ok}, {"changes", r.changes}, {"notes", r.notes}, {"errors", r.errors}});
-    if (!r.ok) response.status = 422;
+    HttpResponse response =
+        json_ok({{"ok", r.ok}, {"changes", r.changes}, {"notes", r.notes}, {"errors", r.errors}});
+    if (!r.ok)
+      response.status = 422;
     return response;
   });
 }
@@ -117,7 +132,8 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
         sinks.push_back({{"sink", id}, {"error", e.what()}});
       }
     }
-    if (sinks.empty()) return json_error(404, "no audit-sqlite sink in this deployment");
+    if (sinks.empty())
+      return json_error(404, "no audit-sqlite sink in this deployment");
     nlohmann::json body = sinks.front();
     body["sinks"] = sinks;
     return json_ok(body);
@@ -129,13 +145,14 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
       try {
         auto report = audit::verify(path, verify_options(rt.deployment, id));
         std::string status = report.ok() ? "valid" : "tampered";
-        rt.metrics.audit_hash_validations.Add({{"status", status}}).Increment(static_cast<double>(report.rows));
+        rt.metrics.audit_hash_validations.Add({{"status", status}})
+            .Increment(static_cast<double>(report.rows));
         nlohmann::json r = {{"sink", id},
-                             {"status", status},
-                             {"rows", report.rows},
-                             {"checkpoints", report.checkpoints},
-                             {"signatures_checked", report.signatures_checked},
-                             {"head_position", report.head_position}};
+                            {"status", status},
+                            {"rows", report.rows},
+                            {"checkpoints", report.checkpoints},
+                            {"signatures_checked", report.signatures_checked},
+                            {"head_position", report.head_position}};
         if (report.first_problem)
           r["first_problem"] = {{"chain_position", report.first_problem->chain_position},
                                 {"problem", audit::problem_name(report.first_problem->problem)},
@@ -152,13 +169,15 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
   // POST /admin/kill-switch {"enabled": true|false}, with `Authorization: Bearer <admin token>`.
   // It creates or removes the risk chain's kill-switch files, which risk-limits watches.
   gw.add_route("POST", "/admin/kill-switch", [&rt](const HttpRequest &req) {
-    if (auto refusal = refuse_admin(req, rt.deployment, "kill_switch_token")) return *refusal;
+    if (auto refusal = refuse_admin(req, rt.deployment, "kill_switch_token"))
+      return *refusal;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean())
       return json_error(422, "body must be {\"enabled\": true|false}");
     bool enabled = body["enabled"].get<bool>();
     auto files = kill_switch_files(rt.deployment);
-    if (files.empty()) return json_error(409, "no risk check in this deployment has a kill_switch_file");
+    if (files.empty())
+      return json_error(409, "no risk check in this deployment has a kill_switch_file");
     for (const auto &f : files) {
       std::error_code ec;
       if (enabled) {
@@ -176,7 +195,8 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
 } // namespace
 
 struct Service::State {
-  State(Runtime &r, unsigned ro, std::string l) : rt(r), roles(ro), listen(std::move(l)), config_path(r.deployment.file) {}
+  State(Runtime &r, unsigned ro, std::string l)
+      : rt(r), roles(ro), listen(std::move(l)), config_path(r.deployment.file) {}
   Runtime &rt;
   unsigned roles;
   std::string listen;
@@ -190,12 +210,15 @@ struct Service::State {
 Service::Service(Runtime &rt, unsigned roles, std::string listen)
     : state_(std::make_unique<State>(rt, roles, std::move(listen))) {}
 
-Service::~Service() { stop(); }
+Service::~Service() {
+  stop();
+}
 
 void Service::start() {
   State &s = *state_;
   Runtime &rt = s.rt;
-  for (const auto &p : rt.pipeline->build(s.roles)) log::warn("deployment_problem", {{"problem", p}});
+  for (const auto &p : rt.pipeline->build(s.roles))
+    log::warn("deployment_problem", {{"problem", p}});
 
   gateway::GatewayConfig config;
   if (s.roles & role_gateway) {
@@ -204,9 +227,11 @@ void Service::start() {
     config.sources.clear();
     config.server.listen = default_listen(s.roles);
   }
-  if (!s.listen.empty()) config.server.listen = s.listen;
+  if (!s.listen.empty())
+    config.server.listen = s.listen;
 
-  s.reload = std::make_unique<HotReload>(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(), rt.host_corr_id);
+  s.reload = std::make_unique<HotReload>(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(),
+                                         rt.host_corr_id);
   gateway::GatewayOptions options;
   options.health = [&s] { return health_of(*s.rt.bus, s.running); };
   options.version = TRADEHOST_VERSION;
@@ -226,20 +251,26 @@ void Service::start() {
                         {"instances", rt.pipeline->instances().size()}});
 }
 
-uint16_t Service::port() const { return state_->gateway ? state_->gateway->port() : 0; }
+uint16_t Service::port() const {
+  return state_->gateway ? state_->gateway->port() : 0;
+}
 
-void Service::reload() { state_->reload->reload(state_->config_path); }
+void Service::reload() {
+  state_->reload->reload(state_->config_path);
+}
 
 void Service::stop() {
   State &s = *state_;
-  if (s.stopped) return;
+  if (s.stopped)
+    return;
   s.stopped = true;
   Runtime &rt = s.rt;
   if (s.gateway) {
     s.gateway->set_ready(false);
     s.gateway->stop();
   }
-  if (s.reload) s.reload->stop_watching();
+  if (s.reload)
+    s.reload->stop_watching();
   bool drained = rt.bus->wait_idle(std::chrono::seconds(30));
   rt.pipeline->stop();
   s.running = false;
@@ -257,7 +288,8 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::strin
   try {
     service.start();
   } catch (const ConfigErrors &e) {
-    for (const auto &err : e.errors()) std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
+    for (const auto &err : e.errors())
+      std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
     service.stop();
     return 2;
   } catch (const std::exception &e) {
@@ -267,7 +299,8 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::strin
   }
   for (;;) {
     int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    if (sigwait(&signals, &sig) != 0)
+      continue;
     if (sig == SIGHUP) {
       service.reload();
       continue;

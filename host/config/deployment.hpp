@@ -15,8 +15,8 @@
 namespace th {
 
 struct PluginRef {
-  std::string plugin;        // descriptor name, e.g. "momentum"
-  nlohmann::json params;     // object; validated against the plugin's params_schema
+  std::string plugin;         // descriptor name, e.g. "momentum"
+  nlohmann::json params;      // object; validated against the plugin's params_schema
   std::string params_pointer; // JSON pointer of params in the document, for locate()
 };
 
@@ -57,7 +57,7 @@ struct Deployment {
   std::vector<std::string> plugin_dirs; // resolved to absolute paths
   std::string data_dir;                 // resolved to an absolute path
   std::vector<AgentConfig> agents;
-  std::vector<StageConfig> risk;      // in order
+  std::vector<StageConfig> risk; // in order
   std::vector<StageConfig> executors;
   std::vector<StageConfig> audit;
   nlohmann::json gateway; // the gateway section (object, may be empty)
@@ -65,7 +65,7 @@ struct Deployment {
   LoggingConfig logging;
   MetricsConfig metrics;
 
-  nlohmann::json document; // the whole expanded document
+  nlohmann::json document;                                      // the whole expanded document
   std::map<std::string, SourceLocation, std::less<>> locations; // JSON pointer -> location
 
   // The location of a JSON pointer (the nearest known ancestor when not recorded).

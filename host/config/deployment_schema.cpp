@@ -31,6 +31,8 @@ std::filesystem::path schema_path(std::string_view file_name) {
   throw std::runtime_error(std::string(file_name) + " not found (looked at " + looked + ")");
 }
 
-std::filesystem::path deployment_schema_path() { return schema_path("deployment.schema.json"); }
+std::filesystem::path deployment_schema_path() {
+  return schema_path("deployment.schema.json");
+}
 
 } // namespace th

@@ -6,9 +6,11 @@ std::string SourceLocation::to_string() const {
   std::string s = file;
   if (line > 0) {
     s += ":" + std::to_string(line);
-    if (column > 0) s += ":" + std::to_string(column);
+    if (column > 0)
+      s += ":" + std::to_string(column);
   }
-  if (!yaml_path.empty()) s += (s.empty() ? "" : ": ") + yaml_path;
+  if (!yaml_path.empty())
+    s += (s.empty() ? "" : ": ") + yaml_path;
   return s;
 }
 
@@ -21,7 +23,8 @@ namespace {
 std::string summarize(const std::vector<ConfigError> &errors) {
   std::string s;
   for (auto &e : errors) {
-    if (!s.empty()) s += "\n";
+    if (!s.empty())
+      s += "\n";
     s += e.to_string();
   }
   return s;

@@ -12,8 +12,12 @@
 
 namespace th {
 
-inline th_str view_of(const std::string &s) { return th_str{s.data(), s.size()}; }
-inline std::string_view as_view(th_str s) { return s.len ? std::string_view(s.ptr, s.len) : std::string_view(); }
+inline th_str view_of(const std::string &s) {
+  return th_str{s.data(), s.size()};
+}
+inline std::string_view as_view(th_str s) {
+  return s.len ? std::string_view(s.ptr, s.len) : std::string_view();
+}
 
 th_signal view_of(const Signal &);
 th_order_intent view_of(const OrderIntent &);

@@ -120,7 +120,7 @@ enum class Subject : uint8_t {
 };
 inline constexpr size_t subject_count = 6;
 
-std::string_view subject_name(Subject s);                  // "signals.normalized", ...
+std::string_view subject_name(Subject s);                   // "signals.normalized", ...
 std::optional<Subject> subject_from_name(std::string_view); // inverse
 
 using Payload = std::variant<Signal, OrderIntent, Rejection, Fill, Reconcile, AuditRecord>;

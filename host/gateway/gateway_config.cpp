@@ -296,6 +296,8 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
   return c;
 }
 
-std::string find_signal_schema() { return schema_path("signal.schema.json").string(); }
+std::string find_signal_schema() {
+  return schema_path("signal.schema.json").string();
+}
 
 } // namespace th::gateway

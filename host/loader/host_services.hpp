@@ -22,15 +22,18 @@ struct InstanceContext {
 class HostServices {
 public:
   virtual ~HostServices() = default;
-  virtual void log(const InstanceContext &, int32_t level, std::string_view corr_id, std::string_view message);
+  virtual void log(const InstanceContext &, int32_t level, std::string_view corr_id,
+                   std::string_view message);
   virtual int64_t now_ns();
-  virtual th_status emit_order_intent(const InstanceContext &, const th_order_intent &) { return TH_UNSUPPORTED; }
+  virtual th_status emit_order_intent(const InstanceContext &, const th_order_intent &) {
+    return TH_UNSUPPORTED;
+  }
   virtual th_status emit_fill(const InstanceContext &, const th_fill &) { return TH_UNSUPPORTED; }
   virtual th_status emit_reconcile(const InstanceContext &, const th_reconcile &) { return TH_UNSUPPORTED; }
-  virtual th_status get_position(const InstanceContext &, std::string_view agent_id, std::string_view instrument,
-                                 th_position &out);
-  virtual th_status metric(const InstanceContext &, int32_t type, std::string_view name, const th_label *labels,
-                           size_t label_count, double value);
+  virtual th_status get_position(const InstanceContext &, std::string_view agent_id,
+                                 std::string_view instrument, th_position &out);
+  virtual th_status metric(const InstanceContext &, int32_t type, std::string_view name,
+                           const th_label *labels, size_t label_count, double value);
   virtual th_status emit_audit(const InstanceContext &, std::string_view event_type, std::string_view corr_id,
                                std::string_view data_json) {
     (void)event_type, (void)corr_id, (void)data_json;

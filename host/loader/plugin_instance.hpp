@@ -28,8 +28,9 @@ class PluginInstance {
 public:
   // Creates an instance (params must already be validated). Throws PluginError with the
   // plugin's message when create() fails. `services` must outlive the instance.
-  static std::unique_ptr<PluginInstance> create(std::shared_ptr<PluginLibrary> library, InstanceContext context,
-                                                const std::string &params_json, HostServices &services);
+  static std::unique_ptr<PluginInstance> create(std::shared_ptr<PluginLibrary> library,
+                                                InstanceContext context, const std::string &params_json,
+                                                HostServices &services);
   ~PluginInstance(); // destroys the plugin instance; the library stays loaded while referenced
 
   const InstanceContext &context() const;

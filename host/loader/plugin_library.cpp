@@ -10,8 +10,8 @@
 #include <dlfcn.h>
 
 #include <array>
-#include <elf.h>
 #include <cstring>
+#include <elf.h>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -73,18 +73,23 @@ std::optional<std::string> text_of(th_str s) {
 std::string elf_truncation(const std::filesystem::path &path) {
   std::ifstream in(path, std::ios::binary);
   Elf64_Ehdr header{};
-  if (!in.read(reinterpret_cast<char *>(&header), sizeof header)) return "shorter than an ELF header";
-  if (header.e_ident[EI_CLASS] != ELFCLASS64) return "not a 64-bit ELF file";
+  if (!in.read(reinterpret_cast<char *>(&header), sizeof header))
+    return "shorter than an ELF header";
+  if (header.e_ident[EI_CLASS] != ELFCLASS64)
+    return "not a 64-bit ELF file";
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
-  if (ec) return "cannot read its size";
+  if (ec)
+    return "cannot read its size";
   if (header.e_shoff + uint64_t{header.e_shnum} * header.e_shentsize > size)
     return "truncated: the section table ends past the end of the file (copy still in progress?)";
-  if (header.e_phoff + uint64_t{header.e_phnum} * sizeof(Elf64_Phdr) > size) return "truncated program headers";
+  if (header.e_phoff + uint64_t{header.e_phnum} * sizeof(Elf64_Phdr) > size)
+    return "truncated program headers";
   in.seekg(static_cast<std::streamoff>(header.e_phoff));
   for (unsigned i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr segment{};
-    if (!in.read(reinterpret_cast<char *>(&segment), sizeof segment)) return "truncated program headers";
+    if (!in.read(reinterpret_cast<char *>(&segment), sizeof segment))
+      return "truncated program headers";
     if (segment.p_type == PT_LOAD && segment.p_offset + segment.p_filesz > size)
       return "truncated: a loadable segment ends past the end of the file (copy still in progress?)";
   }
@@ -180,7 +185,8 @@ std::string sha256_of_file(const std::filesystem::path &path) {
 
 namespace {
 
-std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path, const std::filesystem::path &reported) {
+std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path,
+                                            const std::filesystem::path &reported) {
   std::error_code fs_error;
   if (!std::filesystem::is_regular_file(path, fs_error))
     throw Refused{"not a regular file"};
@@ -320,11 +326,14 @@ std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &
   try {
     std::filesystem::path load_from = absolute;
     if (options.admit || !options.cache_dir.empty()) {
-      if (!std::filesystem::is_regular_file(absolute, error)) throw Refused{"not a regular file"};
+      if (!std::filesystem::is_regular_file(absolute, error))
+        throw Refused{"not a regular file"};
       std::string sha = sha256_of_file(absolute);
       if (options.admit)
-        if (std::string why = options.admit(absolute, sha); !why.empty()) throw Refused{why};
-      if (!options.cache_dir.empty()) load_from = cached_copy(absolute, options.cache_dir, sha);
+        if (std::string why = options.admit(absolute, sha); !why.empty())
+          throw Refused{why};
+      if (!options.cache_dir.empty())
+        load_from = cached_copy(absolute, options.cache_dir, sha);
     }
     return load_checked(load_from, absolute);
   } catch (const Refused &r) {

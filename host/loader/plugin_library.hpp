@@ -19,8 +19,8 @@ struct PluginIdentity {
   uint16_t abi_major = 0;
   uint16_t abi_minor = 0;
   uint32_t flags = 0;
-  std::filesystem::path path; // absolute
-  std::string sha256;         // hex of the file's bytes
+  std::filesystem::path path;        // absolute
+  std::string sha256;                // hex of the file's bytes
   std::filesystem::path loaded_from; // the private copy actually mapped (LoadOptions::cache_dir), else path
 };
 

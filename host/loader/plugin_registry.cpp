@@ -148,7 +148,8 @@ std::shared_ptr<PluginLibrary> PluginRegistry::find_by_path(const std::filesyste
   auto absolute = std::filesystem::absolute(path, error).lexically_normal();
   std::lock_guard lock(mutex_);
   for (const auto &l : libraries_)
-    if (l->identity().path == absolute) return l;
+    if (l->identity().path == absolute)
+      return l;
   return nullptr;
 }
 

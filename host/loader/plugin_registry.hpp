@@ -32,7 +32,8 @@ public:
   // Live changes (hot reload). load_unregistered() loads with the registry's options but does
   // not add (no duplicate check); put() adds a library in place of every library with the same
   // name; remove() forgets one. Instances keep their library alive until destroyed.
-  std::shared_ptr<PluginLibrary> load_unregistered(const std::filesystem::path &path, LoadRefusal *refusal) const;
+  std::shared_ptr<PluginLibrary> load_unregistered(const std::filesystem::path &path,
+                                                   LoadRefusal *refusal) const;
   void put(std::shared_ptr<PluginLibrary> library);
   void remove(const std::shared_ptr<PluginLibrary> &library);
   // The library loaded from this file (its original path), or nullptr.

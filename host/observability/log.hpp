@@ -20,16 +20,21 @@ bool enabled(Level);
 void write(Level, std::string_view event, const nlohmann::json &fields = nlohmann::json::object(),
            std::string_view corr_id = {});
 
-inline void debug(std::string_view e, const nlohmann::json &f = nlohmann::json::object(), std::string_view c = {}) {
-  if (enabled(Level::debug)) write(Level::debug, e, f, c);
+inline void debug(std::string_view e, const nlohmann::json &f = nlohmann::json::object(),
+                  std::string_view c = {}) {
+  if (enabled(Level::debug))
+    write(Level::debug, e, f, c);
 }
-inline void info(std::string_view e, const nlohmann::json &f = nlohmann::json::object(), std::string_view c = {}) {
+inline void info(std::string_view e, const nlohmann::json &f = nlohmann::json::object(),
+                 std::string_view c = {}) {
   write(Level::info, e, f, c);
 }
-inline void warn(std::string_view e, const nlohmann::json &f = nlohmann::json::object(), std::string_view c = {}) {
+inline void warn(std::string_view e, const nlohmann::json &f = nlohmann::json::object(),
+                 std::string_view c = {}) {
   write(Level::warn, e, f, c);
 }
-inline void error(std::string_view e, const nlohmann::json &f = nlohmann::json::object(), std::string_view c = {}) {
+inline void error(std::string_view e, const nlohmann::json &f = nlohmann::json::object(),
+                  std::string_view c = {}) {
   write(Level::error, e, f, c);
 }
 

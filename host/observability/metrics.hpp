@@ -40,17 +40,17 @@ public:
   prometheus::Family<prometheus::Counter> &audit_events;             // {event_type}
   prometheus::Family<prometheus::Counter> &audit_hash_validations;   // {status}
   // Host families beyond the contract.
-  prometheus::Family<prometheus::Counter> &plugin_events;      // {plugin,event}: loaded|refused|unloaded|swapped
-  prometheus::Family<prometheus::Counter> &unknown_fields;     // gateway_unknown_fields_total{field_name}
-  prometheus::Family<prometheus::Counter> &bus_published;      // {subject}
+  prometheus::Family<prometheus::Counter> &plugin_events;  // {plugin,event}: loaded|refused|unloaded|swapped
+  prometheus::Family<prometheus::Counter> &unknown_fields; // gateway_unknown_fields_total{field_name}
+  prometheus::Family<prometheus::Counter> &bus_published;  // {subject}
 
   // Latency buckets in seconds used by the histograms above.
   static const prometheus::Histogram::BucketBoundaries &latency_buckets();
 
   // The plugin metric() service. Returns false when the name or labels are not valid Prometheus
   // or clash with an earlier use of the name with another type or label set.
-  bool plugin_metric(int32_t type, const std::string &name, const std::vector<std::pair<std::string, std::string>> &labels,
-                     double value);
+  bool plugin_metric(int32_t type, const std::string &name,
+                     const std::vector<std::pair<std::string, std::string>> &labels, double value);
 
   // Prometheus text exposition format.
   std::string serialize() const;

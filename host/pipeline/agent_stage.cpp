@@ -19,14 +19,14 @@ AgentStage::AgentStage(StageContext ctx, RiskChain &risk)
     : StageServices(ctx), risk_(risk), agents_(std::make_shared<const Agents>()) {
   for (int32_t action = 0; action < static_cast<int32_t>(signals_received_.size()); ++action) {
     std::string_view name = signal_action_name(action);
-    signals_received_[static_cast<size_t>(action)] =
-        &ctx_.metrics.agent_signals_received.Add({{"signal_type", name.empty() ? "unknown" : std::string(name)}});
+    signals_received_[static_cast<size_t>(action)] = &ctx_.metrics.agent_signals_received.Add(
+        {{"signal_type", name.empty() ? "unknown" : std::string(name)}});
   }
 }
 
 AgentStage::Agent AgentStage::make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter) {
   auto &latency = ctx_.metrics.agent_decision_latency.Add({{"strategy", agent->context().instance_id}},
-                                                         Metrics::latency_buckets());
+                                                          Metrics::latency_buckets());
   return Agent{std::shared_ptr<PluginInstance>(std::move(agent)), std::move(filter), &latency};
 }
 
@@ -67,32 +67,37 @@ std::shared_ptr<PluginInstance> AgentStage::remove_agent(const std::string &id) 
 }
 
 void AgentStage::retire(std::shared_ptr<PluginInstance> instance, std::chrono::milliseconds timeout) {
-  if (!instance) return;
+  if (!instance)
+    return;
   // Snapshots still holding the instance are released when their signal is done.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (instance.use_count() > 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   if (instance->stop() != TH_OK)
-    log::error("instance_stop_failed", {{"instance", instance->context().instance_id}, {"error", instance->error()}});
+    log::error("instance_stop_failed",
+               {{"instance", instance->context().instance_id}, {"error", instance->error()}});
   instance.reset();
 }
 
 std::vector<std::string> AgentStage::agents_using(const std::string &plugin_name) const {
   std::vector<std::string> ids;
   for (auto &a : *agents_.load())
-    if (a.instance->context().plugin_name == plugin_name) ids.push_back(a.instance->context().instance_id);
+    if (a.instance->context().plugin_name == plugin_name)
+      ids.push_back(a.instance->context().instance_id);
   return ids;
 }
 
 bool AgentStage::has_agent(const std::string &id) const {
   for (auto &a : *agents_.load())
-    if (a.instance->context().instance_id == id) return true;
+    if (a.instance->context().instance_id == id)
+      return true;
   return false;
 }
 
 std::vector<std::shared_ptr<PluginInstance>> AgentStage::instances() const {
   std::vector<std::shared_ptr<PluginInstance>> all;
-  for (auto &a : *agents_.load()) all.push_back(a.instance);
+  for (auto &a : *agents_.load())
+    all.push_back(a.instance);
   return all;
 }
 
@@ -101,22 +106,26 @@ void AgentStage::on_signal(const Signal &signal) {
                       ? static_cast<size_t>(signal.action)
                       : 0;
   signals_received_[action]->Increment();
-  if (signal.price) ctx_.portfolio.mark(signal.instrument, *signal.price);
+  if (signal.price)
+    ctx_.portfolio.mark(signal.instrument, *signal.price);
   th_signal view = view_of(signal);
   for (auto &check : risk_.checks())
-    if (check->has_on_signal()) check->on_signal(view);
+    if (check->has_on_signal())
+      check->on_signal(view);
   std::shared_ptr<const Agents> agents = agents_.load();
   current_signal = &signal;
   intents_this_signal = 0;
   for (auto &a : *agents) {
-    if (!a.filter.matches(signal.instrument)) continue;
+    if (!a.filter.matches(signal.instrument))
+      continue;
     auto start = std::chrono::steady_clock::now();
     th_status st = a.instance->on_signal(view);
     a.latency->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (st != TH_OK)
-      log::error("agent_failed",
-                 {{"agent", a.instance->context().instance_id}, {"status", st}, {"error", a.instance->error()}},
-                 signal.corr_id);
+      log::error(
+          "agent_failed",
+          {{"agent", a.instance->context().instance_id}, {"status", st}, {"error", a.instance->error()}},
+          signal.corr_id);
   }
   current_signal = nullptr;
 }
@@ -125,7 +134,8 @@ void AgentStage::on_fill(const Fill &fill) {
   for (auto &a : *agents_.load())
     if (a.instance->context().instance_id == fill.agent_id && a.instance->has_on_fill() &&
         a.instance->on_fill(fill) != TH_OK)
-      log::error("plugin_on_fill_failed", {{"instance", fill.agent_id}, {"error", a.instance->error()}}, fill.corr_id);
+      log::error("plugin_on_fill_failed", {{"instance", fill.agent_id}, {"error", a.instance->error()}},
+                 fill.corr_id);
 }
 
 th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order_intent &in) {
@@ -134,11 +144,15 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
   auto &intent = std::get<OrderIntent>(message.payload);
   assign_from(intent, in);
   intent.agent_id = c.instance_id;
-  if (intent.corr_id.empty() && current_signal) intent.corr_id = current_signal->corr_id;
-  if (intent.strategy.empty()) intent.strategy = c.plugin_name;
-  if (intent.timestamp_ns == 0) intent.timestamp_ns = ctx_.clock.now_ns();
+  if (intent.corr_id.empty() && current_signal)
+    intent.corr_id = current_signal->corr_id;
+  if (intent.strategy.empty())
+    intent.strategy = c.plugin_name;
+  if (intent.timestamp_ns == 0)
+    intent.timestamp_ns = ctx_.clock.now_ns();
   if (intent.corr_id.empty() || intent.instrument.empty() || intent.side == 0 || intent.order_type == 0) {
-    log::warn("intent_invalid", {{"agent", c.instance_id}, {"reason", "corr_id, instrument, side and order_type are required"}},
+    log::warn("intent_invalid",
+              {{"agent", c.instance_id}, {"reason", "corr_id, instrument, side and order_type are required"}},
               intent.corr_id);
     return TH_INVALID_ARGUMENT;
   }
@@ -154,8 +168,8 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
     rejected.msg_id = intent.corr_id + ":rejected:" + id_suffix;
     ++rejections_;
     ctx_.metrics.agent_risk_checks_failed.Add({{"reason", verdict.rule}}).Increment();
-    log::info("order_rejected", {{"agent", c.instance_id}, {"rule", verdict.rule}, {"reason", verdict.reason}},
-              intent.corr_id);
+    log::info("order_rejected",
+              {{"agent", c.instance_id}, {"rule", verdict.rule}, {"reason", verdict.reason}}, intent.corr_id);
     return publish(rejected);
   }
   message.msg_id = intent.corr_id + ":intent:" + id_suffix;

@@ -29,8 +29,8 @@ public:
   void add_agent(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter);
   // Puts `replacement` in place of the agent with this id and returns the old instance, which
   // may still be finishing the signal in flight: hand it to retire(). nullptr when absent.
-  std::shared_ptr<PluginInstance> replace_agent(const std::string &id, std::unique_ptr<PluginInstance> replacement,
-                                                InstrumentFilter filter);
+  std::shared_ptr<PluginInstance>
+  replace_agent(const std::string &id, std::unique_ptr<PluginInstance> replacement, InstrumentFilter filter);
   // Takes the agent out; hand the result to retire(). nullptr when absent.
   std::shared_ptr<PluginInstance> remove_agent(const std::string &id);
   // Waits until no signal uses the instance any more, then stops and destroys it.

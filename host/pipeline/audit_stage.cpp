@@ -6,7 +6,8 @@
 namespace th {
 
 AuditRecord audit_record_for(const Message &m) {
-  if (auto *a = std::get_if<AuditRecord>(&m.payload)) return *a;
+  if (auto *a = std::get_if<AuditRecord>(&m.payload))
+    return *a;
   AuditRecord r;
   r.correlation_id = corr_id_of(m);
   r.data_json = to_json(m.payload).dump();
@@ -25,7 +26,8 @@ AuditRecord audit_record_for(const Message &m) {
           r.service = p.agent_id;
         } else if constexpr (std::is_same_v<T, Rejection>) {
           r.event_type = "order_rejected";
-          r.event_id = "order_rejected:" + (m.msg_id.empty() ? p.intent.corr_id + ":" + p.intent.agent_id : m.msg_id);
+          r.event_id =
+              "order_rejected:" + (m.msg_id.empty() ? p.intent.corr_id + ":" + p.intent.agent_id : m.msg_id);
           r.timestamp_ns = p.intent.timestamp_ns;
           r.service = "risk";
         } else if constexpr (std::is_same_v<T, Fill>) {
@@ -47,7 +49,8 @@ AuditRecord audit_record_for(const Message &m) {
 void AuditStage::handle(const Message &message) {
   AuditRecord record = audit_record_for(message);
   auto [it, added] = counted_.try_emplace(record.event_type, nullptr);
-  if (added) it->second = &ctx_.metrics.audit_events.Add({{"event_type", record.event_type}});
+  if (added)
+    it->second = &ctx_.metrics.audit_events.Add({{"event_type", record.event_type}});
   it->second->Increment();
   for (auto &sink : sinks_)
     if (sink->on_audit_event(record) != TH_OK)

@@ -12,7 +12,8 @@ class Clock {
 public:
   int64_t now_ns() const {
     int64_t replay = replay_ns_.load(std::memory_order_relaxed);
-    if (replay != 0) return replay;
+    if (replay != 0)
+      return replay;
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();

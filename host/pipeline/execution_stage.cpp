@@ -11,14 +11,17 @@ thread_local const OrderIntent *current_intent = nullptr;
 
 void ExecutionStage::handle(const Message &message) {
   if (auto *signal = std::get_if<Signal>(&message.payload)) {
-    if (signal->price) ctx_.portfolio.mark(signal->instrument, *signal->price);
+    if (signal->price)
+      ctx_.portfolio.mark(signal->instrument, *signal->price);
     th_signal view = view_of(*signal);
     for (auto &e : executors_)
       if (e->has_on_signal() && e->on_signal(view) != TH_OK)
-        log::error("executor_failed", {{"executor", e->context().instance_id}, {"error", e->error()}}, signal->corr_id);
+        log::error("executor_failed", {{"executor", e->context().instance_id}, {"error", e->error()}},
+                   signal->corr_id);
     return;
   }
-  if (auto *intent = std::get_if<OrderIntent>(&message.payload)) on_intent(*intent);
+  if (auto *intent = std::get_if<OrderIntent>(&message.payload))
+    on_intent(*intent);
 }
 
 void ExecutionStage::on_intent(const OrderIntent &intent) {
@@ -42,8 +45,8 @@ void ExecutionStage::on_intent(const OrderIntent &intent) {
   th_status st = executor->on_order_intent(intent);
   current_intent = nullptr;
   if (st != TH_OK)
-    log::error("executor_failed", {{"executor", executor->context().instance_id}, {"error", executor->error()}},
-               intent.corr_id);
+    log::error("executor_failed",
+               {{"executor", executor->context().instance_id}, {"error", executor->error()}}, intent.corr_id);
 }
 
 th_status ExecutionStage::emit_fill(const InstanceContext &c, const th_fill &in) {
@@ -51,13 +54,18 @@ th_status ExecutionStage::emit_fill(const InstanceContext &c, const th_fill &in)
   auto &fill = std::get<Fill>(message.payload);
   assign_from(fill, in);
   if (current_intent) {
-    if (fill.corr_id.empty()) fill.corr_id = current_intent->corr_id;
-    if (fill.agent_id.empty()) fill.agent_id = current_intent->agent_id;
+    if (fill.corr_id.empty())
+      fill.corr_id = current_intent->corr_id;
+    if (fill.agent_id.empty())
+      fill.agent_id = current_intent->agent_id;
   }
-  if (fill.execution_venue.empty()) fill.execution_venue = c.plugin_name;
-  if (fill.fill_timestamp_ns == 0) fill.fill_timestamp_ns = ctx_.clock.now_ns();
+  if (fill.execution_venue.empty())
+    fill.execution_venue = c.plugin_name;
+  if (fill.fill_timestamp_ns == 0)
+    fill.fill_timestamp_ns = ctx_.clock.now_ns();
   if (fill.corr_id.empty() || fill.fill_id.empty() || fill.instrument.empty()) {
-    log::warn("fill_invalid", {{"executor", c.instance_id}, {"reason", "corr_id, fill_id and instrument are required"}});
+    log::warn("fill_invalid",
+              {{"executor", c.instance_id}, {"reason", "corr_id, fill_id and instrument are required"}});
     return TH_INVALID_ARGUMENT;
   }
   message.msg_id = fill.corr_id + ":fill:" + fill.fill_id;
@@ -69,8 +77,10 @@ th_status ExecutionStage::emit_reconcile(const InstanceContext &, const th_recon
   thread_local Message message{Subject::executions_reconcile, Reconcile{}, {}};
   auto &rec = std::get<Reconcile>(message.payload);
   assign_from(rec, in);
-  if (rec.corr_id.empty() || rec.reconcile_id.empty()) return TH_INVALID_ARGUMENT;
-  if (rec.reconcile_timestamp_ns == 0) rec.reconcile_timestamp_ns = ctx_.clock.now_ns();
+  if (rec.corr_id.empty() || rec.reconcile_id.empty())
+    return TH_INVALID_ARGUMENT;
+  if (rec.reconcile_timestamp_ns == 0)
+    rec.reconcile_timestamp_ns = ctx_.clock.now_ns();
   message.msg_id = rec.corr_id + ":reconcile:" + rec.reconcile_id;
   return publish(message);
 }

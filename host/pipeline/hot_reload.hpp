@@ -35,7 +35,7 @@ struct HotReloadOptions {
   };
   std::vector<AutoAgent> auto_agents;
   std::vector<std::string> allowed_sha256; // plugin_allowlist.sha256
-  std::string allowlist_public_key;        // plugin_allowlist.public_key: Ed25519 PEM; FILE.sig signs the file
+  std::string allowlist_public_key; // plugin_allowlist.public_key: Ed25519 PEM; FILE.sig signs the file
   bool allowlist_enabled() const { return !allowed_sha256.empty() || !allowlist_public_key.empty(); }
 };
 HotReloadOptions hot_reload_options(const Deployment &);
@@ -46,7 +46,8 @@ HotReloadOptions hot_reload_options(const Deployment &);
 LoadOptions load_options_for(const Deployment &);
 
 // The allowlist's verdict on a library file: "" when allowed, else why not.
-std::string allowlist_refusal(const HotReloadOptions &, const std::filesystem::path &file, const std::string &sha256);
+std::string allowlist_refusal(const HotReloadOptions &, const std::filesystem::path &file,
+                              const std::string &sha256);
 
 class HotReload {
 public:

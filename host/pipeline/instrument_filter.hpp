@@ -13,10 +13,12 @@ public:
   explicit InstrumentFilter(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {}
 
   bool matches(std::string_view instrument) const {
-    if (patterns_.empty()) return true;
+    if (patterns_.empty())
+      return true;
     for (const auto &p : patterns_) {
       if (!p.empty() && p.back() == '*') {
-        if (instrument.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1)) return true;
+        if (instrument.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1))
+          return true;
       } else if (p == instrument) {
         return true;
       }

@@ -5,22 +5,26 @@
 namespace th {
 
 Pipeline::Pipeline(const Deployment &deployment, const PluginRegistry &registry, StageContext ctx)
-    : deployment_(deployment), registry_(registry), ctx_(ctx), agents_(ctx, risk_), execution_(ctx), audit_(ctx) {}
+    : deployment_(deployment), registry_(registry), ctx_(ctx), agents_(ctx, risk_), execution_(ctx),
+      audit_(ctx) {}
 
 Pipeline::~Pipeline() {
-  if (started_) stop();
+  if (started_)
+    stop();
 }
 
 std::unique_ptr<PluginInstance> Pipeline::create(const std::string &id, const PluginRef &ref, int32_t kind,
                                                  HostServices &services, std::vector<std::string> &problems,
                                                  std::shared_ptr<PluginLibrary> library) {
-  if (!library) library = registry_.find(ref.plugin);
+  if (!library)
+    library = registry_.find(ref.plugin);
   std::string where = deployment_.locate(ref.params_pointer).to_string();
   if (!library) {
     problems.push_back(where + ": " + id + ": plugin '" + ref.plugin + "' is not loaded");
   } else if (library->identity().kind != kind) {
     problems.push_back(where + ": " + id + ": plugin '" + ref.plugin + "' is a " +
-                       std::string(kind_name(library->identity().kind)) + ", not a " + std::string(kind_name(kind)));
+                       std::string(kind_name(library->identity().kind)) + ", not a " +
+                       std::string(kind_name(kind)));
   } else {
     InstanceContext context{id, library->identity().name, library->identity().version, kind};
     try {
@@ -38,9 +42,11 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
   std::vector<std::string> problems;
   if (roles & role_agent) {
     for (const auto &r : deployment_.risk)
-      if (auto i = create(r.id, r.plugin, TH_KIND_RISK, agents_, problems)) risk_.add(std::move(i));
+      if (auto i = create(r.id, r.plugin, TH_KIND_RISK, agents_, problems))
+        risk_.add(std::move(i));
     for (const auto &a : deployment_.agents) {
-      if (!a.enabled) continue;
+      if (!a.enabled)
+        continue;
       if (auto i = create(a.id, a.strategy, TH_KIND_STRATEGY, agents_, problems))
         agents_.add_agent(std::move(i), InstrumentFilter(a.instruments));
     }
@@ -51,7 +57,8 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
   }
   if (roles & role_exec) {
     for (const auto &e : deployment_.executors)
-      if (auto i = create(e.id, e.plugin, TH_KIND_EXECUTOR, execution_, problems)) execution_.add_executor(std::move(i));
+      if (auto i = create(e.id, e.plugin, TH_KIND_EXECUTOR, execution_, problems))
+        execution_.add_executor(std::move(i));
     ctx_.bus.subscribe({"exec-intents", {Subject::signals_normalized, Subject::decisions_order_intent}},
                        [this](const Delivery &d) { execution_.handle(d.message); });
   }
@@ -60,7 +67,8 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
     // mirrors positions so strategies and risk can read them.
     portfolio_ = std::make_unique<PortfolioStage>(ctx_, (roles & role_exec) != 0,
                                                   (roles & role_agent) ? &agents_ : nullptr);
-    for (auto &i : risk_.checks()) portfolio_->add_fill_listener(i.get());
+    for (auto &i : risk_.checks())
+      portfolio_->add_fill_listener(i.get());
     std::string durable = (roles & role_exec) ? "portfolio" : "agent-positions";
     ctx_.bus.subscribe({durable, {Subject::executions_fill}}, [this](const Delivery &d) {
       ++reconciles_;
@@ -69,41 +77,53 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
   }
   if (roles & role_audit) {
     for (const auto &s : deployment_.audit)
-      if (auto i = create(s.id, s.plugin, TH_KIND_AUDIT_SINK, audit_, problems)) audit_.add_sink(std::move(i));
-    ctx_.bus.subscribe({"audit-all",
-                        {Subject::signals_normalized, Subject::decisions_order_intent, Subject::decisions_rejected,
-                         Subject::executions_fill, Subject::executions_reconcile, Subject::audit_event}},
-                       [this](const Delivery &d) { audit_.handle(d.message); });
+      if (auto i = create(s.id, s.plugin, TH_KIND_AUDIT_SINK, audit_, problems))
+        audit_.add_sink(std::move(i));
+    ctx_.bus.subscribe(
+        {"audit-all",
+         {Subject::signals_normalized, Subject::decisions_order_intent, Subject::decisions_rejected,
+          Subject::executions_fill, Subject::executions_reconcile, Subject::audit_event}},
+        [this](const Delivery &d) { audit_.handle(d.message); });
   }
   return problems;
 }
 
 std::vector<const PluginInstance *> Pipeline::instances() const {
   std::vector<const PluginInstance *> all;
-  for (auto &i : risk_.checks()) all.push_back(i.get());
-  for (auto &i : agents_.instances()) all.push_back(i.get());
-  for (auto &i : execution_.instances()) all.push_back(i.get());
-  for (auto &i : audit_.instances()) all.push_back(i.get());
+  for (auto &i : risk_.checks())
+    all.push_back(i.get());
+  for (auto &i : agents_.instances())
+    all.push_back(i.get());
+  for (auto &i : execution_.instances())
+    all.push_back(i.get());
+  for (auto &i : audit_.instances())
+    all.push_back(i.get());
   return all;
 }
 
 std::string Pipeline::start_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library) {
-  if (agents_.has_agent(agent.id)) return agent.id + ": an agent with this id is running";
+  if (agents_.has_agent(agent.id))
+    return agent.id + ": an agent with this id is running";
   std::vector<std::string> problems;
   auto instance = create(agent.id, agent.strategy, TH_KIND_STRATEGY, agents_, problems, std::move(library));
-  if (!instance) return problems.back();
-  if (instance->start() != TH_OK) return agent.id + ": start failed: " + instance->error();
+  if (!instance)
+    return problems.back();
+  if (instance->start() != TH_OK)
+    return agent.id + ": start failed: " + instance->error();
   agents_.add_agent(std::move(instance), InstrumentFilter(agent.instruments));
   log::info("agent_started", {{"agent", agent.id}, {"plugin", agent.strategy.plugin}});
   return "";
 }
 
 std::string Pipeline::replace_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library) {
-  if (!agents_.has_agent(agent.id)) return start_agent(agent, std::move(library));
+  if (!agents_.has_agent(agent.id))
+    return start_agent(agent, std::move(library));
   std::vector<std::string> problems;
   auto instance = create(agent.id, agent.strategy, TH_KIND_STRATEGY, agents_, problems, std::move(library));
-  if (!instance) return problems.back();
-  if (instance->start() != TH_OK) return agent.id + ": start failed: " + instance->error();
+  if (!instance)
+    return problems.back();
+  if (instance->start() != TH_OK)
+    return agent.id + ": start failed: " + instance->error();
   std::string version = instance->context().plugin_version;
   auto old = agents_.replace_agent(agent.id, std::move(instance), InstrumentFilter(agent.instruments));
   AgentStage::retire(std::move(old));
@@ -113,7 +133,8 @@ std::string Pipeline::replace_agent(const AgentConfig &agent, std::shared_ptr<Pl
 
 std::string Pipeline::stop_agent(const std::string &id) {
   auto old = agents_.remove_agent(id);
-  if (!old) return id + ": no such agent";
+  if (!old)
+    return id + ": no such agent";
   AgentStage::retire(std::move(old));
   log::info("agent_stopped", {{"agent", id}});
   return "";
@@ -134,7 +155,8 @@ void Pipeline::start() {
 }
 
 void Pipeline::stop() {
-  if (!started_) return;
+  if (!started_)
+    return;
   started_ = false;
   auto stop_all = [](const auto &list) {
     for (auto &i : list)

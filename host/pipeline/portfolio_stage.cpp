@@ -12,8 +12,10 @@ void PortfolioStage::on_fill(const Fill &fill) {
   }
   for (auto *l : listeners_)
     if (l->on_fill(fill) != TH_OK)
-      log::error("plugin_on_fill_failed", {{"instance", l->context().instance_id}, {"error", l->error()}}, fill.corr_id);
-  if (agents_) agents_->on_fill(fill);
+      log::error("plugin_on_fill_failed", {{"instance", l->context().instance_id}, {"error", l->error()}},
+                 fill.corr_id);
+  if (agents_)
+    agents_->on_fill(fill);
 }
 
 } // namespace th

@@ -19,7 +19,8 @@ public:
 
   // A risk check (or other non-agent instance) that wants every fill.
   void add_fill_listener(PluginInstance *instance) {
-    if (instance->has_on_fill()) listeners_.push_back(instance);
+    if (instance->has_on_fill())
+      listeners_.push_back(instance);
   }
 
   // Bus handler for executions.fill.

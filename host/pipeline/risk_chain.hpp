@@ -17,7 +17,8 @@ public:
     for (auto &c : checks_) {
       Verdict v = c->check_order(intent);
       if (!v.approved) {
-        if (v.rule.empty()) v.rule = "rejected";
+        if (v.rule.empty())
+          v.rule = "rejected";
         v.reason = c->context().instance_id + ": " + v.reason;
         return v;
       }

@@ -20,13 +20,20 @@ inline std::optional<unsigned> parse_roles(std::string_view text) {
   while (!text.empty()) {
     size_t comma = text.find(',');
     std::string_view name = text.substr(0, comma);
-    if (name == "all") roles |= role_all;
-    else if (name == "gateway") roles |= role_gateway;
-    else if (name == "agent") roles |= role_agent;
-    else if (name == "exec") roles |= role_exec;
-    else if (name == "audit") roles |= role_audit;
-    else return std::nullopt;
-    if (comma == std::string_view::npos) break;
+    if (name == "all")
+      roles |= role_all;
+    else if (name == "gateway")
+      roles |= role_gateway;
+    else if (name == "agent")
+      roles |= role_agent;
+    else if (name == "exec")
+      roles |= role_exec;
+    else if (name == "audit")
+      roles |= role_audit;
+    else
+      return std::nullopt;
+    if (comma == std::string_view::npos)
+      break;
     text.remove_prefix(comma + 1);
   }
   return roles ? std::optional<unsigned>(roles) : std::nullopt;

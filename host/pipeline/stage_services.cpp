@@ -15,39 +15,46 @@ namespace {
 // same event id (audit sinks store an event id once).
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  for (unsigned char c : s)
+    h = (h ^ c) * 1099511628211ull;
   return h;
 }
 } // namespace
 
 StageServices::StageServices(StageContext ctx) : ctx_(ctx) {
   for (size_t i = 0; i < subject_count; ++i)
-    published_[i] = &ctx_.metrics.bus_published.Add({{"subject", std::string(subject_name(static_cast<Subject>(i)))}});
+    published_[i] =
+        &ctx_.metrics.bus_published.Add({{"subject", std::string(subject_name(static_cast<Subject>(i)))}});
 }
 
-void StageServices::log(const InstanceContext &c, int32_t level, std::string_view corr_id, std::string_view message) {
+void StageServices::log(const InstanceContext &c, int32_t level, std::string_view corr_id,
+                        std::string_view message) {
   log::Level l = level >= TH_LOG_ERROR  ? log::Level::error
                  : level == TH_LOG_WARN ? log::Level::warn
                  : level == TH_LOG_INFO ? log::Level::info
                                         : log::Level::debug;
-  if (!log::enabled(l)) return;
-  log::write(l, "plugin_log", {{"instance", c.instance_id}, {"plugin", c.plugin_name}, {"message", message}}, corr_id);
+  if (!log::enabled(l))
+    return;
+  log::write(l, "plugin_log", {{"instance", c.instance_id}, {"plugin", c.plugin_name}, {"message", message}},
+             corr_id);
 }
 
 th_status StageServices::get_position(const InstanceContext &c, std::string_view agent_id,
                                       std::string_view instrument, th_position &out) {
   // Strategies asking with an empty agent id mean themselves.
-  std::string_view agent = agent_id.empty() && c.kind == TH_KIND_STRATEGY ? std::string_view(c.instance_id) : agent_id;
+  std::string_view agent =
+      agent_id.empty() && c.kind == TH_KIND_STRATEGY ? std::string_view(c.instance_id) : agent_id;
   th_position p = ctx_.portfolio.position(agent, instrument, ctx_.clock.now_ns());
   uint32_t size = out.struct_size;
-  if (size < sizeof(uint32_t)) return TH_INVALID_ARGUMENT;
+  if (size < sizeof(uint32_t))
+    return TH_INVALID_ARGUMENT;
   p.struct_size = size;
   std::memcpy(&out, &p, size < sizeof p ? size : sizeof p);
   return TH_OK;
 }
 
-th_status StageServices::metric(const InstanceContext &, int32_t type, std::string_view name, const th_label *labels,
-                                size_t label_count, double value) {
+th_status StageServices::metric(const InstanceContext &, int32_t type, std::string_view name,
+                                const th_label *labels, size_t label_count, double value) {
   std::vector<std::pair<std::string, std::string>> l;
   l.reserve(label_count);
   for (size_t i = 0; i < label_count; ++i)
@@ -55,10 +62,11 @@ th_status StageServices::metric(const InstanceContext &, int32_t type, std::stri
   return ctx_.metrics.plugin_metric(type, std::string(name), l, value) ? TH_OK : TH_INVALID_ARGUMENT;
 }
 
-th_status StageServices::emit_audit(const InstanceContext &c, std::string_view event_type, std::string_view corr_id,
-                                    std::string_view data_json) {
+th_status StageServices::emit_audit(const InstanceContext &c, std::string_view event_type,
+                                    std::string_view corr_id, std::string_view data_json) {
   auto data = nlohmann::json::parse(data_json, nullptr, false);
-  if (!data.is_object()) return TH_INVALID_ARGUMENT;
+  if (!data.is_object())
+    return TH_INVALID_ARGUMENT;
   Message m;
   m.subject = Subject::audit_event;
   AuditRecord r;
@@ -78,7 +86,8 @@ th_status StageServices::emit_audit(const InstanceContext &c, std::string_view e
 th_status StageServices::publish(const Message &m) {
   PublishStatus s = ctx_.bus.publish(m);
   if (s == PublishStatus::unavailable) {
-    log::error("publish_failed", {{"subject", subject_name(m.subject)}, {"reason", "bus unavailable"}}, corr_id_of(m));
+    log::error("publish_failed", {{"subject", subject_name(m.subject)}, {"reason", "bus unavailable"}},
+               corr_id_of(m));
     return TH_UNAVAILABLE;
   }
   published_[static_cast<size_t>(m.subject)]->Increment();

@@ -24,7 +24,8 @@ class StageServices : public HostServices {
 public:
   explicit StageServices(StageContext ctx);
 
-  void log(const InstanceContext &, int32_t level, std::string_view corr_id, std::string_view message) override;
+  void log(const InstanceContext &, int32_t level, std::string_view corr_id,
+           std::string_view message) override;
   int64_t now_ns() override { return ctx_.clock.now_ns(); }
   th_status get_position(const InstanceContext &, std::string_view agent_id, std::string_view instrument,
                          th_position &out) override;

@@ -19,9 +19,11 @@ const char *const seed_signal = R"({"instrument":"AAPL","price":150.25,"signal":
 
 double position_of(HostProcess &host, const std::string &agent, const std::string &instrument) {
   auto body = json::parse(host.get("/positions").body, nullptr, false);
-  if (!body.is_object()) return 0;
+  if (!body.is_object())
+    return 0;
   for (auto &p : body["positions"])
-    if (p["agent_id"] == agent && p["instrument"] == instrument) return p["quantity"].get<double>();
+    if (p["agent_id"] == agent && p["instrument"] == instrument)
+      return p["quantity"].get<double>();
   return 0;
 }
 
@@ -32,7 +34,8 @@ std::vector<json> export_audit(const HostProcess &host) {
   std::vector<json> rows;
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);)
-    if (auto j = json::parse(line, nullptr, false); j.is_object()) rows.push_back(j);
+    if (auto j = json::parse(line, nullptr, false); j.is_object())
+      rows.push_back(j);
   return rows;
 }
 
@@ -65,7 +68,8 @@ TEST(EndToEnd, SignedWebhookBecomesAnAuditedFill) {
   auto accepted = json::parse(r.body);
   EXPECT_EQ(accepted["status"], "accepted");
   std::string corr_id = accepted["corr_id"];
-  EXPECT_TRUE(eventually([&] { return position_of(host, "momentum_v1", "AAPL") == 100; })) << host.get("/positions").body;
+  EXPECT_TRUE(eventually([&] { return position_of(host, "momentum_v1", "AAPL") == 100; }))
+      << host.get("/positions").body;
 
   auto health = json::parse(host.get("/healthz").body);
   EXPECT_EQ(health["ok"], true);
@@ -77,13 +81,14 @@ TEST(EndToEnd, SignedWebhookBecomesAnAuditedFill) {
 
   std::set<std::string> types;
   for (auto &row : export_audit(host))
-    if (row.value("correlation_id", "") == corr_id) types.insert(row.value("event_type", ""));
-  for (const char *t : {"webhook_received", "signal_published", "decision_made", "order_sent", "fill_received",
-                        "position_updated"})
+    if (row.value("correlation_id", "") == corr_id)
+      types.insert(row.value("event_type", ""));
+  for (const char *t : {"webhook_received", "signal_published", "decision_made", "order_sent",
+                        "fill_received", "position_updated"})
     EXPECT_TRUE(types.count(t)) << "missing audit event " << t;
 
-  auto [code, out] =
-      host.tradehost("audit verify " + host.audit_db() + " --pubkey " + host.data_dir() + "/audit-signing.pub");
+  auto [code, out] = host.tradehost("audit verify " + host.audit_db() + " --pubkey " + host.data_dir() +
+                                    "/audit-signing.pub");
   EXPECT_EQ(code, 0) << out;
 }
 
@@ -93,21 +98,22 @@ TEST(EndToEnd, MetricsCarryTheContractNames) {
   ASSERT_EQ(host.post_webhook(seed_signal).status, 200);
   std::string metrics = host.get("/metrics").body;
   for (const char *name :
-       {"gateway_webhooks_received_total", "gateway_validation_errors_total", "gateway_request_duration_seconds",
-        "gateway_rate_limit_exceeded_total", "gateway_replay_attacks_blocked_total", "agent_signals_received_total",
-        "agent_decisions_made_total", "agent_decision_latency_seconds", "agent_risk_checks_failed_total",
-        "audit_events_total", "audit_hash_validations_total"})
+       {"gateway_webhooks_received_total", "gateway_validation_errors_total",
+        "gateway_request_duration_seconds", "gateway_rate_limit_exceeded_total",
+        "gateway_replay_attacks_blocked_total", "agent_signals_received_total", "agent_decisions_made_total",
+        "agent_decision_latency_seconds", "agent_risk_checks_failed_total", "audit_events_total",
+        "audit_hash_validations_total"})
     EXPECT_NE(metrics.find(name), std::string::npos) << name;
-  EXPECT_TRUE(eventually([&] {
-    return host.get("/metrics").body.find("exec_sim_fills_generated_total") != std::string::npos;
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return host.get("/metrics").body.find("exec_sim_fills_generated_total") != std::string::npos; }));
   EXPECT_EQ(host.terminate(), 0);
 }
 
 TEST(EndToEnd, ABrokenPluginIsReportedAndTheRestRuns) {
   std::string dir = th::test::make_temp_dir("tradehost-plugins");
   for (auto &entry : std::filesystem::directory_iterator(TRADEHOST_PLUGIN_BUILD_DIR))
-    if (entry.path().extension() == ".so") std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
+    if (entry.path().extension() == ".so")
+      std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
   std::ofstream(dir + "/garbage.so") << "this is not a shared library\n";
   HostOptions options;
   options.plugin_dir = dir;
@@ -140,17 +146,19 @@ TEST(EndToEnd, KillSwitchRejectsEverythingUntilReleased) {
   ASSERT_EQ(host.post_webhook(seed_signal).status, 200);
   EXPECT_TRUE(eventually([&] { return position_of(host, "momentum_v1", "AAPL") == 100; }));
   EXPECT_EQ(host.terminate(), 0);
-  EXPECT_EQ(host.log().find(HostProcess::admin_token), std::string::npos) << "the admin token leaked into the log";
-  EXPECT_EQ(host.log().find(HostProcess::secret), std::string::npos) << "the webhook secret leaked into the log";
+  EXPECT_EQ(host.log().find(HostProcess::admin_token), std::string::npos)
+      << "the admin token leaked into the log";
+  EXPECT_EQ(host.log().find(HostProcess::secret), std::string::npos)
+      << "the webhook secret leaked into the log";
 }
 
 TEST(EndToEnd, ReplayIsDeterministic) {
   HostProcess a, b;
   std::string signals = write_signals(a.data_dir() + "/signals.jsonl", 300);
-  auto [code_a, out_a] = a.tradehost("replay -c " + std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml " + signals +
-                                     " --json --events " + a.data_dir() + "/events.jsonl");
-  auto [code_b, out_b] = b.tradehost("replay -c " + std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml " + signals +
-                                     " --json --events " + b.data_dir() + "/events.jsonl");
+  auto [code_a, out_a] = a.tradehost("replay -c " + std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml " +
+                                     signals + " --json --events " + a.data_dir() + "/events.jsonl");
+  auto [code_b, out_b] = b.tradehost("replay -c " + std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml " +
+                                     signals + " --json --events " + b.data_dir() + "/events.jsonl");
   ASSERT_EQ(code_a, 0) << out_a;
   ASSERT_EQ(code_b, 0) << out_b;
   auto read = [](const std::string &p) {
@@ -177,7 +185,8 @@ TEST(EndToEnd, CrashDuringReplayLeavesAVerifiableChainThatContinues) {
   };
   {
     auto env = host.env();
-    th::test::ChildProcess replay({TRADEHOST_BIN, "replay", "-c", config, big}, host.data_dir() + "/replay.log", env);
+    th::test::ChildProcess replay({TRADEHOST_BIN, "replay", "-c", config, big},
+                                  host.data_dir() + "/replay.log", env);
     ASSERT_TRUE(eventually([&] { return head_position() > 200; }, std::chrono::seconds(60)));
     replay.signal(SIGKILL);
     EXPECT_EQ(replay.wait(), 128 + SIGKILL);
@@ -197,7 +206,8 @@ TEST(EndToEnd, CrashDuringReplayLeavesAVerifiableChainThatContinues) {
 
 TEST(EndToEnd, ValidateNamesTheProblemAndItsLine) {
   HostProcess host;
-  auto [ok_code, ok_out] = host.tradehost("validate -c " + std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml");
+  auto [ok_code, ok_out] =
+      host.tradehost("validate -c " + std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml");
   EXPECT_EQ(ok_code, 0) << ok_out;
   std::string bad = host.data_dir() + "/bad.yaml";
   std::ofstream(bad) << "version: 1\nplugin_dirs: [" << TRADEHOST_PLUGIN_BUILD_DIR

@@ -9,7 +9,8 @@ namespace th::test {
 
 std::string make_temp_dir(const std::string &prefix) {
   std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  if (!::mkdtemp(pattern.data()))
+    throw std::runtime_error("mkdtemp failed");
   return pattern;
 }
 
@@ -24,15 +25,18 @@ HostProcess::HostProcess(HostOptions options) : options_(std::move(options)) {
           {"TRADEHOST_WEBHOOK_SECRET", secret},
           {"TRADEHOST_ADMIN_TOKEN", admin_token},
           {"TRADEHOST_LOG_LEVEL", "info"}};
-  for (auto &[k, v] : options_.env) env_[k] = v;
+  for (auto &[k, v] : options_.env)
+    env_[k] = v;
   auto [code, out] = tradehost("audit keygen --out " + data_dir_ + "/audit-signing");
-  if (code != 0) throw std::runtime_error("audit keygen failed: " + out);
+  if (code != 0)
+    throw std::runtime_error("audit keygen failed: " + out);
 }
 
 HostProcess::~HostProcess() {
   process_.reset();
   std::error_code ec;
-  if (!std::getenv("TRADEHOST_KEEP_TEST_DIRS")) std::filesystem::remove_all(root_, ec);
+  if (!std::getenv("TRADEHOST_KEEP_TEST_DIRS"))
+    std::filesystem::remove_all(root_, ec);
 }
 
 void HostProcess::start() {
@@ -49,11 +53,13 @@ void HostProcess::start() {
     }
     return !process_->running();
   });
-  if (!ok || port_ == 0) throw std::runtime_error("tradehost did not start:\n" + process_->output());
+  if (!ok || port_ == 0)
+    throw std::runtime_error("tradehost did not start:\n" + process_->output());
 }
 
 int HostProcess::terminate() {
-  if (!process_) return -1;
+  if (!process_)
+    return -1;
   process_->signal(SIGTERM);
   return process_->wait(std::chrono::seconds(60));
 }
@@ -63,16 +69,20 @@ std::string HostProcess::url(const std::string &path) const {
 }
 
 gateway::ClientResponse HostProcess::post_webhook(const std::string &body, const std::string &source) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   return gateway::http_request("POST", url("/webhook/" + source), body,
                                gateway::sign_webhook(secret, body, now.count()));
 }
 
-gateway::ClientResponse HostProcess::get(const std::string &path) { return gateway::http_request("GET", url(path), ""); }
+gateway::ClientResponse HostProcess::get(const std::string &path) {
+  return gateway::http_request("GET", url(path), "");
+}
 
 std::pair<int, std::string> HostProcess::tradehost(const std::string &args) const {
   std::string command;
-  for (auto &[k, v] : env_) command += k + "='" + v + "' ";
+  for (auto &[k, v] : env_)
+    command += k + "='" + v + "' ";
   command += std::string(TRADEHOST_BIN) + " " + args;
   return run_command(command);
 }

@@ -27,7 +27,8 @@ std::string split_config() {
     ss << in.rdbuf();
     std::string text = ss.str();
     auto replace_all = [&](const std::string &from, const std::string &to) {
-      for (size_t pos; (pos = text.find(from)) != std::string::npos;) text.replace(pos, from.size(), to);
+      for (size_t pos; (pos = text.find(from)) != std::string::npos;)
+        text.replace(pos, from.size(), to);
     };
     replace_all("lookback: 20", "lookback: 10000");
     replace_all("max_position: 1000\n", "max_position: 100000000\n");
@@ -61,7 +62,8 @@ std::map<std::string, std::multiset<std::string>> audit_by_corr(const HostProces
 }
 
 std::string body(int i) {
-  return json{{"instrument", "AAPL"}, {"price", 100.0 + (i % 10)}, {"signal", "buy"}, {"strength", 0.9}}.dump();
+  return json{{"instrument", "AAPL"}, {"price", 100.0 + (i % 10)}, {"signal", "buy"}, {"strength", 0.9}}
+      .dump();
 }
 
 } // namespace
@@ -86,7 +88,8 @@ TEST(SplitRoles, AWebhookBecomesAFillAndAnAuditRowAcrossFourProcesses) {
   auto health = json::parse(agent->get("/healthz").body);
   EXPECT_EQ(health["nats"], "connected");
   EXPECT_EQ(health["consumer"]["durable_name"].is_string(), true);
-  for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()}) EXPECT_EQ(p->terminate(), 0) << p->log();
+  for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()})
+    EXPECT_EQ(p->terminate(), 0) << p->log();
 }
 
 TEST(SplitRoles, ANatsRestartMidStreamLosesAndDuplicatesNothing) {
@@ -103,15 +106,18 @@ TEST(SplitRoles, ANatsRestartMidStreamLosesAndDuplicatesNothing) {
       nats.start();
     }
     auto r = gateway->post_webhook(body(i));
-    if (r.status == 200) accepted.push_back(json::parse(r.body)["corr_id"]);
-    else EXPECT_EQ(r.status, 503) << r.body; // GW-009 while the server is away: nothing accepted
+    if (r.status == 200)
+      accepted.push_back(json::parse(r.body)["corr_id"]);
+    else
+      EXPECT_EQ(r.status, 503) << r.body; // GW-009 while the server is away: nothing accepted
   }
   ASSERT_GE(accepted.size(), 30u);
   EXPECT_TRUE(eventually(
       [&] {
         auto rows = audit_by_corr(*audit);
         for (auto &c : accepted)
-          if (rows[c].count("fill_received") != 1 || rows[c].count("signal_published") != 1) return false;
+          if (rows[c].count("fill_received") != 1 || rows[c].count("signal_published") != 1)
+            return false;
         return true;
       },
       std::chrono::seconds(60)))
@@ -123,5 +129,6 @@ TEST(SplitRoles, ANatsRestartMidStreamLosesAndDuplicatesNothing) {
   }
   auto [code, out] = audit->tradehost("audit verify " + audit->audit_db());
   EXPECT_EQ(code, 0) << out;
-  for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()}) p->terminate();
+  for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()})
+    p->terminate();
 }

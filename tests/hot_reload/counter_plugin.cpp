@@ -37,8 +37,8 @@ public:
 #ifdef COUNTER_WRONG_ABI
 extern "C" TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
   static th_plugin_descriptor d = [] {
-    auto x = tradehost::detail::Adapter<Counter>::describe(TH_KIND_STRATEGY, 0, TH_STR("counter"),
-                                                           TH_STR(COUNTER_VERSION), TH_STR("wrong ABI"), TH_STR(""));
+    auto x = tradehost::detail::Adapter<Counter>::describe(
+        TH_KIND_STRATEGY, 0, TH_STR("counter"), TH_STR(COUNTER_VERSION), TH_STR("wrong ABI"), TH_STR(""));
     x.abi_major = 2;
     return x;
   }();

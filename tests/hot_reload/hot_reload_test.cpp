@@ -20,7 +20,9 @@ using th::test::eventually;
 
 namespace {
 
-std::string counter(const std::string &variant) { return std::string(COUNTER_DIR) + "/counter_" + variant + ".so"; }
+std::string counter(const std::string &variant) {
+  return std::string(COUNTER_DIR) + "/counter_" + variant + ".so";
+}
 
 std::string sha256_hex(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
@@ -30,7 +32,8 @@ std::string sha256_hex(const std::string &path) {
   EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
   std::string hex;
   char b[3];
-  for (unsigned i = 0; i < len; ++i) std::snprintf(b, sizeof b, "%02x", md[i]), hex += b;
+  for (unsigned i = 0; i < len; ++i)
+    std::snprintf(b, sizeof b, "%02x", md[i]), hex += b;
   return hex;
 }
 
@@ -41,7 +44,8 @@ public:
     root = ::mkdtemp(pattern);
     plugin_dir = root + "/plugins";
     fs::create_directories(plugin_dir);
-    if (install_v1) fs::copy_file(counter("v1"), plugin_dir + "/counter.so");
+    if (install_v1)
+      fs::copy_file(counter("v1"), plugin_dir + "/counter.so");
     config = root + "/deployment.yaml";
     write_config(base_yaml() + extra_yaml);
     deployment = th::load_deployment(config);
@@ -53,7 +57,8 @@ public:
     bus->subscribe({"test-intents", {th::Subject::decisions_order_intent}}, [this](const th::Delivery &d) {
       auto &i = std::get<th::OrderIntent>(d.message.payload);
       std::lock_guard lock(mutex);
-      if (!seen.insert(i.corr_id + "/" + i.agent_id).second) ++duplicates;
+      if (!seen.insert(i.corr_id + "/" + i.agent_id).second)
+        ++duplicates;
       ++by_strategy[i.strategy];
       ++by_agent[i.agent_id];
     });
@@ -73,8 +78,8 @@ public:
   }
 
   std::string base_yaml() const {
-    return "version: 1\nplugin_dirs: [" + plugin_dir + "]\ndata_dir: " + root + "\nagents:\n  - id: counter\n" +
-           "    strategy: {plugin: counter}\n";
+    return "version: 1\nplugin_dirs: [" + plugin_dir + "]\ndata_dir: " + root +
+           "\nagents:\n  - id: counter\n" + "    strategy: {plugin: counter}\n";
   }
   void write_config(const std::string &yaml) const { std::ofstream(config) << yaml; }
 
@@ -94,7 +99,8 @@ public:
     s.strength = 0.9;
     s.price = 100.0;
     s.timestamp_ns = 1736937000000000000 + i;
-    ASSERT_EQ(bus->publish(th::Message{th::Subject::signals_normalized, std::move(s), {}}), th::PublishStatus::ok);
+    ASSERT_EQ(bus->publish(th::Message{th::Subject::signals_normalized, std::move(s), {}}),
+              th::PublishStatus::ok);
   }
   // The strategy that handled one fresh signal.
   std::string strategy_for_next_signal() {
@@ -107,13 +113,15 @@ public:
     bus->wait_idle(std::chrono::seconds(10));
     std::lock_guard lock(mutex);
     for (auto &[k, v] : by_strategy)
-      if (v != before[k]) return k;
+      if (v != before[k])
+        return k;
     return "";
   }
   int total() {
     std::lock_guard lock(mutex);
     int n = 0;
-    for (auto &[k, v] : by_strategy) n += v;
+    for (auto &[k, v] : by_strategy)
+      n += v;
     return n;
   }
 
@@ -149,7 +157,8 @@ double refused_count(th::Metrics &metrics) {
   std::istringstream in(metrics.serialize());
   double total = 0;
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("tradehost_plugin_events_total{", 0) == 0 && line.find(R"(event="refused")") != std::string::npos)
+    if (line.rfind("tradehost_plugin_events_total{", 0) == 0 &&
+        line.find(R"(event="refused")") != std::string::npos)
       total += std::stod(line.substr(line.rfind(' ') + 1));
   return total;
 }
@@ -170,7 +179,8 @@ TEST(HotReload, SwapUnderLoadHandlesEverySignalOnceByOneVersion) {
   constexpr int n = 50000;
   std::thread producer([&] {
     for (int i = 0; i < n; ++i) {
-      if (i == n / 5) host.install("v2");
+      if (i == n / 5)
+        host.install("v2");
       host.publish(i);
     }
   });
@@ -184,7 +194,8 @@ TEST(HotReload, SwapUnderLoadHandlesEverySignalOnceByOneVersion) {
   EXPECT_GT(host.by_strategy["counter@1.0.0"], 0);
   EXPECT_EQ(host.by_strategy["counter@1.0.0"] + host.by_strategy["counter@2.0.0"], n + host.probes);
   // The old library is gone from the address space: only the new copy stays mapped.
-  EXPECT_TRUE(eventually([] { return mapped_counter_copies().size() == 1; })) << mapped_counter_copies().size();
+  EXPECT_TRUE(eventually([] { return mapped_counter_copies().size() == 1; }))
+      << mapped_counter_copies().size();
 }
 
 TEST(HotReload, BadNewVersionsLeaveTheOldOneRunning) {
@@ -202,7 +213,8 @@ TEST(HotReload, BadNewVersionsLeaveTheOldOneRunning) {
   {
     std::ifstream in(counter("v2"), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::ofstream(host.plugin_dir + "/counter.so", std::ios::binary | std::ios::trunc).write(bytes.data(), 4096);
+    std::ofstream(host.plugin_dir + "/counter.so", std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), 4096);
   }
   EXPECT_TRUE(eventually([&] { return refused_count(host.metrics) > refused_before; }));
   EXPECT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
@@ -215,7 +227,8 @@ TEST(HotReload, ConfigReloadAppliesValidChangesAndRefusesInvalidOnes) {
   LiveHost host;
   constexpr int n = 10000;
   std::thread producer([&] {
-    for (int i = 0; i < n; ++i) host.publish(i);
+    for (int i = 0; i < n; ++i)
+      host.publish(i);
   });
   host.write_config(host.base_yaml() + "  - id: second\n    strategy: {plugin: counter}\n");
   auto applied = host.reload->reload(host.config);
@@ -256,17 +269,18 @@ TEST(HotReload, RemovingALibraryStopsItsAgents) {
 TEST(HotReload, TheAllowlistAdmitsALibrarySignedWithItsKey) {
   char pattern[] = "/tmp/tradehost-keys-XXXXXX";
   std::string keys = ::mkdtemp(pattern);
-  auto [kcode, kout] = th::test::run_command("openssl genpkey -algorithm ed25519 -out " + keys +
-                                             "/k.pem && openssl pkey -in " + keys + "/k.pem -pubout -out " + keys +
-                                             "/k.pub");
+  auto [kcode, kout] =
+      th::test::run_command("openssl genpkey -algorithm ed25519 -out " + keys +
+                            "/k.pem && openssl pkey -in " + keys + "/k.pem -pubout -out " + keys + "/k.pub");
   ASSERT_EQ(kcode, 0) << kout;
-  LiveHost host("plugin_allowlist:\n  sha256: [\"" + sha256_hex(counter("v1")) + "\"]\n  public_key: " + keys +
-                "/k.pub\n");
+  LiveHost host("plugin_allowlist:\n  sha256: [\"" + sha256_hex(counter("v1")) +
+                "\"]\n  public_key: " + keys + "/k.pub\n");
   ASSERT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
   // Signed: the signature sits beside the file before the library is renamed in.
   fs::copy_file(counter("v2"), host.root + "/staging.so", fs::copy_options::overwrite_existing);
-  auto [scode, sout] = th::test::run_command("openssl pkeyutl -sign -inkey " + keys + "/k.pem -rawin -in " +
-                                             host.root + "/staging.so -out " + host.plugin_dir + "/counter.so.sig");
+  auto [scode, sout] =
+      th::test::run_command("openssl pkeyutl -sign -inkey " + keys + "/k.pem -rawin -in " + host.root +
+                            "/staging.so -out " + host.plugin_dir + "/counter.so.sig");
   ASSERT_EQ(scode, 0) << sout;
   fs::rename(host.root + "/staging.so", host.plugin_dir + "/counter.so");
   EXPECT_TRUE(eventually([&] { return host.strategy_for_next_signal() == "counter@2.0.0"; }));

@@ -36,20 +36,24 @@ Replay run_replay() {
   Replay r;
   r.data_dir = ::mkdtemp(pattern);
   std::string dir = TRADEHOST_TEST_DATA_DIR;
-  auto [code, out] = th::test::run_command(
-      "TRADEHOST_DATA_DIR=" + r.data_dir + " TRADEHOST_PLUGIN_DIR=" + TRADEHOST_PLUGIN_BUILD_DIR + " " +
-      TRADEHOST_BIN + " replay -c " + dir + "/replay.yaml " + dir + "/signals.jsonl --json --events " + r.data_dir +
-      "/events.jsonl");
+  auto [code, out] = th::test::run_command("TRADEHOST_DATA_DIR=" + r.data_dir +
+                                           " TRADEHOST_PLUGIN_DIR=" + TRADEHOST_PLUGIN_BUILD_DIR + " " +
+                                           TRADEHOST_BIN + " replay -c " + dir + "/replay.yaml " + dir +
+                                           "/signals.jsonl --json --events " + r.data_dir + "/events.jsonl");
   EXPECT_EQ(code, 0) << out;
   r.summary = json::parse(out.substr(out.find("{\n")), nullptr, false);
   std::ifstream events(r.data_dir + "/events.jsonl");
   for (std::string line; std::getline(events, line);) {
     auto e = json::parse(line);
     std::string subject = e["subject"];
-    if (subject == "decisions.order_intent") r.intents.push_back(e["payload"]);
-    if (subject == "decisions.rejected") r.rejections.push_back(e["payload"]);
-    if (subject == "executions.fill") r.fills.push_back(e["payload"]);
-    if (subject == "executions.reconcile") r.reconciles.push_back(e["payload"]);
+    if (subject == "decisions.order_intent")
+      r.intents.push_back(e["payload"]);
+    if (subject == "decisions.rejected")
+      r.rejections.push_back(e["payload"]);
+    if (subject == "executions.fill")
+      r.fills.push_back(e["payload"]);
+    if (subject == "executions.reconcile")
+      r.reconciles.push_back(e["payload"]);
   }
   return r;
 }
@@ -60,8 +64,8 @@ TEST(Replay, GivesExactlyTheExpectedIntentsRejectionsAndFills) {
   Replay r = run_replay();
   ASSERT_EQ(r.intents.size(), 3u);
   auto intent = [&](size_t i) {
-    return std::make_tuple(r.intents[i]["corr_id"].get<std::string>(), r.intents[i]["side"].get<std::string>(),
-                           r.intents[i]["quantity"].get<double>());
+    return std::make_tuple(r.intents[i]["corr_id"].get<std::string>(),
+                           r.intents[i]["side"].get<std::string>(), r.intents[i]["quantity"].get<double>());
   };
   EXPECT_EQ(intent(0), std::make_tuple(std::string("scenario_01"), std::string("buy"), 100.0));
   EXPECT_EQ(intent(1), std::make_tuple(std::string("scenario_04"), std::string("buy"), 50.0));
@@ -80,15 +84,21 @@ TEST(Replay, GivesExactlyTheExpectedIntentsRejectionsAndFills) {
   ASSERT_EQ(r.fills.size(), 4u);
   auto fill = [&](size_t i) {
     return std::make_tuple(r.fills[i]["corr_id"].get<std::string>(), r.fills[i]["side"].get<std::string>(),
-                           r.fills[i]["quantity_filled"].get<double>(), r.fills[i]["avg_fill_price"].get<double>(),
+                           r.fills[i]["quantity_filled"].get<double>(),
+                           r.fills[i]["avg_fill_price"].get<double>(),
                            r.fills[i]["fill_status"].get<std::string>());
   };
-  EXPECT_EQ(fill(0), std::make_tuple(std::string("scenario_01"), std::string("buy"), 100.0, 100.0, std::string("complete")));
-  EXPECT_EQ(fill(1), std::make_tuple(std::string("scenario_04"), std::string("buy"), 50.0, 105.0, std::string("complete")));
-  EXPECT_EQ(fill(2), std::make_tuple(std::string("scenario_04-sl"), std::string("sell"), 50.0, 97.0, std::string("complete")));
+  EXPECT_EQ(fill(0), std::make_tuple(std::string("scenario_01"), std::string("buy"), 100.0, 100.0,
+                                     std::string("complete")));
+  EXPECT_EQ(fill(1), std::make_tuple(std::string("scenario_04"), std::string("buy"), 50.0, 105.0,
+                                     std::string("complete")));
+  EXPECT_EQ(fill(2), std::make_tuple(std::string("scenario_04-sl"), std::string("sell"), 50.0, 97.0,
+                                     std::string("complete")));
   EXPECT_EQ(r.fills[2]["parent_corr_id"], "scenario_04");
-  EXPECT_EQ(fill(3), std::make_tuple(std::string("scenario_07"), std::string("sell"), 100.0, 97.0, std::string("complete")));
-  for (auto &f : r.fills) EXPECT_EQ(f["execution_venue"], "simulator");
+  EXPECT_EQ(fill(3), std::make_tuple(std::string("scenario_07"), std::string("sell"), 100.0, 97.0,
+                                     std::string("complete")));
+  for (auto &f : r.fills)
+    EXPECT_EQ(f["execution_venue"], "simulator");
 
   ASSERT_EQ(r.reconciles.size(), 4u);
   EXPECT_EQ(r.reconciles[3]["new_position"], 0.0);
@@ -108,7 +118,8 @@ TEST(Replay, TheAuditChainOfAReplayRecomputesIndependently) {
   auto [code, out] = th::test::run_command("python3 " + std::string(TRADEHOST_SOURCE_DIR) +
                                            "/tests/audit/recompute.py " + r.data_dir + "/audit.db");
   EXPECT_EQ(code, 0) << out;
-  auto [vcode, vout] = th::test::run_command(std::string(TRADEHOST_BIN) + " audit verify " + r.data_dir + "/audit.db");
+  auto [vcode, vout] =
+      th::test::run_command(std::string(TRADEHOST_BIN) + " audit verify " + r.data_dir + "/audit.db");
   EXPECT_EQ(vcode, 0) << vout;
   std::filesystem::remove_all(r.data_dir);
 }
@@ -117,22 +128,27 @@ TEST(Replay, TheAuditChainOfAReplayRecomputesIndependently) {
 TEST(Replay, TheSeedExampleGivesTheSeedIntentAndACompleteFill) {
   char pattern[] = "/tmp/tradehost-seed-XXXXXX";
   std::string dir = ::mkdtemp(pattern);
-  std::ofstream(dir + "/seed.jsonl") << R"({"corr_id":"tradingview_seed0001","instrument":"AAPL","signal":"buy",)"
-                                     << R"("strength":0.8,"price":150.25,"timestamp":"2025-01-15T10:30:01.250Z"})"
-                                     << "\n";
+  std::ofstream(dir + "/seed.jsonl")
+      << R"({"corr_id":"tradingview_seed0001","instrument":"AAPL","signal":"buy",)"
+      << R"("strength":0.8,"price":150.25,"timestamp":"2025-01-15T10:30:01.250Z"})"
+      << "\n";
   std::string env = "TRADEHOST_DATA_DIR=" + dir + " TRADEHOST_PLUGIN_DIR=" + TRADEHOST_PLUGIN_BUILD_DIR +
                     " TRADEHOST_LOG_LEVEL=error ";
-  auto [kcode, kout] = th::test::run_command(env + TRADEHOST_BIN + " audit keygen --out " + dir + "/audit-signing");
+  auto [kcode, kout] =
+      th::test::run_command(env + TRADEHOST_BIN + " audit keygen --out " + dir + "/audit-signing");
   ASSERT_EQ(kcode, 0) << kout;
-  auto [code, out] = th::test::run_command(env + TRADEHOST_BIN + " replay -c " + TRADEHOST_SOURCE_DIR +
-                                           "/configs/dev.yaml " + dir + "/seed.jsonl --events " + dir + "/ev.jsonl");
+  auto [code, out] =
+      th::test::run_command(env + TRADEHOST_BIN + " replay -c " + TRADEHOST_SOURCE_DIR +
+                            "/configs/dev.yaml " + dir + "/seed.jsonl --events " + dir + "/ev.jsonl");
   ASSERT_EQ(code, 0) << out;
   std::ifstream events(dir + "/ev.jsonl");
   json intent, fill;
   for (std::string line; std::getline(events, line);) {
     auto e = json::parse(line);
-    if (e["subject"] == "decisions.order_intent") intent = e["payload"];
-    if (e["subject"] == "executions.fill") fill = e["payload"];
+    if (e["subject"] == "decisions.order_intent")
+      intent = e["payload"];
+    if (e["subject"] == "executions.fill")
+      fill = e["payload"];
   }
   ASSERT_TRUE(intent.is_object());
   EXPECT_EQ(intent["corr_id"], "tradingview_seed0001");

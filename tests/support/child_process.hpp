@@ -27,7 +27,8 @@ public:
                std::map<std::string, std::string> env = {})
       : output_file_(std::move(output_file)) {
     pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       int fd = ::open(output_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
@@ -36,9 +37,11 @@ public:
         ::close(fd);
       }
       ::setpgid(0, 0);
-      for (auto &[k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      for (auto &[k, v] : env)
+        ::setenv(k.c_str(), v.c_str(), 1);
       std::vector<char *> args;
-      for (auto &a : argv) args.push_back(a.data());
+      for (auto &a : argv)
+        args.push_back(a.data());
       args.push_back(nullptr);
       ::execvp(args[0], args.data());
       ::_exit(127);
@@ -55,11 +58,13 @@ public:
 
   pid_t pid() const { return pid_; }
   void signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
+    if (pid_ > 0)
+      ::kill(pid_, sig);
   }
 
   bool running() {
-    if (exited_) return false;
+    if (exited_)
+      return false;
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
@@ -73,7 +78,8 @@ public:
   int wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (running()) {
-      if (std::chrono::steady_clock::now() > deadline) return -1;
+      if (std::chrono::steady_clock::now() > deadline)
+        return -1;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return exit_code_;
@@ -102,7 +108,8 @@ inline bool eventually(const std::function<bool()> &condition,
                        std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
@@ -112,10 +119,12 @@ inline bool eventually(const std::function<bool()> &condition,
 inline std::pair<int, std::string> run_command(const std::string &command) {
   std::string output;
   FILE *p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return {-1, ""};
+  if (!p)
+    return {-1, ""};
   char buf[4096];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    output.append(buf, n);
   int status = ::pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }

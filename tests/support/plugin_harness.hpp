@@ -16,7 +16,9 @@
 
 namespace th::test {
 
-inline std::string s(th_str v) { return v.len ? std::string(v.ptr, v.len) : std::string(); }
+inline std::string s(th_str v) {
+  return v.len ? std::string(v.ptr, v.len) : std::string();
+}
 
 struct Emitted {
   std::string corr_id, agent_id, instrument, parent_corr_id, extra_json, strategy;
@@ -36,16 +38,18 @@ struct RecordingHost {
   std::vector<std::pair<std::string, std::string>> rejections; // (rule, reason) of the last checks
   std::vector<std::pair<std::string, std::string>> audits;     // (event_type, data_json)
   std::vector<std::string> logs;
-  std::map<std::string, double> metrics; // "name{k=v,...}" -> sum / last value
+  std::map<std::string, double> metrics;                                // "name{k=v,...}" -> sum / last value
   std::map<std::pair<std::string, std::string>, th_position> positions; // (agent, instrument)
-  int64_t now = 1736937000000000000; // 2025-01-15T10:30:00Z
+  int64_t now = 1736937000000000000;                                    // 2025-01-15T10:30:00Z
 };
 
 struct th_host_impl {
   RecordingHost *rec;
 };
 
-inline RecordingHost &rec(th_host *h) { return *reinterpret_cast<th_host_impl *>(h)->rec; }
+inline RecordingHost &rec(th_host *h) {
+  return *reinterpret_cast<th_host_impl *>(h)->rec;
+}
 
 inline th_host_api make_api() {
   th_host_api api{};
@@ -89,18 +93,23 @@ inline th_host_api make_api() {
     uint32_t size = out->struct_size;
     th_position p{};
     auto it = rec(h).positions.find({s(agent), s(instrument)});
-    if (it != rec(h).positions.end()) p = it->second;
+    if (it != rec(h).positions.end())
+      p = it->second;
     p.struct_size = size;
     std::memcpy(out, &p, size < sizeof p ? size : sizeof p);
     return TH_OK;
   };
-  api.metric = [](th_host *h, int32_t type, th_str name, const th_label *labels, size_t n, double v) -> th_status {
+  api.metric = [](th_host *h, int32_t type, th_str name, const th_label *labels, size_t n,
+                  double v) -> th_status {
     std::string key = s(name) + "{";
-    for (size_t i = 0; i < n; ++i) key += (i ? "," : "") + s(labels[i].name) + "=" + s(labels[i].value);
+    for (size_t i = 0; i < n; ++i)
+      key += (i ? "," : "") + s(labels[i].name) + "=" + s(labels[i].value);
     key += "}";
     std::lock_guard l(rec(h).mutex);
-    if (type == TH_METRIC_GAUGE) rec(h).metrics[key] = v;
-    else rec(h).metrics[key] += type == TH_METRIC_HISTOGRAM ? 1 : v; // histograms: count observations
+    if (type == TH_METRIC_GAUGE)
+      rec(h).metrics[key] = v;
+    else
+      rec(h).metrics[key] += type == TH_METRIC_HISTOGRAM ? 1 : v; // histograms: count observations
     return TH_OK;
   };
   api.reject_order = [](th_host *h, th_str rule, th_str reason) -> th_status {
@@ -123,23 +132,28 @@ public:
   PluginHarness(const std::string &path, const std::string &params) : api_(make_api()) {
     host_.rec = &recorder;
     lib_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!lib_) throw std::runtime_error(std::string("dlopen: ") + dlerror());
+    if (!lib_)
+      throw std::runtime_error(std::string("dlopen: ") + dlerror());
     auto entry = reinterpret_cast<th_plugin_entry_fn>(dlsym(lib_, TH_PLUGIN_ENTRY_SYMBOL));
-    if (!entry) throw std::runtime_error("no entry symbol in " + path);
+    if (!entry)
+      throw std::runtime_error("no entry symbol in " + path);
     d = entry();
     th_status st = TH_OK;
     inst = d->create(&api_, reinterpret_cast<th_host *>(&host_), th_str{params.data(), params.size()}, &st);
     if (st != TH_OK) {
       std::string err = inst ? s(d->last_error(inst)) : "create returned null";
-      if (inst) d->destroy(inst);
+      if (inst)
+        d->destroy(inst);
       inst = nullptr;
       throw std::runtime_error(err);
     }
-    if (d->start) d->start(inst);
+    if (d->start)
+      d->start(inst);
   }
   ~PluginHarness() {
     if (inst) {
-      if (d->stop) d->stop(inst);
+      if (d->stop)
+        d->stop(inst);
       d->destroy(inst);
     }
     // The library stays mapped: tests may keep descriptors and strings from it.

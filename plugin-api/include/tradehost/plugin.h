@@ -73,7 +73,7 @@ extern "C" {
 #endif
 
 /* True when a struct written with `ptr->struct_size` bytes contains `field`. */
-#define TH_HAS_FIELD(ptr, type, field)                                                             \
+#define TH_HAS_FIELD(ptr, type, field)                                                                       \
   ((ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---------------------------------------------------------------------------------------------
@@ -97,7 +97,8 @@ typedef struct th_str {
 
 /* A th_str from a string literal (a literal only: sizeof of a pointer would be wrong), usable
  * in static initialisers. */
-#define TH_STR(literal) {(literal), sizeof(literal) - 1}
+#define TH_STR(literal)                                                                                      \
+  { (literal), sizeof(literal) - 1 }
 
 /* ---------------------------------------------------------------------------------------------
  * Enumerations (int32_t values)
@@ -254,13 +255,13 @@ typedef struct th_reconcile {
 /* An audit event (subject audit.event), before a sink chains it. */
 typedef struct th_audit_event {
   uint32_t struct_size;
-  uint32_t flags;         /* reserved, zero */
-  th_str event_id;        /* unique and stable: a redelivered event carries the same id */
-  th_str correlation_id;  /* the corr_id of the flow */
-  th_str event_type;      /* webhook_received, signal_published, decision_made, ... */
+  uint32_t flags;        /* reserved, zero */
+  th_str event_id;       /* unique and stable: a redelivered event carries the same id */
+  th_str correlation_id; /* the corr_id of the flow */
+  th_str event_type;     /* webhook_received, signal_published, decision_made, ... */
   int64_t timestamp_ns;
-  th_str service;         /* the stage or plugin that produced it */
-  th_str data_json;       /* the event itself, a JSON object */
+  th_str service;   /* the stage or plugin that produced it */
+  th_str data_json; /* the event itself, a JSON object */
 } th_audit_event;
 
 /* A position as the host's portfolio knows it (per agent and instrument). */
@@ -319,8 +320,8 @@ typedef struct th_host_api {
 
   /* Count, set or observe a metric. Names and labels follow Prometheus rules; a metric keeps
    * the type and label names of its first use. */
-  th_status (*metric)(th_host *host, int32_t type, th_str name, const th_label *labels,
-                      size_t label_count, double value);
+  th_status (*metric)(th_host *host, int32_t type, th_str name, const th_label *labels, size_t label_count,
+                      double value);
 
   /* Risk: called from within check_order() before returning TH_REJECTED, to say which rule
    * rejected the intent (a short machine label, used as the metric label) and why. */
@@ -341,22 +342,21 @@ typedef struct th_instance th_instance; /* opaque, owned by the plugin */
 
 typedef struct th_plugin_descriptor {
   uint32_t struct_size;
-  uint16_t abi_major; /* TH_ABI_VERSION_MAJOR the plugin was built against */
-  uint16_t abi_minor; /* the lowest host ABI minor the plugin needs: normally the header's
-                         TH_ABI_VERSION_MINOR; a plugin built against a later 1.y header that uses
-                         nothing 1.y added may state an earlier minor and load in older hosts */
-  int32_t kind;       /* TH_KIND_* */
-  uint32_t flags;     /* TH_PLUGIN_FLAG_* */
-  th_str name;        /* [a-z0-9_-]+, unique per version within a host */
-  th_str version;     /* semantic version, e.g. "1.2.0" */
-  th_str description; /* one line */
+  uint16_t abi_major;   /* TH_ABI_VERSION_MAJOR the plugin was built against */
+  uint16_t abi_minor;   /* the lowest host ABI minor the plugin needs: normally the header's
+                           TH_ABI_VERSION_MINOR; a plugin built against a later 1.y header that uses
+                           nothing 1.y added may state an earlier minor and load in older hosts */
+  int32_t kind;         /* TH_KIND_* */
+  uint32_t flags;       /* TH_PLUGIN_FLAG_* */
+  th_str name;          /* [a-z0-9_-]+, unique per version within a host */
+  th_str version;       /* semantic version, e.g. "1.2.0" */
+  th_str description;   /* one line */
   th_str params_schema; /* JSON Schema (draft 7) for the params; empty accepts any object */
 
   /* Required. Creates an instance from params (a JSON object text, borrowed). Always returns an
    * instance unless out of memory: on failure *status is not TH_OK, last_error() says why, and
    * the host calls destroy() next. `api` and `host` stay valid until destroy(). */
-  th_instance *(*create)(const th_host_api *api, th_host *host, th_str params_json,
-                         th_status *status);
+  th_instance *(*create)(const th_host_api *api, th_host *host, th_str params_json, th_status *status);
 
   /* Required. Frees the instance. Not called while another call on the instance is running.
    * Stops and joins any thread the instance started; no instance code may run afterwards. */

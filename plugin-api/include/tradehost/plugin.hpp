@@ -30,8 +30,12 @@
 
 namespace tradehost {
 
-inline std::string_view view(th_str s) { return s.len ? std::string_view(s.ptr, s.len) : std::string_view(); }
-inline th_str str(std::string_view s) { return th_str{s.data(), s.size()}; }
+inline std::string_view view(th_str s) {
+  return s.len ? std::string_view(s.ptr, s.len) : std::string_view();
+}
+inline th_str str(std::string_view s) {
+  return th_str{s.data(), s.size()};
+}
 
 // Services for the instance; call from any thread.
 class PluginBase {
@@ -81,8 +85,12 @@ private:
 namespace detail {
 
 // th_instance is opaque to the host; a plugin's instance is its PluginBase.
-inline PluginBase *base(th_instance *i) { return reinterpret_cast<PluginBase *>(i); }
-inline th_instance *handle(PluginBase *b) { return reinterpret_cast<th_instance *>(b); }
+inline PluginBase *base(th_instance *i) {
+  return reinterpret_cast<PluginBase *>(i);
+}
+inline th_instance *handle(PluginBase *b) {
+  return reinterpret_cast<th_instance *>(b);
+}
 
 // Records the message; copying it may itself throw (out of memory), which must not escape either.
 inline void set_error(PluginBase *b, const char *message) noexcept {
@@ -108,7 +116,8 @@ template <class F> th_status guarded(th_instance *i, F &&f) noexcept {
 template <class T> struct Adapter {
   static T *self(th_instance *i) { return static_cast<T *>(base(i)); }
 
-  static th_instance *create(const th_host_api *api, th_host *host, th_str params, th_status *status) noexcept {
+  static th_instance *create(const th_host_api *api, th_host *host, th_str params,
+                             th_status *status) noexcept {
     T *t = nullptr;
     try {
       t = new T(api, host, view(params));
@@ -117,12 +126,14 @@ template <class T> struct Adapter {
     } catch (const std::exception &e) {
       // Constructor failed: hand back a bare base so last_error() can explain.
       auto *b = new (std::nothrow) PluginBase(api, host);
-      if (b) set_error(b, e.what());
+      if (b)
+        set_error(b, e.what());
       *status = TH_INVALID_ARGUMENT;
       return handle(b);
     } catch (...) {
       auto *b = new (std::nothrow) PluginBase(api, host);
-      if (b) set_error(b, "unknown exception in create");
+      if (b)
+        set_error(b, "unknown exception in create");
       *status = TH_ERROR;
       return handle(b);
     }
@@ -130,29 +141,47 @@ template <class T> struct Adapter {
   static void destroy(th_instance *i) noexcept { delete base(i); }
   static th_str last_error(th_instance *i) noexcept { return str(base(i)->last_error_); }
   static th_status start(th_instance *i) noexcept {
-    return guarded(i, [&] { self(i)->start(); return TH_OK; });
+    return guarded(i, [&] {
+      self(i)->start();
+      return TH_OK;
+    });
   }
   static th_status stop(th_instance *i) noexcept {
-    return guarded(i, [&] { self(i)->stop(); return TH_OK; });
+    return guarded(i, [&] {
+      self(i)->stop();
+      return TH_OK;
+    });
   }
   static th_status on_signal(th_instance *i, const th_signal *s) noexcept {
-    return guarded(i, [&] { self(i)->on_signal(*s); return TH_OK; });
+    return guarded(i, [&] {
+      self(i)->on_signal(*s);
+      return TH_OK;
+    });
   }
   static th_status check_order(th_instance *i, const th_order_intent *o) noexcept {
     return guarded(i, [&] { return self(i)->check_order(*o) ? TH_OK : TH_REJECTED; });
   }
   static th_status on_order_intent(th_instance *i, const th_order_intent *o) noexcept {
-    return guarded(i, [&] { self(i)->on_order_intent(*o); return TH_OK; });
+    return guarded(i, [&] {
+      self(i)->on_order_intent(*o);
+      return TH_OK;
+    });
   }
   static th_status on_fill(th_instance *i, const th_fill *f) noexcept {
-    return guarded(i, [&] { self(i)->on_fill(*f); return TH_OK; });
+    return guarded(i, [&] {
+      self(i)->on_fill(*f);
+      return TH_OK;
+    });
   }
   static th_status on_audit_event(th_instance *i, const th_audit_event *e) noexcept {
-    return guarded(i, [&] { self(i)->on_audit_event(*e); return TH_OK; });
+    return guarded(i, [&] {
+      self(i)->on_audit_event(*e);
+      return TH_OK;
+    });
   }
 
-  static th_plugin_descriptor describe(int32_t kind, uint32_t flags, th_str name, th_str version, th_str description,
-                                       th_str schema) {
+  static th_plugin_descriptor describe(int32_t kind, uint32_t flags, th_str name, th_str version,
+                                       th_str description, th_str schema) {
     th_plugin_descriptor d{};
     d.struct_size = sizeof d;
     d.abi_major = TH_ABI_VERSION_MAJOR;
@@ -166,14 +195,19 @@ template <class T> struct Adapter {
     d.create = &create;
     d.destroy = &destroy;
     d.last_error = &last_error;
-    if constexpr (requires(T &t) { t.start(); }) d.start = &start;
-    if constexpr (requires(T &t) { t.stop(); }) d.stop = &stop;
-    if constexpr (requires(T &t, const th_signal &s) { t.on_signal(s); }) d.on_signal = &on_signal;
-    if constexpr (requires(T &t, const th_order_intent &o) { t.check_order(o); }) d.check_order = &check_order;
-    if constexpr (requires(T &t, const th_order_intent &o) { t.on_order_intent(o); })
+    if constexpr (requires(T & t) { t.start(); })
+      d.start = &start;
+    if constexpr (requires(T & t) { t.stop(); })
+      d.stop = &stop;
+    if constexpr (requires(T & t, const th_signal &s) { t.on_signal(s); })
+      d.on_signal = &on_signal;
+    if constexpr (requires(T & t, const th_order_intent &o) { t.check_order(o); })
+      d.check_order = &check_order;
+    if constexpr (requires(T & t, const th_order_intent &o) { t.on_order_intent(o); })
       d.on_order_intent = &on_order_intent;
-    if constexpr (requires(T &t, const th_fill &f) { t.on_fill(f); }) d.on_fill = &on_fill;
-    if constexpr (requires(T &t, const th_audit_event &e) { t.on_audit_event(e); })
+    if constexpr (requires(T & t, const th_fill &f) { t.on_fill(f); })
+      d.on_fill = &on_fill;
+    if constexpr (requires(T & t, const th_audit_event &e) { t.on_audit_event(e); })
       d.on_audit_event = &on_audit_event;
     return d;
   }
@@ -183,14 +217,14 @@ template <class T> struct Adapter {
 } // namespace tradehost
 
 // Defines the library's single exported entry point for plugin class CLASS.
-#define TRADEHOST_PLUGIN_WITH_FLAGS(CLASS, KIND, FLAGS, NAME, VERSION, DESCRIPTION, SCHEMA)                     \
-  extern "C" TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {                      \
-    static const th_plugin_descriptor descriptor = ::tradehost::detail::Adapter<CLASS>::describe(              \
-        KIND, FLAGS, TH_STR(NAME), TH_STR(VERSION), TH_STR(DESCRIPTION), TH_STR(SCHEMA));                       \
-    return &descriptor;                                                                                        \
+#define TRADEHOST_PLUGIN_WITH_FLAGS(CLASS, KIND, FLAGS, NAME, VERSION, DESCRIPTION, SCHEMA)                  \
+  extern "C" TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {                     \
+    static const th_plugin_descriptor descriptor = ::tradehost::detail::Adapter<CLASS>::describe(            \
+        KIND, FLAGS, TH_STR(NAME), TH_STR(VERSION), TH_STR(DESCRIPTION), TH_STR(SCHEMA));                    \
+    return &descriptor;                                                                                      \
   }
 
-#define TRADEHOST_PLUGIN(CLASS, KIND, NAME, VERSION, DESCRIPTION, SCHEMA)                                      \
+#define TRADEHOST_PLUGIN(CLASS, KIND, NAME, VERSION, DESCRIPTION, SCHEMA)                                    \
   TRADEHOST_PLUGIN_WITH_FLAGS(CLASS, KIND, 0u, NAME, VERSION, DESCRIPTION, SCHEMA)
 
 #endif // TRADEHOST_PLUGIN_HPP
