@@ -47,15 +47,20 @@ AuditRecord audit_record_for(const Message &m) {
 }
 
 void AuditStage::handle(const Message &message) {
-  AuditRecord record = audit_record_for(message);
-  auto [it, added] = counted_.try_emplace(record.event_type, nullptr);
-  if (added)
-    it->second = &ctx_.metrics.audit_events.Add({{"event_type", record.event_type}});
+  // audit.event payloads go to the sinks as they are; the others are described once into a
+  // reused record (this thread is the only caller).
+  const AuditRecord *record = std::get_if<AuditRecord>(&message.payload);
+  if (!record) {
+    scratch_ = audit_record_for(message);
+    record = &scratch_;
+  }
+  auto [it, added] = counted_.try_emplace(record->event_type, nullptr);
+  if (added) it->second = &ctx_.metrics.audit_events.Add({{"event_type", record->event_type}});
   it->second->Increment();
   for (auto &sink : sinks_)
-    if (sink->on_audit_event(record) != TH_OK)
+    if (sink->on_audit_event(*record) != TH_OK)
       log::error("audit_sink_failed", {{"sink", sink->context().instance_id}, {"error", sink->error()}},
-                 record.correlation_id);
+                 record->correlation_id);
 }
 
 } // namespace th

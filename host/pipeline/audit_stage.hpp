@@ -31,6 +31,7 @@ private:
   std::vector<std::unique_ptr<PluginInstance>> sinks_;
   // audit_events_total by event type; handle() runs on one thread, so no lock.
   std::unordered_map<std::string, prometheus::Counter *> counted_;
+  AuditRecord scratch_;
 };
 
 } // namespace th
