@@ -86,7 +86,7 @@ private:
     while (!queue_.empty()) {
       Message message = std::move(queue_.front());
       queue_.pop_front();
-      const auto targets = by_subject_[static_cast<size_t>(message.subject)];
+      const auto &targets = by_subject_[static_cast<size_t>(message.subject)];
       lock.unlock();
       for (size_t index : targets) {
         try {

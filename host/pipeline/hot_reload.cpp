@@ -238,6 +238,7 @@ void HotReload::on_change(PluginWatcher::Change change, const std::filesystem::p
 
   auto users = pipeline_.agents().agents_using(id.name);
   std::vector<std::string> swapped;
+  std::vector<AgentConfig> swapped_configs;
   for (const auto &agent_id : users) {
     const AgentConfig *cfg = find_agent(deployment_, agent_id);
     AgentConfig auto_cfg;
@@ -254,6 +255,9 @@ void HotReload::on_change(PluginWatcher::Change change, const std::filesystem::p
     if (!cfg)
       continue;
     if (auto problem = pipeline_.replace_agent(*cfg, library); !problem.empty()) {
+      // All or nothing: agents already moved to the new build go back to the running one.
+      for (const auto &back : swapped_configs)
+        pipeline_.replace_agent(back, previous);
       log::error("plugin_swap_failed", {{"plugin", id.name},
                                         {"version", id.version},
                                         {"agent", agent_id},
@@ -265,9 +269,10 @@ void HotReload::on_change(PluginWatcher::Change change, const std::filesystem::p
                                {"sha256", id.sha256},
                                {"agent", agent_id},
                                {"reason", problem}});
-      return; // agents swapped so far keep the new version; the rest keep the old
+      return;
     }
     swapped.push_back(agent_id);
+    swapped_configs.push_back(*cfg);
   }
   registry_.put(library);
   std::weak_ptr<PluginLibrary> old = previous;
