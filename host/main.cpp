@@ -1,6 +1,8 @@
 // tradehost: the plugin host for event-driven trading. Dispatches to one sub-command.
 #include "cli/commands.hpp"
 
+#include <tradehost/plugin.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,12 +15,12 @@ const char *const usage = R"(tradehost - plugin host for event-driven algorithmi
 Usage: tradehost <command> [options]
 
 Commands:
-  run -c FILE [--role ROLE]     run a deployment until SIGINT/SIGTERM
+  run -c FILE [--role ROLE]     run a deployment until SIGINT/SIGTERM (SIGHUP reloads)
   validate -c FILE              check a deployment without starting it
   plugins -c FILE [--json]      list plugin libraries and refusals
   replay -c FILE SIGNALS.jsonl  feed normalized signals through a deployment, print a summary
   send -c FILE --source S BODY  sign and post a webhook (BODY or @file)
-  audit verify|export|keygen    check, export or key the hash-chained audit trail
+  audit verify|export|keygen|head  check, export, key or show the audit trail
   completion bash               print a bash completion script
 
 Options:
@@ -42,7 +44,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (command == "-V" || command == "--version" || command == "version") {
-    std::printf("tradehost %s (plugin ABI %d.%d)\n", TRADEHOST_VERSION, 1, 0);
+    std::printf("tradehost %s (plugin ABI %d.%d)\n", TRADEHOST_VERSION, TH_ABI_VERSION_MAJOR, TH_ABI_VERSION_MINOR);
     return 0;
   }
   using namespace th::cli;

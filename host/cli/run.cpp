@@ -12,7 +12,7 @@
 namespace th::cli {
 namespace {
 
-const char *const help = R"(Usage: tradehost run -c FILE [--role ROLE]
+const char *const help = R"(Usage: tradehost run -c FILE [--role ROLE] [--listen ADDR]
 
 Runs the deployment until SIGINT or SIGTERM, then drains queues, stops plugins and flushes
 audit sinks. SIGHUP reloads the configuration.
