@@ -179,8 +179,14 @@ TEST(HotReload, SwapUnderLoadHandlesEverySignalOnceByOneVersion) {
   constexpr int n = 50000;
   std::thread producer([&] {
     for (int i = 0; i < n; ++i) {
-      if (i == n / 5)
+      if (i == n / 5) {
+        // Swap only once the old build is at work, so both versions see part of the load.
+        EXPECT_TRUE(eventually([&] {
+          std::lock_guard lock(host.mutex);
+          return host.by_strategy["counter@1.0.0"] > 0;
+        }));
         host.install("v2");
+      }
       host.publish(i);
     }
   });
