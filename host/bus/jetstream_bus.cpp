@@ -916,6 +916,11 @@ std::string jetstream_filter_subject(const std::vector<Subject> &subjects) {
 }
 
 std::unique_ptr<Bus> make_jetstream_bus(const JetStreamOptions &options) {
+  // nats.c spins up to 2000 times on a contended mutex before it sleeps; with more busy threads
+  // than cores (2 here) the spinning only steals time from the thread holding the lock. The
+  // first call in the process decides; later calls are no-ops.
+  static const natsStatus opened = nats_Open(0);
+  (void)opened;
   return std::make_unique<JetStreamBus>(options);
 }
 
