@@ -12,8 +12,6 @@
 #define TRADEHOST_HAS_JETSTREAM 1
 #endif
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,21 +21,6 @@
 
 namespace th::cli {
 namespace {
-
-std::string file_sha256(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", md[i]);
-    hex += buf;
-  }
-  return hex;
-}
 
 void print_errors(const ConfigErrors &e) {
   for (const auto &err : e.errors())
@@ -54,7 +37,7 @@ void Runtime::audit_startup() {
     bus->publish(m);
   };
   record("config_loaded", "config_loaded:" + host_corr_id,
-         {{"file", deployment.file}, {"sha256", file_sha256(deployment.file)}, {"name", deployment.name}});
+         {{"file", deployment.file}, {"sha256", sha256_of_file(deployment.file)}, {"name", deployment.name}});
   for (const auto &lib : registry.libraries()) {
     const auto &id = lib->identity();
     record("plugin_loaded", "plugin_loaded:" + host_corr_id + ":" + id.sha256,

@@ -2,6 +2,7 @@
 
 #include "loader/plugin_params.hpp"
 #include "observability/log.hpp"
+#include "pipeline/instrument_filter.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -14,12 +15,6 @@
 
 namespace th {
 namespace {
-
-bool glob_match(const std::string &pattern, const std::string &name) {
-  if (!pattern.empty() && pattern.back() == '*')
-    return name.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
-  return pattern == name;
-}
 
 std::string read_file(const std::filesystem::path &p) {
   std::ifstream in(p, std::ios::binary);
@@ -162,7 +157,7 @@ void HotReload::start_waiting_agents(const std::shared_ptr<PluginLibrary> &libra
       if (auto problem = pipeline_.start_agent(a, library); !problem.empty())
         log::error("agent_start_failed", {{"agent", a.id}, {"reason", problem}});
   for (const auto &rule : options_.auto_agents) {
-    if (std::none_of(rule.plugins.begin(), rule.plugins.end(), [&](auto &p) { return glob_match(p, name); }))
+    if (rule.plugins.empty() || !InstrumentFilter(rule.plugins).matches(name)) // "*" / "prefix*" globs
       continue;
     AgentConfig a;
     a.id = rule.id_prefix + name;

@@ -6,7 +6,6 @@
 #include "../support/child_process.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,19 +21,6 @@ namespace {
 
 std::string counter(const std::string &variant) {
   return std::string(COUNTER_DIR) + "/counter_" + variant + ".so";
-}
-
-std::string sha256_hex(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  unsigned char md[32];
-  unsigned len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  char b[3];
-  for (unsigned i = 0; i < len; ++i)
-    std::snprintf(b, sizeof b, "%02x", md[i]), hex += b;
-  return hex;
 }
 
 class LiveHost {
@@ -257,7 +243,7 @@ TEST(HotReload, ConfigReloadAppliesValidChangesAndRefusesInvalidOnes) {
 }
 
 TEST(HotReload, TheAllowlistRefusesUnlistedLibraries) {
-  LiveHost host("plugin_allowlist:\n  sha256: [\"" + sha256_hex(counter("v1")) + "\"]\n");
+  LiveHost host("plugin_allowlist:\n  sha256: [\"" + th::sha256_of_file(counter("v1")) + "\"]\n");
   ASSERT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
   host.install("v2"); // not listed
   EXPECT_TRUE(eventually([&] { return refused_count(host.metrics) > 0; }));
@@ -280,7 +266,7 @@ TEST(HotReload, TheAllowlistAdmitsALibrarySignedWithItsKey) {
       th::test::run_command("openssl genpkey -algorithm ed25519 -out " + keys +
                             "/k.pem && openssl pkey -in " + keys + "/k.pem -pubout -out " + keys + "/k.pub");
   ASSERT_EQ(kcode, 0) << kout;
-  LiveHost host("plugin_allowlist:\n  sha256: [\"" + sha256_hex(counter("v1")) +
+  LiveHost host("plugin_allowlist:\n  sha256: [\"" + th::sha256_of_file(counter("v1")) +
                 "\"]\n  public_key: " + keys + "/k.pub\n");
   ASSERT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
   // Signed: the signature sits beside the file before the library is renamed in.
