@@ -8,6 +8,7 @@
 
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace th::gateway {
 namespace {
@@ -23,32 +24,86 @@ void append_hex(std::string &out, const unsigned char *data, size_t n) {
 
 std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view nonce,
                               std::string_view body) {
-  // The MAC algorithm is fetched once; each call gets its own context (thread-safe).
+  return WebhookSigner(secret).sign(timestamp, nonce, body);
+}
+
+WebhookSigner::WebhookSigner(std::string_view secret) {
+  // The MAC algorithm is fetched once for the process.
   static EVP_MAC *hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (!hmac)
     throw std::runtime_error("OpenSSL has no HMAC");
-  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
-  if (!ctx)
+  keyed_ = EVP_MAC_CTX_new(hmac);
+  if (!keyed_)
     throw std::bad_alloc();
   char digest_name[] = "SHA256";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
                          OSSL_PARAM_construct_end()};
+  if (!EVP_MAC_init(keyed_, reinterpret_cast<const unsigned char *>(secret.data()), secret.size(), params)) {
+    EVP_MAC_CTX_free(keyed_);
+    throw std::runtime_error("HMAC-SHA256 key set-up failed");
+  }
+}
+
+WebhookSigner::~WebhookSigner() {
+  EVP_MAC_CTX_free(keyed_);
+}
+
+WebhookSigner::WebhookSigner(WebhookSigner &&other) noexcept : keyed_(std::exchange(other.keyed_, nullptr)) {}
+
+WebhookSigner &WebhookSigner::operator=(WebhookSigner &&other) noexcept {
+  std::swap(keyed_, other.keyed_);
+  return *this;
+}
+
+std::array<uint8_t, 32> WebhookSigner::mac(std::string_view timestamp, std::string_view nonce,
+                                           std::string_view body) const {
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(keyed_);
+  if (!ctx)
+    throw std::bad_alloc();
   auto update = [ctx](std::string_view part) {
     return EVP_MAC_update(ctx, reinterpret_cast<const unsigned char *>(part.data()), part.size());
   };
-  unsigned char mac[EVP_MAX_MD_SIZE];
+  std::array<uint8_t, 32> out{};
   size_t length = 0;
-  bool ok =
-      EVP_MAC_init(ctx, reinterpret_cast<const unsigned char *>(secret.data()), secret.size(), params) &&
-      update(timestamp) && update(".") && update(nonce) && update(".") && update(body) &&
-      EVP_MAC_final(ctx, mac, &length, sizeof mac);
+  bool ok = update(timestamp) && update(".") && update(nonce) && update(".") && update(body) &&
+            EVP_MAC_final(ctx, out.data(), &length, out.size()) && length == out.size();
   EVP_MAC_CTX_free(ctx);
   if (!ok)
     throw std::runtime_error("HMAC-SHA256 failed");
-  std::string out;
-  out.reserve(length * 2);
-  append_hex(out, mac, length);
   return out;
+}
+
+std::string WebhookSigner::sign(std::string_view timestamp, std::string_view nonce,
+                                std::string_view body) const {
+  auto digest = mac(timestamp, nonce, body);
+  std::string out;
+  out.reserve(digest.size() * 2);
+  append_hex(out, digest.data(), digest.size());
+  return out;
+}
+
+bool WebhookSigner::verify(std::string_view timestamp, std::string_view nonce, std::string_view body,
+                           std::string_view presented) const {
+  std::array<uint8_t, 32> given{};
+  if (presented.size() != given.size() * 2)
+    return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < given.size(); ++i) {
+    int high = nibble(presented[2 * i]), low = nibble(presented[2 * i + 1]);
+    if (high < 0 || low < 0)
+      return false; // not hex: says nothing about the secret
+    given[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  auto expected = mac(timestamp, nonce, body);
+  return CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -1,17 +1,27 @@
+// Each io thread runs its own io_context and owns the connections handed to it, so a request is
+// read, handled and answered on one thread: no strands, no shared scheduler lock, no wake-ups
+// between io threads. Beast's basic_parser reads into buffers a connection keeps from request
+// to request, and responses are written from one reused string, so a keep-alive request costs
+// no allocation in the server once its buffers have grown. Timeouts are deadlines stored on the
+// connection and checked by a sweep timer per thread: a timer per read or write would update the
+// timer queue twice per request.
 #include "gateway/http_server.hpp"
 
 #include "observability/log.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <mutex>
+#include <list>
 #include <stdexcept>
 #include <thread>
 
@@ -22,11 +32,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-// Connections use a concrete strand type rather than any_io_executor: cheaper per operation.
-using Strand = asio::strand<asio::io_context::executor_type>;
-using StrandSocket = tcp::socket::rebind_executor<Strand>::other;
-using TcpStream = beast::basic_stream<tcp, Strand>;
-using TlsStream = beast::ssl_stream<TcpStream>;
+using TlsStream = asio::ssl::stream<tcp::socket>;
 
 std::pair<std::string, uint16_t> split_host_port(std::string_view listen) {
   auto colon = listen.rfind(':');
@@ -45,21 +51,143 @@ std::pair<std::string, uint16_t> split_host_port(std::string_view listen) {
   return {host, static_cast<uint16_t>(port)};
 }
 
+namespace {
+
+class Connection;
+
+// One io thread with the connections it serves.
+struct Worker {
+  asio::io_context ioc{1};
+  asio::steady_timer sweep{ioc};
+  std::list<std::unique_ptr<Connection>> connections;
+  std::thread thread;
+};
+
+class Connection {
+public:
+  virtual ~Connection() = default;
+  virtual void start() = 0;
+  // Closes the socket once the deadline has passed: the pending read or write then completes
+  // with an error and the connection ends itself.
+  virtual void expire() = 0;
+
+  Clock::time_point deadline = Clock::time_point::max();
+  std::list<std::unique_ptr<Connection>>::iterator self;
+};
+
+// The parts of one request, kept by the connection so their capacity is reused. Beast hands the
+// parser views into the read buffer, which moves as it fills, so the parts are copied here.
+struct RequestParts {
+  std::string method, target, field_text, body;
+  std::vector<std::array<uint32_t, 4>> field_spans; // name offset, length, value offset, length
+  std::vector<HttpHeader> headers;
+  bool expect_continue = false;
+  bool too_many_headers = false;
+
+  void clear() {
+    method.clear();
+    target.clear();
+    field_text.clear();
+    body.clear();
+    field_spans.clear();
+    headers.clear();
+    expect_continue = too_many_headers = false;
+  }
+};
+
+class RequestParser final : public http::basic_parser<true> {
+public:
+  RequestParser(RequestParts &parts, size_t max_headers) : parts_(parts), max_headers_(max_headers) {}
+
+private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int,
+                       beast::error_code &) override {
+    parts_.method.assign(method.data(), method.size());
+    parts_.target.assign(target.data(), target.size());
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code &ec) override {
+    ec = http::error::bad_method; // a request parser never sees a status line
+  }
+  void on_field_impl(http::field name, beast::string_view name_text, beast::string_view value,
+                     beast::error_code &ec) override {
+    if (parts_.field_spans.size() == max_headers_) {
+      parts_.too_many_headers = true;
+      ec = http::error::header_limit;
+      return;
+    }
+    if (name == http::field::expect && beast::iequals(value, "100-continue"))
+      parts_.expect_continue = true;
+    auto &text = parts_.field_text;
+    auto at = static_cast<uint32_t>(text.size());
+    text.append(name_text.data(), name_text.size());
+    text.append(value.data(), value.size());
+    parts_.field_spans.push_back({at, static_cast<uint32_t>(name_text.size()),
+                                  static_cast<uint32_t>(at + name_text.size()),
+                                  static_cast<uint32_t>(value.size())});
+  }
+  void on_header_impl(beast::error_code &) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t> &length, beast::error_code &) override {
+    if (length) // within the body limit: Beast checked it before this call
+      parts_.body.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view data, beast::error_code &) override {
+    parts_.body.append(data.data(), data.size());
+    return data.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code &) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view data, beast::error_code &) override {
+    parts_.body.append(data.data(), data.size());
+    return data.size();
+  }
+  void on_finish_impl(beast::error_code &) override {}
+
+  RequestParts &parts_;
+  size_t max_headers_;
+};
+
+template <class Socket> std::string peer_address(const Socket &socket) {
+  boost::system::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec)
+    return "";
+  auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  return address.to_string();
+}
+
+tcp::socket &lowest(tcp::socket &s) {
+  return s;
+}
+tcp::socket &lowest(TlsStream &s) {
+  return s.next_layer();
+}
+
+void append_number(std::string &out, uint64_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, end);
+}
+
+} // namespace
+
 struct HttpServer::Impl {
   HttpServerOptions options;
   Router router;
-  asio::io_context ioc;
+  std::vector<std::unique_ptr<Worker>> workers;
   std::optional<asio::ssl::context> ssl;
   std::optional<tcp::acceptor> acceptor;
   std::optional<tcp::acceptor> tls_acceptor;
-  std::vector<std::thread> threads;
   std::atomic<bool> running{false};
+  size_t next_worker = 0; // used by the accepting thread only
+  std::chrono::milliseconds sweep_interval{100};
   uint16_t port = 0, tls_port = 0;
 
   explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
   tcp::acceptor open(const std::string &listen) {
     auto [host, port_number] = split_host_port(listen);
+    asio::io_context &ioc = workers.front()->ioc;
     tcp::resolver resolver(ioc);
     boost::system::error_code ec;
     auto results = resolver.resolve(host, std::to_string(port_number), tcp::resolver::numeric_service, ec);
@@ -80,123 +208,129 @@ struct HttpServer::Impl {
   }
 
   void accept(tcp::acceptor &acceptor, bool tls);
+  void sweep(Worker &worker);
 };
 
 namespace {
 
-template <class Socket> std::string peer_address(const Socket &socket) {
-  boost::system::error_code ec;
-  auto endpoint = socket.remote_endpoint(ec);
-  if (ec)
-    return "";
-  auto address = endpoint.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped())
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
-  return address.to_string();
-}
-
-template <class Stream> class Session : public std::enable_shared_from_this<Session<Stream>> {
+template <class Stream> class Session final : public Connection {
 public:
-  Session(HttpServer::Impl &server, Stream stream, std::string client)
-      : server_(server), stream_(std::move(stream)), client_(std::move(client)) {}
+  Session(HttpServer::Impl &server, Worker &worker, Stream stream, std::string client)
+      : server_(server), worker_(worker), stream_(std::move(stream)), client_(std::move(client)) {}
 
-  void start() {
-    if constexpr (std::is_same_v<Stream, TcpStream>) {
-      wait_for_request();
+  void start() override {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      deadline = Clock::now() + options().header_timeout;
+      stream_.async_handshake(asio::ssl::stream_base::server, [this](beast::error_code ec) {
+        if (ec)
+          return end();
+        wait_for_request();
+      });
     } else {
-      lowest().expires_after(server_.options.header_timeout);
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec)
-                                  return self->close();
-                                self->wait_for_request();
-                              });
+      wait_for_request();
     }
   }
 
+  void expire() override {
+    deadline = Clock::time_point::max();
+    beast::error_code ignored;
+    lowest(stream_).close(ignored);
+  }
+
 private:
-  TcpStream &lowest() { return beast::get_lowest_layer(stream_); }
   const HttpServerOptions &options() const { return server_.options; }
 
   // Between requests the connection may sit idle; once the first byte of a request arrives the
   // whole header must follow within header_timeout (a stalled client is closed).
   void wait_for_request() {
-    if (buffer_.size() > 0)
-      return read_header();
-    lowest().expires_after(options().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+    parser_.reset();
+    if (end_ > begin_)
+      return parse();
+    deadline = Clock::now() + options().idle_timeout;
+    read_more();
+  }
+
+  void read_more() {
+    if (begin_ == end_)
+      begin_ = end_ = 0;
+    if (input_.size() - end_ < min_read) {
+      input_.erase(0, begin_); // keep only what is not parsed yet
+      end_ -= begin_;
+      begin_ = 0;
+      if (input_.size() - end_ < min_read)
+        input_.resize(std::max(input_.size() * 2, end_ + min_read));
+    }
+    stream_.async_read_some(asio::buffer(input_.data() + end_, input_.size() - end_),
+                            [this](beast::error_code ec, size_t n) {
                               if (ec)
-                                return self->close();
-                              self->buffer_.commit(n);
-                              self->read_header();
+                                return end();
+                              end_ += n;
+                              parse();
                             });
   }
 
-  void read_header() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
-    parser_->body_limit(options().max_body_bytes);
-    started_ = Clock::now();
-    lowest().expires_after(options().header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
-  }
-
-  void on_header(beast::error_code ec) {
+  void parse() {
+    if (!parser_) {
+      parts_.clear();
+      parser_.emplace(parts_, options().max_headers);
+      parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
+      parser_->body_limit(options().max_body_bytes);
+      parser_->eager(true);
+      started_ = Clock::now();
+      deadline = started_ + options().header_timeout;
+      header_seen_ = false;
+    }
+    beast::error_code ec;
+    while (!parser_->is_done() && end_ > begin_) {
+      size_t used = parser_->put(asio::buffer(input_.data() + begin_, end_ - begin_), ec);
+      begin_ += used;
+      if (ec || used == 0)
+        break;
+    }
     if (ec == http::error::header_limit)
-      return reply_simple(431, "request headers too large");
-    // Beast checks Content-Length against the body limit while parsing the header.
+      return reply_simple(431,
+                          parts_.too_many_headers ? "too many request headers" : "request headers too large");
+    // Beast checks Content-Length against the body limit as the header ends.
     if (ec == http::error::body_limit)
       return reply_too_large();
-    if (ec)
-      return close();
-    const auto &request = parser_->get();
-    size_t count = 0;
-    for (auto it = request.begin(); it != request.end(); ++it)
-      ++count;
-    if (count > options().max_headers)
-      return reply_simple(431, "too many request headers");
-    auto length = parser_->content_length();
-    if (length && *length > options().max_body_bytes)
-      return reply_too_large();
-    if (beast::iequals(request[http::field::expect], "100-continue")) {
-      continue_.emplace(http::status::continue_, 11);
-      lowest().expires_after(options().body_timeout);
-      return http::async_write(stream_, *continue_,
-                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                                 if (ec)
-                                   return self->close();
-                                 self->read_body();
-                               });
+    if (ec && ec != http::error::need_more)
+      return end(); // not HTTP
+    if (parser_->is_done())
+      return respond();
+    if (parser_->is_header_done() && !header_seen_) {
+      header_seen_ = true;
+      deadline = Clock::now() + options().body_timeout;
+      if (parts_.expect_continue)
+        return write_continue();
     }
-    read_body();
+    read_more();
   }
 
-  void read_body() {
-    lowest().expires_after(options().body_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  void write_continue() {
+    output_ = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(output_), [this](beast::error_code ec, size_t) {
+      if (ec)
+        return end();
+      read_more();
+    });
   }
 
-  HttpRequest view() const {
-    const auto &request = parser_->get();
+  HttpRequest view() {
     HttpRequest r;
-    r.method = std::string_view(request.method_string().data(), request.method_string().size());
-    r.target = std::string_view(request.target().data(), request.target().size());
+    r.method = parts_.method;
+    r.target = parts_.target;
     r.path = r.target.substr(0, r.target.find('?'));
-    r.body = request.body();
+    r.body = parts_.body;
     r.client_address = client_;
-    r.fields = &request.base();
+    std::string_view text = parts_.field_text;
+    parts_.headers.clear();
+    for (auto [name_at, name_size, value_at, value_size] : parts_.field_spans)
+      parts_.headers.push_back({text.substr(name_at, name_size), text.substr(value_at, value_size)});
+    r.headers = parts_.headers;
     return r;
   }
 
-  void on_body(beast::error_code ec) {
-    if (ec == http::error::body_limit)
-      return reply_too_large();
-    if (ec)
-      return close();
+  void respond() {
     HttpRequest request = view();
     HttpResponse response;
     try {
@@ -205,8 +339,7 @@ private:
       log::error("http_handler_failed", {{"path", std::string(request.path)}, {"error", e.what()}});
       response = json_error(500, "internal error");
     }
-    write(std::move(response), parser_->get().keep_alive(),
-          server_.router.pattern_of(request.method, request.path));
+    write(response, parser_->keep_alive(), server_.router.pattern_of(request.method, request.path));
   }
 
   void reply_too_large() {
@@ -218,74 +351,117 @@ private:
     else
       response = json_error(413, "GW-008: request body too large");
     response.close = true; // the rest of the body is never read
-    write(std::move(response), false, server_.router.pattern_of(request.method, request.path));
+    write(response, false, server_.router.pattern_of(request.method, request.path));
   }
 
   void reply_simple(int status, std::string_view detail) {
     auto response = json_error(status, detail);
     response.close = true;
-    write(std::move(response), false, "other");
+    write(response, false, "other");
   }
 
-  void write(HttpResponse response, bool keep_alive, std::string_view route) {
+  void write(const HttpResponse &response, bool keep_alive, std::string_view route) {
     keep_alive_ = keep_alive && !response.close;
-    response_.emplace();
-    response_->version(11);
-    response_->result(static_cast<unsigned>(response.status));
-    response_->set(http::field::content_type, response.content_type);
-    for (auto &[name, value] : response.headers)
-      response_->set(name, value);
-    response_->body() = std::move(response.body);
-    response_->keep_alive(keep_alive_);
-    response_->prepare_payload();
+    output_.assign("HTTP/1.1 ");
+    append_number(output_, static_cast<unsigned>(response.status));
+    output_ += ' ';
+    auto reason = http::obsolete_reason(static_cast<http::status>(response.status));
+    output_.append(reason.data(), reason.size());
+    output_ += "\r\nContent-Type: ";
+    output_ += response.content_type;
+    for (const auto &[name, value] : response.headers) {
+      output_ += "\r\n";
+      output_ += name;
+      output_ += ": ";
+      output_ += value;
+    }
+    if (!keep_alive_)
+      output_ += "\r\nConnection: close";
+    output_ += "\r\nContent-Length: ";
+    append_number(output_, response.body.size());
+    output_ += "\r\n\r\n";
+    output_ += response.body;
     if (options().on_response)
       options().on_response(route, response.status,
                             std::chrono::duration<double>(Clock::now() - started_).count());
-    lowest().expires_after(options().body_timeout);
-    http::async_write(stream_, *response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->keep_alive_)
-        return self->close();
-      self->response_.reset();
-      self->wait_for_request();
+    deadline = Clock::now() + options().body_timeout;
+    asio::async_write(stream_, asio::buffer(output_), [this](beast::error_code ec, size_t) {
+      if (ec || !keep_alive_)
+        return end();
+      wait_for_request();
     });
   }
 
-  void close() {
+  // The last thing a handler does: this object is destroyed here.
+  void end() {
     beast::error_code ignored;
-    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().close();
+    auto &socket = lowest(stream_);
+    if (socket.is_open()) {
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+    }
+    worker_.connections.erase(self);
   }
 
+  static constexpr size_t min_read = 4096;
+
   HttpServer::Impl &server_;
+  Worker &worker_;
   Stream stream_;
   std::string client_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::empty_body>> continue_;
-  std::optional<http::response<http::string_body>> response_;
+  std::string input_; // [begin_, end_) read but not parsed yet
+  size_t begin_ = 0, end_ = 0;
+  RequestParts parts_;
+  std::optional<RequestParser> parser_;
+  bool header_seen_ = false;
+  std::string output_;
   bool keep_alive_ = false;
   Clock::time_point started_ = Clock::now();
 };
 
+template <class Stream>
+void adopt(HttpServer::Impl &server, Worker &worker, Stream stream, std::string client) {
+  auto &slot = worker.connections.emplace_front();
+  slot = std::make_unique<Session<Stream>>(server, worker, std::move(stream), std::move(client));
+  slot->self = worker.connections.begin();
+  slot->start();
+}
+
 } // namespace
 
 void HttpServer::Impl::accept(tcp::acceptor &acceptor, bool tls) {
-  acceptor.async_accept(asio::make_strand(ioc.get_executor()), [this, &acceptor, tls](beast::error_code ec,
-                                                                                      StrandSocket socket) {
-    if (!running)
+  Worker &worker = *workers[next_worker];
+  next_worker = (next_worker + 1) % workers.size();
+  // The socket belongs to the worker that will serve it; this handler runs on the accepting one.
+  acceptor.async_accept(
+      worker.ioc, [this, &acceptor, &worker, tls](beast::error_code ec, tcp::socket socket) {
+        if (!running)
+          return;
+        if (!ec) {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::string client = peer_address(socket);
+          asio::post(worker.ioc,
+                     [this, &worker, tls, socket = std::move(socket), client = std::move(client)]() mutable {
+                       if (tls)
+                         adopt(*this, worker, TlsStream(std::move(socket), *ssl), std::move(client));
+                       else
+                         adopt(*this, worker, std::move(socket), std::move(client));
+                     });
+        }
+        accept(acceptor, tls);
+      });
+}
+
+void HttpServer::Impl::sweep(Worker &worker) {
+  worker.sweep.expires_after(sweep_interval);
+  worker.sweep.async_wait([this, &worker](beast::error_code ec) {
+    if (ec || !running)
       return;
-    if (!ec) {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::string client = peer_address(socket);
-      if (tls) {
-        std::make_shared<Session<TlsStream>>(*this, TlsStream(TcpStream(std::move(socket)), *ssl),
-                                             std::move(client))
-            ->start();
-      } else {
-        std::make_shared<Session<TcpStream>>(*this, TcpStream(std::move(socket)), std::move(client))->start();
-      }
-    }
-    accept(acceptor, tls);
+    auto now = Clock::now();
+    for (auto &connection : worker.connections)
+      if (connection->deadline <= now)
+        connection->expire();
+    sweep(worker);
   });
 }
 
@@ -303,6 +479,12 @@ void HttpServer::start() {
   auto &i = *impl_;
   if (i.running)
     return;
+  int n = std::max(1, i.options.threads);
+  for (int t = 0; t < n; ++t)
+    i.workers.push_back(std::make_unique<Worker>());
+  // Deadlines are checked a few times per shortest timeout.
+  auto shortest = std::min({i.options.header_timeout, i.options.body_timeout, i.options.idle_timeout});
+  i.sweep_interval = std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
   i.acceptor.emplace(i.open(i.options.listen));
   i.port = i.acceptor->local_endpoint().port();
   if (i.options.tls) {
@@ -325,24 +507,33 @@ void HttpServer::start() {
   i.accept(*i.acceptor, false);
   if (i.tls_acceptor)
     i.accept(*i.tls_acceptor, true);
-  int n = std::max(1, i.options.threads);
-  for (int t = 0; t < n; ++t)
-    i.threads.emplace_back([&i] { i.ioc.run(); });
+  for (auto &worker : i.workers) {
+    i.sweep(*worker);
+    worker->thread = std::thread([&w = *worker] { w.ioc.run(); });
+  }
 }
 
 void HttpServer::stop() {
   auto &i = *impl_;
   if (!i.running.exchange(false))
     return;
-  i.ioc.stop(); // open connections are dropped with the io_context's pending handlers
-  for (auto &t : i.threads)
-    t.join();
-  i.threads.clear();
+  for (auto &worker : i.workers)
+    worker->ioc.stop(); // open connections are dropped with the io_context's pending handlers
+  for (auto &worker : i.workers)
+    if (worker->thread.joinable())
+      worker->thread.join();
   boost::system::error_code ignored;
   if (i.acceptor)
     i.acceptor->close(ignored);
   if (i.tls_acceptor)
     i.tls_acceptor->close(ignored);
+  // Connections close their sockets while their io_context still exists; pending handlers hold
+  // plain pointers and are destroyed, never run, with the io_context.
+  for (auto &worker : i.workers)
+    worker->connections.clear();
+  i.acceptor.reset();
+  i.tls_acceptor.reset();
+  i.workers.clear();
 }
 
 uint16_t HttpServer::port() const {

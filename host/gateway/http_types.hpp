@@ -2,9 +2,8 @@
 // within the server's limits) and a response the server writes back.
 #pragma once
 
-#include <boost/beast/http/fields.hpp>
-
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12,13 +11,18 @@
 
 namespace th::gateway {
 
+struct HttpHeader {
+  std::string_view name;
+  std::string_view value;
+};
+
 struct HttpRequest {
   std::string_view method;         // "GET", "POST", ...
   std::string_view target;         // as sent, e.g. "/webhook/test?x=1"
   std::string_view path;           // target without the query
   std::string_view body;           // raw bytes (de-chunked)
   std::string_view client_address; // peer IP, e.g. "127.0.0.1"
-  const boost::beast::http::fields *fields = nullptr;
+  std::span<const HttpHeader> headers;
 
   // The value of a header ("" when absent). Names are case-insensitive.
   std::string_view header(std::string_view name) const;

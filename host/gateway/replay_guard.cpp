@@ -1,13 +1,16 @@
 #include "gateway/replay_guard.hpp"
 
-#include <optional>
 #include <random>
 
 namespace th::gateway {
 
 ReplayGuard::ReplayGuard(int64_t window_s, size_t max_nonces)
     : window_s_(window_s), max_per_shard_(std::max<size_t>(1, max_nonces / shard_count)),
-      salt_(std::random_device{}() | (uint64_t(std::random_device{}()) << 32)) {}
+      salt_(std::random_device{}() | (uint64_t(std::random_device{}()) << 32)) {
+  // Sized for the cap up front: growing a large table stalls the request that triggers it.
+  for (auto &shard : shards_)
+    shard.expiry_by_key.reserve(max_per_shard_);
+}
 
 uint64_t ReplayGuard::key(std::string_view source, std::string_view nonce) const {
   // FNV-1a over salt, source, a separator and nonce: the salt keeps keys unpredictable.
@@ -28,12 +31,13 @@ uint64_t ReplayGuard::key(std::string_view source, std::string_view nonce) const
 }
 
 void ReplayGuard::expire(Shard &shard, int64_t now_s) {
-  while (!shard.by_expiry.empty() && shard.by_expiry.top().first < now_s) {
-    auto [expiry, k] = shard.by_expiry.top();
-    shard.by_expiry.pop();
-    auto it = shard.expiry_by_key.find(k);
-    if (it != shard.expiry_by_key.end() && it->second == expiry)
-      shard.expiry_by_key.erase(it);
+  auto &buckets = shard.keys_by_expiry;
+  while (!buckets.empty() && buckets.begin()->first < now_s) {
+    auto &[expiry, keys] = *buckets.begin();
+    for (uint64_t k : keys)
+      if (auto it = shard.expiry_by_key.find(k); it != shard.expiry_by_key.end() && it->second == expiry)
+        shard.expiry_by_key.erase(it);
+    buckets.erase(buckets.begin());
   }
 }
 
@@ -45,28 +49,30 @@ ReplayGuard::Verdict ReplayGuard::check(std::string_view source, std::string_vie
   Shard &shard = shards_[k % shard_count];
   std::lock_guard lock(shard.mutex);
   expire(shard, now_s);
-  int64_t expiry = timestamp_s + window_s_; // after this the timestamp alone refuses the request
-  auto [it, inserted] = shard.expiry_by_key.try_emplace(k, expiry);
-  if (!inserted)
+  if (shard.expiry_by_key.contains(k))
     return Verdict::reused_nonce;
-  shard.by_expiry.emplace(expiry, k);
-  // Over the cap: drop the entries nearest to expiry, never the one just recorded.
-  std::optional<std::pair<int64_t, uint64_t>> newest;
-  while (shard.expiry_by_key.size() > max_per_shard_ && !shard.by_expiry.empty()) {
-    auto top = shard.by_expiry.top();
-    shard.by_expiry.pop();
-    if (top.second == k) {
-      newest = top;
-      continue;
-    }
-    auto victim = shard.expiry_by_key.find(top.second);
-    if (victim != shard.expiry_by_key.end() && victim->second == top.first) {
-      shard.expiry_by_key.erase(victim);
+  // At the cap: drop the entries nearest to expiry to make room (so never the one recorded now).
+  auto &buckets = shard.keys_by_expiry;
+  while (shard.expiry_by_key.size() >= max_per_shard_ && !buckets.empty()) {
+    auto earliest = buckets.begin();
+    auto &[victim_expiry, keys] = *earliest;
+    uint64_t victim = keys.back();
+    keys.pop_back();
+    if (auto found = shard.expiry_by_key.find(victim);
+        found != shard.expiry_by_key.end() && found->second == victim_expiry) {
+      shard.expiry_by_key.erase(found);
       ++shard.evicted;
     }
+    if (keys.empty())
+      buckets.erase(earliest);
   }
-  if (newest)
-    shard.by_expiry.push(*newest);
+  int64_t expiry = timestamp_s + window_s_; // after this the timestamp alone refuses the request
+  shard.expiry_by_key.emplace(k, expiry);
+  // Timestamps mostly arrive in order: the newest bucket is the usual one.
+  if (!buckets.empty() && buckets.rbegin()->first == expiry)
+    buckets.rbegin()->second.push_back(k);
+  else
+    buckets[expiry].push_back(k);
   return Verdict::ok;
 }
 

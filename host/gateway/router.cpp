@@ -2,15 +2,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include <boost/beast/http/field.hpp>
+#include <algorithm>
 
 namespace th::gateway {
 
 std::string_view HttpRequest::header(std::string_view name) const {
-  if (!fields)
-    return {};
-  auto it = fields->find(name);
-  return it == fields->end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+  // Field names are ASCII tokens: fold case without the locale.
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
+  auto same = [&](char a, char b) { return lower(a) == lower(b); };
+  for (const auto &h : headers)
+    if (std::ranges::equal(h.name, name, same))
+      return h.value;
+  return {};
 }
 
 HttpResponse json_error(int status, std::string_view detail) {

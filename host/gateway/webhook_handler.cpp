@@ -93,6 +93,7 @@ struct WebhookHandler::Source {
   std::unique_ptr<TokenBucket> bucket;
   std::array<prometheus::Counter *, status_count> received{};
   prometheus::Counter *rate_limited = nullptr;
+  std::vector<WebhookSigner> signers;                      // one per active secret
   std::vector<std::array<uint8_t, 32>> passphrase_digests; // compared digest to digest
   std::set<std::string, std::less<>> allowed;
 
@@ -141,6 +142,8 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
     if (sc) {
       s->bucket = std::make_unique<TokenBucket>(sc->rate_per_s, sc->burst, clock_.steady());
       s->rate_limited = &metrics.gateway_rate_limit_exceeded.Add({{"client", name}});
+      for (auto &secret : sc->secrets)
+        s->signers.emplace_back(secret);
       for (auto &p : sc->passphrases)
         s->passphrase_digests.push_back(sha256(p));
       s->allowed.insert(sc->allow_ips.begin(), sc->allow_ips.end());
@@ -247,12 +250,9 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
                   json::array({{{"field", "X-Nonce"}, {"message", "at most 128 characters"}}}));
     if (signature.substr(0, 7) == "sha256=")
       signature.remove_prefix(7);
-    std::string presented(signature);
-    for (auto &c : presented)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool valid = false;
-    for (const auto &secret : sc.secrets) // every active secret: key rotation
-      valid |= constant_time_equal(webhook_signature(secret, timestamp, nonce, request.body), presented);
+    for (const auto &signer : source->signers) // every active secret: key rotation
+      valid |= signer.verify(timestamp, nonce, request.body, signature);
     if (!valid)
       return fail(
           source, corr_id, 401, "GW-001", "signature does not match",
