@@ -272,6 +272,8 @@ private:
   void parse() {
     if (!parser_) {
       parts_.clear();
+      if (parts_.body.capacity() > retained_body_bytes)
+        parts_.body.shrink_to_fit(); // one large body does not pin its memory to the connection
       parser_.emplace(parts_, options().max_headers);
       parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
       parser_->body_limit(options().max_body_bytes);
@@ -404,6 +406,7 @@ private:
   }
 
   static constexpr size_t min_read = 4096;
+  static constexpr size_t retained_body_bytes = 64 * 1024;
 
   HttpServer::Impl &server_;
   Worker &worker_;
