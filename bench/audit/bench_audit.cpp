@@ -1,4 +1,8 @@
-// bench_audit [--events N] [--batch N] [--queue N] [--dir DIR] [--plugin SO]
+// bench_audit [--events N] [--batch N] [--queue N] [--dir DIR] [--plugin SO] [--ids sequential|random]
+//
+// --ids random gives every event an id like the pipeline's ("fill_received:test_<16 random hex>"):
+// the event_id index then takes inserts all over, and a commit rewrites one index page per row
+// once the index outgrows the batch; sequential ids ("bench-N") always append.
 //
 // 1. chained write: N events through the audit-sqlite plugin (caller thread canonicalizes and
 //    queues, writer thread hashes and inserts in WAL transactions of --batch with
@@ -24,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -62,7 +67,7 @@ void row(const char *name, size_t events, double secs) {
 
 int main(int argc, char **argv) {
   size_t events = 500000, batch = 512, queue = 65536;
-  std::string dir = fs::temp_directory_path().string(), plugin = AUDIT_SQLITE_SO;
+  std::string dir = fs::temp_directory_path().string(), plugin = AUDIT_SQLITE_SO, ids = "sequential";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--events")
@@ -75,9 +80,13 @@ int main(int argc, char **argv) {
       dir = argv[i + 1];
     else if (a == "--plugin")
       plugin = argv[i + 1];
+    else if (a == "--ids" &&
+             (std::string(argv[i + 1]) == "random" || std::string(argv[i + 1]) == "sequential"))
+      ids = argv[i + 1];
     else {
       std::fprintf(stderr,
-                   "usage: bench_audit [--events N] [--batch N] [--queue N] [--dir DIR] [--plugin SO]\n");
+                   "usage: bench_audit [--events N] [--batch N] [--queue N] [--dir DIR] [--plugin SO] "
+                   "[--ids sequential|random]\n");
       return 2;
     }
   }
@@ -89,11 +98,19 @@ int main(int argc, char **argv) {
 
   std::vector<th::audit_test::SampleEvent> samples;
   samples.reserve(events);
-  for (size_t i = 0; i < events; ++i)
+  std::mt19937_64 random_ids(42);
+  for (size_t i = 0; i < events; ++i) {
     samples.push_back(th::audit_test::sample_event("bench", i));
+    if (ids == "random") {
+      char id[64];
+      std::snprintf(id, sizeof id, "%s:test_%016llx", samples.back().event_type.c_str(),
+                    static_cast<unsigned long long>(random_ids()));
+      samples.back().event_id = id;
+    }
+  }
 
-  std::printf("bench_audit: %zu events, batch %zu, queue %zu, WAL, synchronous=NORMAL, in %s\n\n", events,
-              batch, queue, work.string().c_str());
+  std::printf("bench_audit: %zu events, %s ids, batch %zu, queue %zu, WAL, synchronous=NORMAL, in %s\n\n",
+              events, ids.c_str(), batch, queue, work.string().c_str());
   std::printf("| %-58s | %9s | %8s | %12s | %8s | %12s |\n", "path", "events", "wall s", "events/s", "CPU s",
               "events/CPU s");
   std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(60, '-').c_str(), std::string(11, '-').c_str(),

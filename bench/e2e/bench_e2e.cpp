@@ -2,7 +2,13 @@
 // whole host sustains, with every stage and the hash-chained audit trail on. Runs the host
 // in-process (the same Service `tradehost run` uses) on the embedded bus or on JetStream.
 //
-//   bench_e2e [--bus embedded|jetstream] [--rate 1000] [--seconds 5] [--senders 16]
+//   bench_e2e [--bus embedded|jetstream] [--rate 1000] [--seconds 5] [--senders 16] [--steady 3]
+//             [--threads 1] [--audit-params "batch_max: 512"]
+//
+// The flat-out run also reports its steady state: fills/s and audited signals/s (audit rows
+// committed per second over the rows one signal produces) over the last --steady seconds while
+// every sender still runs, i.e. after the queues filled; and the process CPU time per signal.
+// --threads 1 prints the CPU time each thread used in the flat-out run (threads by name).
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
 #include "cli/serve.hpp"
@@ -13,6 +19,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,12 +29,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <dirent.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,7 +46,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 const char *const secret = "bench-secret";
 
-std::string deployment(const std::string &bus_section) {
+// audit_params: extra audit-sqlite params, e.g. "batch_max: 4096" (YAML flow-map members).
+std::string deployment(const std::string &bus_section, const std::string &audit_params) {
   return R"(version: 1
 name: bench-e2e
 data_dir: ${TRADEHOST_DATA_DIR}
@@ -59,7 +70,8 @@ executors:
 audit:
   - id: trail
     plugin: audit-sqlite
-    params: {path: "${TRADEHOST_DATA_DIR}/audit.db", signing_key: "${TRADEHOST_DATA_DIR}/audit-signing.key"}
+    params: {path: "${TRADEHOST_DATA_DIR}/audit.db", signing_key: "${TRADEHOST_DATA_DIR}/audit-signing.key")" +
+         (audit_params.empty() ? "" : ", " + audit_params) + R"(}
 gateway:
   listen: 127.0.0.1:0
   threads: 2
@@ -78,6 +90,10 @@ struct Args {
   int rate = 1000;
   int seconds = 5;
   int senders = 16;
+  int steady = 3;
+  bool threads = false;
+  bool flat_out = true;
+  std::string audit_params;
 };
 
 std::string body(uint64_t i) {
@@ -158,18 +174,82 @@ struct Probe {
 struct Result {
   double offered = 0, achieved = 0, p50_ms = 0, p99_ms = 0, bus_msgs_per_s = 0;
   uint64_t accepted = 0, filled = 0, errors = 0;
+  // Flat out only: the last `steady` seconds while every sender ran.
+  double steady_fills_per_s = 0, steady_audited_per_s = 0;
+  double cpu_us_per_signal = 0;     // process CPU (all threads, senders included) / signals filled
+  double kb_written_per_signal = 0; // write()/pwrite() bytes (audit WAL and database, sockets) / signal
 };
 
-double bus_published(th::Metrics &m) {
+double counter_total(th::Metrics &m, const std::string &name) {
   double total = 0;
   for (const auto &family : m.registry().Collect())
-    if (family.name == "tradehost_bus_published_total")
+    if (family.name == name)
       for (const auto &metric : family.metric)
         total += metric.counter.value;
   return total;
 }
+double bus_published(th::Metrics &m) {
+  return counter_total(m, "tradehost_bus_published_total");
+}
+double audit_rows(th::Metrics &m) {
+  return counter_total(m, "audit_sink_events_written_total");
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Bytes this process wrote through write()/pwrite() so far (sockets included), from /proc/self/io.
+double bytes_written() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  double value = 0;
+  while (io >> key >> value)
+    if (key == "wchar:")
+      return value;
+  return 0;
+}
+
+// CPU seconds per thread name (threads of one name summed), from /proc/self/task.
+std::map<std::string, double> thread_cpu() {
+  std::map<std::string, double> by_name;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  DIR *tasks = ::opendir("/proc/self/task");
+  if (!tasks)
+    return by_name;
+  while (dirent *entry = ::readdir(tasks)) {
+    if (entry->d_name[0] == '.')
+      continue;
+    std::ifstream stat(std::string("/proc/self/task/") + entry->d_name + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto open = text.find('('), close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos)
+      continue;
+    std::string name = text.substr(open + 1, close - open - 1);
+    // After ") ": state, then fields 4.. ; utime and stime are fields 14 and 15.
+    std::istringstream rest(text.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14)
+        utime = std::stod(field);
+      if (i == 15)
+        stime = std::stod(field);
+    }
+    by_name[name] += (utime + stime) / tick;
+  }
+  ::closedir(tasks);
+  return by_name;
+}
 
 std::function<std::vector<th::ConsumerHealth>()> bus_health;
+
+// Audit rows one signal produces (measured in the warm-up), to turn rows/s into signals/s.
+double rows_per_signal = 6;
+int steady = 3;
 
 // rate > 0: open loop at that rate; rate == 0: every sender as fast as it can (closed loop).
 Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int seconds, int senders) {
@@ -178,11 +258,14 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
   std::atomic<uint64_t> next{0}, accepted{0}, errors{0};
   uint64_t fills_before = probe.count;
   double bus_before = bus_published(metrics);
+  double cpu_before = process_cpu_seconds();
+  double written_before = bytes_written();
   auto start = Clock::now();
   auto end = start + std::chrono::seconds(seconds);
   std::vector<std::thread> threads;
   for (int t = 0; t < senders; ++t)
     threads.emplace_back([&] {
+      ::pthread_setname_np(::pthread_self(), "sender");
       Connection connection(port);
       for (;;) {
         uint64_t i = next++;
@@ -213,6 +296,19 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
         }
       }
     });
+  // Flat out: one sample a second while the senders run, for the steady-state window.
+  struct Sample {
+    Clock::time_point at;
+    uint64_t fills;
+    double rows;
+  };
+  std::vector<Sample> samples;
+  if (rate == 0)
+    for (auto at = start; at + std::chrono::seconds(1) <= end;) {
+      at += std::chrono::seconds(1);
+      std::this_thread::sleep_until(at);
+      samples.push_back({Clock::now(), probe.count.load(), audit_rows(metrics)});
+    }
   for (auto &t : threads)
     t.join();
   if (rate == 0) // where a backlog builds when the host is driven flat out
@@ -223,7 +319,16 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
   while (probe.count - fills_before < accepted && Clock::now() < settle)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double cpu = process_cpu_seconds() - cpu_before;
   Result r;
+  if (samples.size() > 1) {
+    size_t from =
+        samples.size() > static_cast<size_t>(steady) ? samples.size() - 1 - static_cast<size_t>(steady) : 0;
+    const Sample &a = samples[from], &b = samples.back();
+    double span = std::chrono::duration<double>(b.at - a.at).count();
+    r.steady_fills_per_s = static_cast<double>(b.fills - a.fills) / span;
+    r.steady_audited_per_s = (b.rows - a.rows) / rows_per_signal / span;
+  }
   r.offered = rate;
   r.accepted = accepted;
   r.errors = errors;
@@ -241,6 +346,9 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
   r.p50_ms = percentile(latencies, 0.50);
   r.p99_ms = percentile(latencies, 0.99);
   r.bus_msgs_per_s = (bus_published(metrics) - bus_before) / std::min(elapsed, window);
+  r.cpu_us_per_signal = r.filled ? 1e6 * cpu / static_cast<double>(r.filled) : 0;
+  r.kb_written_per_signal =
+      r.filled ? (bytes_written() - written_before) / 1024 / static_cast<double>(r.filled) : 0;
   return r;
 }
 
@@ -258,7 +366,22 @@ int main(int argc, char **argv) {
       a.seconds = std::stoi(v);
     else if (k == "--senders")
       a.senders = std::stoi(v);
+    else if (k == "--steady")
+      a.steady = std::stoi(v);
+    else if (k == "--threads")
+      a.threads = v != "0";
+    else if (k == "--flat-out")
+      a.flat_out = v != "0";
+    else if (k == "--audit-params")
+      a.audit_params = v;
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_e2e [--bus embedded|jetstream] [--rate N] [--seconds N] [--senders N] "
+                   "[--steady N] [--threads 0|1] [--flat-out 0|1] [--audit-params \"k: v, ...\"]\n");
+      return 2;
+    }
   }
+  steady = a.steady;
   char pattern[] = "/tmp/tradehost-bench-e2e-XXXXXX";
   std::string dir = ::mkdtemp(pattern);
   std::unique_ptr<th::test::NatsServer> nats;
@@ -268,7 +391,11 @@ int main(int argc, char **argv) {
     bus_section = "bus:\n  kind: jetstream\n  jetstream:\n    servers: [\"" + nats->url() +
                   "\"]\n    consumers: {defer_handler_publishes: true}";
   }
-  std::ofstream(dir + "/bench.yaml") << deployment(bus_section);
+  std::string yaml = deployment(bus_section, a.audit_params);
+  // JetStream: a gateway io thread waits for two PubAck round trips per webhook; 16 overlap them.
+  if (auto at = yaml.find("  threads: 2\n"); a.bus == "jetstream" && at != std::string::npos)
+    yaml.replace(at, 13, "  threads: 16\n");
+  std::ofstream(dir + "/bench.yaml") << yaml;
   ::setenv("TRADEHOST_DATA_DIR", dir.c_str(), 1);
   ::setenv("TRADEHOST_PLUGIN_DIR", TRADEHOST_PLUGIN_BUILD_DIR, 1);
   if (th::cli::audit_command({"keygen", "--out", dir + "/audit-signing"}) != 0)
@@ -290,10 +417,46 @@ int main(int argc, char **argv) {
   th::cli::Service service(*rt, th::role_all);
   service.start();
 
-  drive(service.port(), probe, rt->metrics, 200, 1, 4); // warm-up
+  Result warm = drive(service.port(), probe, rt->metrics, 200, 1, 4); // warm-up
+  rt->bus->wait_idle(std::chrono::seconds(30));
+  for (auto deadline = Clock::now() + std::chrono::seconds(5);
+       warm.filled && audit_rows(rt->metrics) < 1 && Clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10)); // the first group commit
+  if (warm.filled && audit_rows(rt->metrics) > 0) {
+    // The sink commits in batches: wait until the count stops moving.
+    for (double last = -1; last != audit_rows(rt->metrics);) {
+      last = audit_rows(rt->metrics);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    rows_per_signal = audit_rows(rt->metrics) / static_cast<double>(warm.filled);
+  }
+  // JetStream: the nats-server process's CPU seconds (not in the host's CPU figures).
+  auto server_cpu = [&] {
+    if (!nats) // embedded: there is no server process
+      return 0.0;
+    std::ifstream stat("/proc/" + std::to_string(nats ? nats->pid() : 0) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>()), field;
+    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    double ticks = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i)
+      ticks += i >= 14 ? std::stod(field) : 0;
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  };
+  double server_cpu_fixed = server_cpu();
   Result fixed = drive(service.port(), probe, rt->metrics, a.rate, a.seconds, a.senders);
-  Result max = drive(service.port(), probe, rt->metrics, 0, a.seconds, a.senders);
+  double server_cpu_max = server_cpu();
+  server_cpu_fixed = server_cpu_max - server_cpu_fixed;
+  auto threads_before = thread_cpu();
+  Result max;
+  if (a.flat_out)
+    max = drive(service.port(), probe, rt->metrics, 0, a.seconds, a.senders);
+  auto threads_after = thread_cpu();
+  server_cpu_max = server_cpu() - server_cpu_max;
   service.stop();
+  if (nats)
+    std::printf("\nnats-server CPU per signal: %.0f us at the fixed rate, %.0f us flat out\n",
+                fixed.filled ? 1e6 * server_cpu_fixed / static_cast<double>(fixed.filled) : 0,
+                max.filled ? 1e6 * server_cpu_max / static_cast<double>(max.filled) : 0);
 
   std::printf("\nwebhook -> fill, audit trail on, bus %s (%d s per run, %d senders)\n", a.bus.c_str(),
               a.seconds, a.senders);
@@ -304,9 +467,36 @@ int main(int argc, char **argv) {
                 r.p99_ms, static_cast<unsigned long long>(r.errors), r.bus_msgs_per_s);
   };
   row("fixed rate", fixed);
+  if (!a.flat_out) {
+    std::printf("\nCPU per signal at the fixed rate: %.0f us; written per signal: %.1f KiB\n",
+                fixed.cpu_us_per_signal, fixed.kb_written_per_signal);
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   Result shown = max;
   shown.offered = 0;
   row("max sustained", shown);
+  std::printf(
+      "\nflat out: steady state over the last %d s: %.0f fills/s, %.0f audited signals/s "
+      "(%.2f audit rows per signal)\n"
+      "CPU per signal: %.0f us flat out, %.0f us at the fixed rate; written per signal: %.1f KiB flat out, "
+      "%.1f KiB at the fixed rate\n",
+      a.steady, max.steady_fills_per_s, max.steady_audited_per_s, rows_per_signal, max.cpu_us_per_signal,
+      fixed.cpu_us_per_signal, max.kb_written_per_signal, fixed.kb_written_per_signal);
+  if (a.threads) {
+    std::printf("\nCPU seconds per thread during the flat-out run (%llu signals filled):\n",
+                static_cast<unsigned long long>(max.filled));
+    std::vector<std::pair<double, std::string>> used;
+    for (auto &[name, after] : threads_after) {
+      auto it = threads_before.find(name);
+      used.emplace_back(after - (it == threads_before.end() ? 0 : it->second), name);
+    }
+    std::sort(used.rbegin(), used.rend());
+    for (auto &[secs, name] : used)
+      if (secs > 0)
+        std::printf("  %-16s %7.2f s %8.1f us/signal\n", name.c_str(), secs,
+                    max.filled ? 1e6 * secs / static_cast<double>(max.filled) : 0);
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -4,12 +4,17 @@
 #include "observability/log.hpp"
 
 #include <nats/nats.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -44,35 +49,66 @@ std::vector<std::string> contract_subjects() {
   return subjects;
 }
 
-// One publish waiting for its PubAck.
-struct PublishWaiter {
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  PublishStatus status = PublishStatus::unavailable;
-  bool retryable = false; // no stream leader answered: worth resending with the same id
-  std::string failure;
-};
-
-// The delivery whose handler runs on this thread: with consumers.defer_handler_publishes, the
-// handler's publishes attach to it and its ack waits for their PubAcks at the end of the batch.
-struct HandlerScope {
-  const void *bus = nullptr;
-  std::vector<std::pair<natsMsg *, std::shared_ptr<PublishWaiter>>> effects; // sent, awaiting PubAck
-  bool failed = false;                                                       // one could not be sent
-};
-thread_local HandlerScope *current_handler_scope = nullptr;
+// The delivery count and stream sequence carried by a JetStream delivery's reply subject:
+// $JS.ACK.{stream}.{consumer}.{delivered}.{stream seq}.{consumer seq}.{time}.{pending}, or with
+// {domain}.{account hash} after "$JS.ACK." (servers from 2.9 may send either).
+void delivery_counts(const char *reply, uint64_t &delivered, uint64_t &stream_sequence) {
+  if (!reply)
+    return;
+  std::vector<std::string_view> tokens;
+  std::string_view rest(reply);
+  for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest.remove_prefix(dot + 1))
+    tokens.push_back(rest.substr(0, dot));
+  tokens.push_back(rest);
+  if (tokens.size() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK")
+    return;
+  const size_t at = tokens.size() == 9 ? 4 : 6;
+  auto number = [](std::string_view text) { return std::strtoull(std::string(text).c_str(), nullptr, 10); };
+  delivered = std::max<uint64_t>(1, number(tokens[at]));
+  stream_sequence = number(tokens[at + 1]);
+}
 
 struct Subscription {
   SubscriptionSpec spec;
   Handler handler;
   std::string filter; // the consumer's filter subject; empty = the whole stream
   std::array<bool, subject_count> wanted{};
-  natsSubscription *sub = nullptr;
+  // Our own pull requests: each asks for up to fetch_batch messages, replies to
+  // "{inbox_prefix}{request id}" and lives at most fetch_wait_ms on the server.
+  natsSubscription *sub = nullptr; // sync subscription on "{inbox_prefix}*"
+  std::string inbox_prefix;
+  std::string next_subject; // $JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}
+  struct PullRequest {
+    int remaining = 0;
+    Clock::time_point expires_at;
+  };
+  std::map<uint64_t, PullRequest> requests; // open on the server, as far as we know
+  uint64_t next_request = 0;
   std::thread thread;
   std::atomic<int> unacked{0}; // fetched by this process and not yet acked or nak'd
   ConsumerHealth health;       // cached, refreshed at most once a second
 };
+
+// The delivery whose handler runs on this thread: with consumers.defer_handler_publishes, the
+// handler's publishes attach to it and its ack waits until their PubAcks are read (settle()).
+struct HandlerScope {
+  const void *bus = nullptr;
+  bool batched = false;          // effects are written with the batch's acks, flushed at its end
+  std::vector<uint64_t> effects; // reply tokens (this thread's inbox) of effects awaiting their PubAck
+  bool failed = false;           // one could not be sent
+};
+
+// Where PubAcks come back to one thread: a sync subscription on "{prefix}*", each publish
+// replying to "{prefix}{token}". The library's reader thread hands a PubAck straight to the
+// waiting thread (no dispatcher thread, no shared table of pending publishes).
+struct ReplyInbox {
+  natsSubscription *sub = nullptr;
+  std::string prefix;
+  uint64_t next_token = 0;
+};
+
+std::atomic<uint64_t> bus_serials{0};
+thread_local HandlerScope *current_handler_scope = nullptr;
 
 class JetStreamBus final : public Bus {
 public:
@@ -92,45 +128,54 @@ private:
   void ensure_consumer(Subscription &subscription);
   void bind(Subscription &subscription);
   void fetch_loop(Subscription &subscription);
+  std::chrono::milliseconds request_more(Subscription &subscription);
   enum class Outcome { settled, awaiting_effects };
   Outcome deliver(Subscription &subscription, natsMsg *msg, HandlerScope &scope);
   void settle(Subscription &subscription, std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting);
+  enum class Acknowledgement { ack, nak_later, term };
+  void acknowledge(natsMsg *msg, Acknowledgement kind);
+  void ack(natsMsg *msg) { acknowledge(msg, Acknowledgement::ack); }
+  natsOptions *connection_options(bool send_asap, const std::string &name);
   void close_connection();
-  bool connected() const { return nc_ && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED; }
+  static bool is_connected(natsConnection *nc) {
+    return nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
+  }
+  bool connected() const { return is_connected(nc_) && is_connected(batch_nc_); }
   bool wait_connected(Clock::time_point deadline);
   void pause(std::chrono::milliseconds duration);
-  void on_pub_ack(natsMsg *msg, jsPubAck *ack, jsPubAckErr *error);
-  struct Attempt {
+
+  // What the stream answered to one publish.
+  struct Answer {
     PublishStatus status = PublishStatus::unavailable;
-    bool retryable = false;
+    bool retryable = false; // no stream leader answered: worth resending with the same id
     std::string failure;
   };
-  struct Sent {
-    natsMsg *key = nullptr; // the message, as the ack callback will see it
-    std::shared_ptr<PublishWaiter> waiter;
-    Attempt failure; // when waiter is null
-  };
-  Sent send(const std::string &subject, const std::string &body, const std::string &id,
-            const std::string &corr_id, Clock::time_point deadline);
-  Attempt await_ack(const Sent &sent, Clock::time_point deadline);
-  Attempt publish_once(const std::string &subject, const std::string &body, const std::string &id,
-                       const std::string &corr_id, Clock::time_point deadline) {
-    Sent sent = send(subject, body, id, corr_id, deadline);
-    return sent.waiter ? await_ack(sent, deadline) : sent.failure;
-  }
+  ReplyInbox *thread_inbox();
+  // Takes an in-flight slot and sends (true: the caller releases the slot once answered).
+  bool send(natsConnection *connection, const std::string &subject, const std::string &body,
+            const std::string &id, const std::string &corr_id, Clock::time_point deadline, uint64_t &token,
+            std::string &failure);
+  // The answers to this thread's publishes first..last (nullopt: none before the deadline).
+  // The answers to this thread's publishes `tokens` (sorted), indexed by token - tokens.front()
+  // (nullopt: none before the deadline).
+  std::vector<std::optional<Answer>> collect(const std::vector<uint64_t> &tokens, Clock::time_point deadline);
+  static Answer read_answer(natsMsg *reply);
+  void release_slots(int count);
 
-  static void pub_ack_callback(jsCtx *, natsMsg *msg, jsPubAck *ack, jsPubAckErr *error, void *closure) {
-    static_cast<JetStreamBus *>(closure)->on_pub_ack(msg, ack, error);
-    natsMsg_Destroy(msg); // the library hands the message back to us
-  }
   static void disconnected_callback(natsConnection *, void *closure);
   static void reconnected_callback(natsConnection *, void *closure);
   static void closed_callback(natsConnection *, void *closure);
 
   JetStreamOptions options_;
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
+  // Two connections to the same servers. nc_ writes every operation at once (SendAsap): pull
+  // requests and publishes whose caller waits. batch_nc_ lets writes accumulate: acks and the
+  // deferred effects of a fetched batch go out together (flushed at the batch end, or by the
+  // library's flusher within a millisecond), one write instead of one per message.
   natsOptions *nats_options_ = nullptr;
+  natsOptions *batch_options_ = nullptr;
   natsConnection *nc_ = nullptr;
+  natsConnection *batch_nc_ = nullptr;
   jsCtx *js_ = nullptr;
   bool started_ = false;
   std::atomic<bool> stopping_{false};
@@ -138,7 +183,7 @@ private:
   // Connection state changes (from the library's callback thread) wake waiting threads.
   std::mutex state_mutex_;
   std::condition_variable state_cv_;
-  bool closed_ = false;
+  int closed_ = 0; // connections whose closed callback ran
 
   // Publishing: callers_ counts threads that may still touch js_; in_flight_ counts publishes
   // whose PubAck (or failure) has not arrived, bounded by max_in_flight.
@@ -147,8 +192,9 @@ private:
   bool accepting_ = false;
   int callers_ = 0;
   int in_flight_ = 0;
-  std::mutex waiters_mutex_;
-  std::unordered_map<natsMsg *, std::shared_ptr<PublishWaiter>> waiters_;
+  const uint64_t serial_ = ++bus_serials;
+  std::mutex inboxes_mutex_;
+  std::vector<std::unique_ptr<ReplyInbox>> inboxes_; // one per publishing thread
 
   mutable std::mutex health_mutex_;
   mutable Clock::time_point health_refreshed_{};
@@ -171,7 +217,7 @@ void JetStreamBus::subscribe(const SubscriptionSpec &spec, Handler handler) {
   auto subscription = std::make_unique<Subscription>();
   subscription->spec = spec;
   subscription->handler = std::move(handler);
-  subscription->filter = jetstream_filter_subject(spec.subjects);
+  subscription->filter = jetstream_filter_subject(subscription->spec.subjects);
   for (Subject subject : spec.subjects)
     subscription->wanted[static_cast<size_t>(subject)] = true;
   subscription->health.durable = spec.durable;
@@ -204,69 +250,78 @@ void JetStreamBus::start() {
     accepting_ = true;
   }
   for (auto &subscription : subscriptions_)
-    subscription->thread = std::thread([this, s = subscription.get()] { fetch_loop(*s); });
+    subscription->thread = std::thread([this, s = subscription.get()] {
+      ::pthread_setname_np(::pthread_self(), ("js:" + s->spec.durable).substr(0, 15).c_str());
+      fetch_loop(*s);
+    });
   log::info(
       "jetstream.started",
       {{"servers", options_.servers}, {"stream", options_.stream}, {"consumers", subscriptions_.size()}});
 }
 
+natsOptions *JetStreamBus::connection_options(bool send_asap, const std::string &name) {
+  natsOptions *opts = nullptr;
+  auto check = [&](natsStatus s, const char *what) {
+    if (s != NATS_OK) {
+      natsOptions_Destroy(opts);
+      throw std::runtime_error(std::string("jetstream bus: ") + what + ": " + nats_error(s));
+    }
+  };
+  check(natsOptions_Create(&opts), "cannot create connection options");
+  std::vector<const char *> urls;
+  for (const auto &url : options_.servers)
+    urls.push_back(url.c_str());
+  check(natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size())), "bad servers");
+  check(natsOptions_SetName(opts, name.c_str()), "bad connection_name");
+  check(natsOptions_SetTimeout(opts, options_.connect_timeout_ms), "bad connect_timeout_ms");
+  check(natsOptions_SetAllowReconnect(opts, true), "reconnect");
+  check(natsOptions_SetMaxReconnect(opts, -1), "reconnect"); // never give up
+  check(natsOptions_SetReconnectWait(opts, options_.reconnect_wait_ms), "bad reconnect_wait_ms");
+  check(natsOptions_SetReconnectBufSize(opts, options_.reconnect_buffer_bytes), "bad reconnect_buffer_bytes");
+  check(natsOptions_SetSendAsap(opts, send_asap), "send asap");
+  check(natsOptions_SetDisconnectedCB(opts, &disconnected_callback, this), "callbacks");
+  check(natsOptions_SetReconnectedCB(opts, &reconnected_callback, this), "callbacks");
+  check(natsOptions_SetClosedCB(opts, &closed_callback, this), "callbacks");
+  if (!options_.creds_file.empty())
+    check(natsOptions_SetUserCredentialsFromFiles(opts, options_.creds_file.c_str(), nullptr),
+          ("cannot use creds_file " + options_.creds_file).c_str());
+  if (!options_.nkey_file.empty())
+    check(natsOptions_SetNKeyFromSeed(opts, options_.nkey.c_str(), options_.nkey_file.c_str()),
+          ("cannot use nkey_file " + options_.nkey_file).c_str());
+  if (!options_.user.empty())
+    check(natsOptions_SetUserInfo(opts, options_.user.c_str(), options_.password.c_str()), "cannot set user");
+  if (options_.tls.enabled()) {
+    check(natsOptions_SetSecure(opts, true), "cannot enable TLS");
+    if (!options_.tls.ca_file.empty())
+      check(natsOptions_LoadCATrustedCertificates(opts, options_.tls.ca_file.c_str()),
+            ("cannot load tls.ca_file " + options_.tls.ca_file).c_str());
+    if (!options_.tls.cert_file.empty())
+      check(natsOptions_LoadCertificatesChain(opts, options_.tls.cert_file.c_str(),
+                                              options_.tls.key_file.c_str()),
+            ("cannot load tls.cert_file/key_file " + options_.tls.cert_file).c_str());
+  }
+  return opts;
+}
+
 void JetStreamBus::connect() {
-  natsStatus status = natsOptions_Create(&nats_options_);
   auto check = [&](natsStatus s, const char *what) {
     if (s != NATS_OK)
       throw std::runtime_error(std::string("jetstream bus: ") + what + ": " + nats_error(s));
   };
-  check(status, "cannot create connection options");
-  std::vector<const char *> urls;
-  for (const auto &url : options_.servers)
-    urls.push_back(url.c_str());
-  check(natsOptions_SetServers(nats_options_, urls.data(), static_cast<int>(urls.size())), "bad servers");
-  check(natsOptions_SetName(nats_options_, options_.connection_name.c_str()), "bad connection_name");
-  check(natsOptions_SetTimeout(nats_options_, options_.connect_timeout_ms), "bad connect_timeout_ms");
-  check(natsOptions_SetAllowReconnect(nats_options_, true), "reconnect");
-  check(natsOptions_SetMaxReconnect(nats_options_, -1), "reconnect"); // never give up
-  check(natsOptions_SetReconnectWait(nats_options_, options_.reconnect_wait_ms), "bad reconnect_wait_ms");
-  check(natsOptions_SetReconnectBufSize(nats_options_, options_.reconnect_buffer_bytes),
-        "bad reconnect_buffer_bytes");
-  // Every publish waits for its PubAck: send at once instead of letting the flusher batch writes.
-  check(natsOptions_SetSendAsap(nats_options_, true), "send asap");
-  check(natsOptions_SetDisconnectedCB(nats_options_, &disconnected_callback, this), "callbacks");
-  check(natsOptions_SetReconnectedCB(nats_options_, &reconnected_callback, this), "callbacks");
-  check(natsOptions_SetClosedCB(nats_options_, &closed_callback, this), "callbacks");
-  if (!options_.creds_file.empty())
-    check(natsOptions_SetUserCredentialsFromFiles(nats_options_, options_.creds_file.c_str(), nullptr),
-          ("cannot use creds_file " + options_.creds_file).c_str());
-  if (!options_.nkey_file.empty())
-    check(natsOptions_SetNKeyFromSeed(nats_options_, options_.nkey.c_str(), options_.nkey_file.c_str()),
-          ("cannot use nkey_file " + options_.nkey_file).c_str());
-  if (!options_.user.empty())
-    check(natsOptions_SetUserInfo(nats_options_, options_.user.c_str(), options_.password.c_str()),
-          "cannot set user");
-  if (options_.tls.enabled()) {
-    check(natsOptions_SetSecure(nats_options_, true), "cannot enable TLS");
-    if (!options_.tls.ca_file.empty())
-      check(natsOptions_LoadCATrustedCertificates(nats_options_, options_.tls.ca_file.c_str()),
-            ("cannot load tls.ca_file " + options_.tls.ca_file).c_str());
-    if (!options_.tls.cert_file.empty())
-      check(natsOptions_LoadCertificatesChain(nats_options_, options_.tls.cert_file.c_str(),
-                                              options_.tls.key_file.c_str()),
-            ("cannot load tls.cert_file/key_file " + options_.tls.cert_file).c_str());
-  }
-
-  status = natsConnection_Connect(&nc_, nats_options_);
-  if (status != NATS_OK) {
-    nc_ = nullptr;
-    throw std::runtime_error("jetstream bus: cannot connect to " + join(options_.servers) + ": " +
-                             nats_error(status));
+  nats_options_ = connection_options(true, options_.connection_name);
+  batch_options_ = connection_options(false, options_.connection_name + "-batch");
+  for (auto [connection, opts] : {std::pair{&nc_, nats_options_}, std::pair{&batch_nc_, batch_options_}}) {
+    natsStatus status = natsConnection_Connect(connection, opts);
+    if (status != NATS_OK) {
+      *connection = nullptr;
+      throw std::runtime_error("jetstream bus: cannot connect to " + join(options_.servers) + ": " +
+                               nats_error(status));
+    }
   }
 
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = std::max(options_.publish_timeout_ms, 2000);
-  js_options.PublishAsync.MaxPending = options_.max_in_flight;
-  js_options.PublishAsync.AckHandler = &pub_ack_callback;
-  js_options.PublishAsync.AckHandlerClosure = this;
-  js_options.PublishAsync.StallWait = options_.publish_timeout_ms;
   check(natsConnection_JetStream(&js_, nc_, &js_options), "cannot create a JetStream context");
 }
 
@@ -395,17 +450,21 @@ void JetStreamBus::ensure_consumer(Subscription &subscription) {
 }
 
 void JetStreamBus::bind(Subscription &subscription) {
-  jsSubOptions sub_options;
-  jsSubOptions_Init(&sub_options);
-  sub_options.Stream = options_.stream.c_str();
-  sub_options.Consumer = subscription.spec.durable.c_str(); // bind: never create or change it here
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const std::string subject = subscription.filter.empty() ? ">" : subscription.filter;
-  natsStatus status = js_PullSubscribe(&subscription.sub, js_, subject.c_str(),
-                                       subscription.spec.durable.c_str(), nullptr, &sub_options, &code);
+  // The consumer was created or checked by ensure_consumer(): pull from it directly.
+  subscription.next_subject =
+      "$JS.API.CONSUMER.MSG.NEXT." + options_.stream + "." + subscription.spec.durable;
+  natsInbox *inbox = nullptr;
+  natsStatus status = natsInbox_Create(&inbox);
+  if (status == NATS_OK) {
+    subscription.inbox_prefix = std::string(inbox) + ".";
+    natsInbox_Destroy(inbox);
+    status = natsConnection_SubscribeSync(&subscription.sub, nc_, (subscription.inbox_prefix + "*").c_str());
+  }
+  if (status == NATS_OK) // what we asked for is never dropped by the library
+    status = natsSubscription_SetPendingLimits(subscription.sub, -1, -1);
   if (status != NATS_OK)
-    throw std::runtime_error("jetstream bus: cannot bind to consumer '" + subscription.spec.durable +
-                             "': " + nats_error(status));
+    throw std::runtime_error("jetstream bus: cannot subscribe for the messages of consumer '" +
+                             subscription.spec.durable + "': " + nats_error(status));
 }
 
 bool JetStreamBus::wait_connected(Clock::time_point deadline) {
@@ -440,208 +499,407 @@ PublishStatus JetStreamBus::publish(const Message &message, std::chrono::millise
   const std::string body = to_json(message.payload).dump();
   const std::string id = jetstream_msg_id(message);
   const std::string &corr_id = corr_id_of(message);
+  struct CallerGuard {
+    JetStreamBus &bus;
+    ~CallerGuard() {
+      std::lock_guard lock(bus.publish_mutex_);
+      --bus.callers_;
+      bus.publish_cv_.notify_all();
+    }
+  } caller_guard{*this};
 
   if (HandlerScope *scope = current_handler_scope; scope && scope->bus == this) {
     // Deferred (only set up with defer_handler_publishes): "ok" means sent; the delivery being
     // handled is acked only once this PubAck arrives, else it is nak'd and comes again.
-    Sent sent = send(subject, body, id, corr_id, deadline);
-    {
-      std::lock_guard lock(publish_mutex_);
-      --callers_;
-      publish_cv_.notify_all();
-    }
-    if (!sent.waiter) {
+    std::string failure;
+    uint64_t token = 0;
+    if (!send(scope->batched ? batch_nc_ : nc_, subject, body, id, corr_id, deadline, token, failure)) {
       scope->failed = true;
-      log::warn("jetstream.publish_unavailable",
-                {{"subject", subject}, {"msg_id", id}, {"reason", sent.failure.failure}}, corr_id);
+      log::warn("jetstream.publish_unavailable", {{"subject", subject}, {"msg_id", id}, {"reason", failure}},
+                corr_id);
       return PublishStatus::unavailable;
     }
-    scope->effects.emplace_back(sent.key, std::move(sent.waiter));
+    scope->effects.push_back(token); // settle() releases its in-flight slot
     return PublishStatus::ok;
   }
 
-  PublishStatus result = PublishStatus::unavailable;
-  std::string failure = "timeout";
+  Answer answer;
   // Resending with the same Nats-Msg-Id is safe: the server stores the message at most once.
   // "No responders" (no stream leader, e.g. during a cluster election) is retried until the deadline.
   for (int attempt = 0;; ++attempt) {
     if (attempt > 0)
       pause(std::chrono::milliseconds(20));
-    Attempt outcome = publish_once(subject, body, id, corr_id, deadline);
-    result = outcome.status;
-    failure = outcome.failure;
-    if (!outcome.retryable || Clock::now() >= deadline || stopping_)
+    uint64_t token = 0;
+    answer = Answer{};
+    if (send(nc_, subject, body, id, corr_id, deadline, token, answer.failure)) {
+      std::vector<std::optional<Answer>> answers = collect({token}, deadline);
+      release_slots(1);
+      if (answers[0])
+        answer = *answers[0];
+      else
+        answer.failure = "no PubAck before the deadline";
+    }
+    if (!answer.retryable || Clock::now() >= deadline || stopping_)
       break;
   }
-  {
-    std::lock_guard lock(publish_mutex_);
-    --callers_;
-    publish_cv_.notify_all();
-  }
-  if (result == PublishStatus::unavailable)
-    log::warn("jetstream.publish_unavailable",
-              {{"subject", subject}, {"msg_id", id}, {"reason", failure}, {"timeout_ms", timeout.count()}},
-              corr_id);
-  return result;
+  if (answer.status == PublishStatus::unavailable)
+    log::warn(
+        "jetstream.publish_unavailable",
+        {{"subject", subject}, {"msg_id", id}, {"reason", answer.failure}, {"timeout_ms", timeout.count()}},
+        corr_id);
+  return answer.status;
 }
 
-JetStreamBus::Sent JetStreamBus::send(const std::string &subject, const std::string &body,
-                                      const std::string &id, const std::string &corr_id,
-                                      Clock::time_point deadline) {
+ReplyInbox *JetStreamBus::thread_inbox() {
+  // One inbox per thread and bus, keyed by the bus's serial number (an address may be reused).
+  thread_local std::unordered_map<uint64_t, ReplyInbox *> inboxes;
+  if (auto it = inboxes.find(serial_); it != inboxes.end())
+    return it->second;
+  auto inbox = std::make_unique<ReplyInbox>();
+  natsInbox *name = nullptr;
+  natsStatus status = natsInbox_Create(&name);
+  if (status == NATS_OK) {
+    inbox->prefix = std::string(name) + ".";
+    natsInbox_Destroy(name);
+    status = natsConnection_SubscribeSync(&inbox->sub, nc_, (inbox->prefix + "*").c_str());
+  }
+  if (status == NATS_OK) // never drop a PubAck
+    status = natsSubscription_SetPendingLimits(inbox->sub, -1, -1);
+  // The server must know the subscription before an answer comes: a publish on the batching
+  // connection could otherwise overtake it and its PubAck go nowhere.
+  if (status == NATS_OK)
+    status = natsConnection_FlushTimeout(nc_, std::max(options_.publish_timeout_ms, 1000));
+  if (status != NATS_OK) {
+    if (inbox->sub)
+      natsSubscription_Destroy(inbox->sub);
+    log::warn("jetstream.inbox_failed", {{"reason", nats_error(status)}});
+    return nullptr;
+  }
+  ReplyInbox *raw = inbox.get();
+  {
+    std::lock_guard lock(inboxes_mutex_);
+    inboxes_.push_back(std::move(inbox));
+  }
+  inboxes.emplace(serial_, raw);
+  return raw;
+}
+
+bool JetStreamBus::send(natsConnection *connection, const std::string &subject, const std::string &body,
+                        const std::string &id, const std::string &corr_id, Clock::time_point deadline,
+                        uint64_t &token, std::string &failure) {
   {
     // Bounded in-flight publishes: wait for room until the deadline.
     std::unique_lock lock(publish_mutex_);
     if (!publish_cv_.wait_until(lock, deadline,
                                 [&] { return !accepting_ || in_flight_ < options_.max_in_flight; }) ||
-        !accepting_)
-      return {nullptr, nullptr, {PublishStatus::unavailable, false, "no room among max_in_flight publishes"}};
+        !accepting_) {
+      failure = "no room among max_in_flight publishes";
+      return false;
+    }
     ++in_flight_;
   }
-  auto release_slot = [&] {
-    std::lock_guard lock(publish_mutex_);
-    --in_flight_;
-    publish_cv_.notify_all();
-  };
   // Never queue into the reconnect buffer: a publish made while disconnected could be stored
   // after this call has already answered "unavailable".
+  ReplyInbox *inbox = nullptr;
   if (!wait_connected(deadline)) {
-    release_slot();
-    return {nullptr, nullptr, {PublishStatus::unavailable, false, "disconnected"}};
-  }
-  natsMsg *msg = nullptr;
-  natsStatus status =
-      natsMsg_Create(&msg, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
-  if (status == NATS_OK)
-    status = natsMsgHeader_Set(msg, "Nats-Msg-Id", id.c_str());
-  if (status == NATS_OK && !corr_id.empty())
-    status = natsMsgHeader_Set(msg, "Corr-Id", corr_id.c_str());
-  if (status != NATS_OK) {
+    failure = "disconnected";
+  } else if (!(inbox = thread_inbox())) {
+    failure = "cannot subscribe to PubAcks";
+  } else {
+    token = ++inbox->next_token;
+    const std::string reply = inbox->prefix + std::to_string(token);
+    natsMsg *msg = nullptr;
+    natsStatus status =
+        natsMsg_Create(&msg, subject.c_str(), reply.c_str(), body.data(), static_cast<int>(body.size()));
+    if (status == NATS_OK)
+      status = natsMsgHeader_Set(msg, "Nats-Msg-Id", id.c_str());
+    if (status == NATS_OK && !corr_id.empty())
+      status = natsMsgHeader_Set(msg, "Corr-Id", corr_id.c_str());
+    // A publish with a reply subject on a stream's subject is a JetStream publish: the stream
+    // answers on the reply subject with a PubAck (or an error, or "no responders").
+    if (status == NATS_OK)
+      status = natsConnection_PublishMsg(connection, msg);
     natsMsg_Destroy(msg);
-    release_slot();
-    return {nullptr, nullptr, {PublishStatus::unavailable, false, nats_error(status)}};
+    if (status == NATS_OK)
+      return true;
+    failure = nats_error(status);
   }
-
-  auto waiter = std::make_shared<PublishWaiter>();
-  natsMsg *const key = msg; // the library gives this same message back in the ack callback
-  {
-    std::lock_guard lock(waiters_mutex_);
-    waiters_[key] = waiter;
-  }
-  jsPubOptions pub_options;
-  jsPubOptions_Init(&pub_options);
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  pub_options.MaxWait = std::max<int64_t>(remaining, 1);
-  status = js_PublishMsgAsync(js_, &msg, &pub_options);
-  if (status != NATS_OK) {
-    {
-      std::lock_guard lock(waiters_mutex_);
-      waiters_.erase(key);
-    }
-    natsMsg_Destroy(msg); // still ours: the library did not take it
-    release_slot();
-    return {nullptr, nullptr, {PublishStatus::unavailable, false, nats_error(status)}};
-  }
-  // From here the ack callback releases the in-flight slot.
-  return {key, std::move(waiter), {}};
+  release_slots(1);
+  return false;
 }
 
-JetStreamBus::Attempt JetStreamBus::await_ack(const Sent &sent, Clock::time_point deadline) {
-  PublishWaiter &waiter = *sent.waiter;
-  std::unique_lock lock(waiter.mutex);
-  if (!waiter.done_cv.wait_until(lock, deadline, [&] { return waiter.done; })) {
-    lock.unlock();
-    std::lock_guard waiters_lock(waiters_mutex_);
-    waiters_.erase(sent.key);
-    return {PublishStatus::unavailable, false, "no PubAck before the deadline"};
+std::vector<std::optional<JetStreamBus::Answer>> JetStreamBus::collect(const std::vector<uint64_t> &tokens,
+                                                                       Clock::time_point deadline) {
+  if (tokens.empty())
+    return {};
+  const uint64_t first = tokens.front(), last = tokens.back();
+  std::vector<std::optional<Answer>> answers(last - first + 1);
+  std::vector<bool> wanted(answers.size());
+  for (uint64_t token : tokens)
+    wanted[token - first] = true;
+  ReplyInbox *inbox = thread_inbox();
+  if (!inbox)
+    return answers;
+  size_t answered = 0;
+  while (answered < tokens.size()) {
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (remaining <= 0)
+      break;
+    natsMsg *reply = nullptr;
+    if (natsSubscription_NextMsg(&reply, inbox->sub, remaining) != NATS_OK)
+      break;
+    const char *reply_subject = natsMsg_GetSubject(reply);
+    const size_t skip = std::min(inbox->prefix.size(), std::strlen(reply_subject));
+    const uint64_t token = std::strtoull(reply_subject + skip, nullptr, 10);
+    if (token >= first && token <= last && wanted[token - first] && !answers[token - first]) {
+      answers[token - first] = read_answer(reply);
+      ++answered;
+    } // else the late answer to a publish already given up
+    natsMsg_Destroy(reply);
   }
-  return {waiter.status, waiter.retryable, waiter.failure};
+  return answers;
 }
 
-void JetStreamBus::on_pub_ack(natsMsg *msg, jsPubAck *ack, jsPubAckErr *error) {
-  std::shared_ptr<PublishWaiter> waiter;
-  {
-    std::lock_guard lock(waiters_mutex_);
-    auto it = waiters_.find(msg);
-    if (it != waiters_.end()) {
-      waiter = std::move(it->second);
-      waiters_.erase(it);
-    }
+JetStreamBus::Answer JetStreamBus::read_answer(natsMsg *reply) {
+  Answer answer;
+  const int length = natsMsg_GetDataLength(reply);
+  const std::string_view body(natsMsg_GetData(reply), static_cast<size_t>(std::max(length, 0)));
+  const char *status = nullptr;
+  if (body.empty() && natsMsgHeader_Get(reply, "Status", &status) == NATS_OK) {
+    // 503: no stream answered (no leader now, e.g. during an election): worth resending.
+    answer.retryable = std::string_view(status).substr(0, 3) == "503";
+    answer.failure = std::string("no stream answered (status ") + status + ")";
+    return answer;
   }
-  if (waiter) {
-    std::lock_guard lock(waiter->mutex);
-    if (ack)
-      waiter->status = ack->Duplicate ? PublishStatus::duplicate : PublishStatus::ok;
-    else if (error) {
-      waiter->retryable = error->Err == NATS_NO_RESPONDERS;
-      waiter->failure =
-          std::string(natsStatus_GetText(error->Err)) +
-          (error->ErrText && *error->ErrText ? std::string(": ") + error->ErrText : "") +
-          (error->ErrCode ? " (JetStream error " + std::to_string(int(error->ErrCode)) + ")" : "");
+  // {"stream":"TRADING","seq":12[,"duplicate":true]} or {"error":{"code":..,"err_code":..,"description":..}}
+  try {
+    auto json = nlohmann::json::parse(body);
+    if (auto error = json.find("error"); error != json.end()) {
+      answer.failure = error->value("description", std::string("error")) + " (JetStream error " +
+                       std::to_string(error->value("err_code", 0)) + ")";
+      return answer;
     }
-    waiter->done = true;
-    waiter->done_cv.notify_all();
+    answer.status = json.value("duplicate", false) ? PublishStatus::duplicate : PublishStatus::ok;
+  } catch (const std::exception &e) {
+    answer.failure = std::string("unreadable PubAck: ") + e.what();
   }
+  return answer;
+}
+
+void JetStreamBus::release_slots(int count) {
   std::lock_guard lock(publish_mutex_);
-  --in_flight_;
+  in_flight_ -= count;
   publish_cv_.notify_all();
+}
+
+void JetStreamBus::acknowledge(natsMsg *msg, Acknowledgement kind) {
+  // The delivery's reply subject takes the acknowledgement. Acks use the batching connection
+  // (a batch's acks leave in one write); the rare naks and terms leave at once.
+  static constexpr std::string_view nak_later = "-NAK {\"delay\":1000000000}"; // retry in 1 s
+  const std::string_view body = kind == Acknowledgement::ack         ? std::string_view("+ACK")
+                                : kind == Acknowledgement::nak_later ? nak_later
+                                                                     : std::string_view("+TERM");
+  const char *reply = natsMsg_GetReply(msg);
+  natsStatus status = reply && *reply
+                          ? natsConnection_Publish(kind == Acknowledgement::ack ? batch_nc_ : nc_, reply,
+                                                   body.data(), static_cast<int>(body.size()))
+                          : NATS_ERR;
+  if (status != NATS_OK)
+    log::warn("jetstream.ack_failed",
+              {{"acknowledgement", body},
+               {"reason", nats_error(status)},
+               {"effect", "redelivered after ack_wait; its effects are de-duplicated"}});
+}
+
+// Keeps pull requests open so that messages flow without a round trip each: a new request for
+// fetch_batch messages goes out whenever what the live ones may still bring falls to half a
+// batch. A request lives fetch_wait_ms on the server (then ends with a 408 status, or silently
+// once partly served); it counts as live only until a quarter of that before its end, so its
+// successor is open before it ends. Returns how long to wait for messages before renewing.
+std::chrono::milliseconds JetStreamBus::request_more(Subscription &subscription) {
+  const auto now = Clock::now();
+  const auto lifetime = std::chrono::milliseconds(options_.consumers.fetch_wait_ms);
+  const auto renew_before = lifetime / 4;
+  const int batch = options_.consumers.fetch_batch;
+  // fetch_batch 1 means one message at a time (strict sharing between processes of a durable):
+  // no overlapping requests; one ends when served, on its 408, or a grace period after expiry.
+  const bool one_at_a_time = batch == 1;
+  const auto end_of = [&](const Subscription::PullRequest &request) {
+    return one_at_a_time ? request.expires_at + std::chrono::seconds(1) : request.expires_at;
+  };
+  const auto renew_at = [&](const Subscription::PullRequest &request) {
+    return one_at_a_time ? end_of(request) : request.expires_at - renew_before;
+  };
+  int credit = 0;
+  auto renewal = now + lifetime;
+  for (auto it = subscription.requests.begin(); it != subscription.requests.end();) {
+    if (now >= end_of(it->second)) {
+      it = subscription.requests.erase(it);
+      continue;
+    }
+    if (now < renew_at(it->second)) {
+      credit += it->second.remaining;
+      renewal = std::min(renewal, renew_at(it->second));
+    }
+    ++it;
+  }
+  if (credit <= batch / 2 || (!one_at_a_time && credit <= batch && subscription.requests.size() < 2)) {
+    const uint64_t id = ++subscription.next_request;
+    const int64_t expires_ns = int64_t(options_.consumers.fetch_wait_ms) * 1'000'000;
+    const std::string request =
+        "{\"batch\":" + std::to_string(batch) + ",\"expires\":" + std::to_string(expires_ns) + "}";
+    const std::string reply = subscription.inbox_prefix + std::to_string(id);
+    if (natsConnection_PublishRequest(nc_, subscription.next_subject.c_str(), reply.c_str(), request.data(),
+                                      static_cast<int>(request.size())) == NATS_OK) {
+      subscription.requests[id] = {batch, now + lifetime};
+      renewal = std::min(renewal, renew_at(subscription.requests[id]));
+    } else {
+      renewal = now + std::chrono::milliseconds(100); // try again soon
+    }
+  }
+  return std::max(std::chrono::milliseconds(1),
+                  std::chrono::ceil<std::chrono::milliseconds>(renewal - Clock::now()));
 }
 
 void JetStreamBus::fetch_loop(Subscription &subscription) {
   auto last_error_log = Clock::time_point{};
+  std::vector<natsMsg *> batch;
+  // Handled messages whose effects await their PubAcks. While more messages are already here,
+  // the next batch is handled meanwhile (the round trip overlaps work); once none is waiting, or
+  // enough effects are in flight, every answer is read and the messages acked or nak'd.
+  std::vector<std::pair<natsMsg *, HandlerScope>> awaiting;
+  size_t awaiting_effects = 0;
+  const size_t max_awaiting_effects = static_cast<size_t>(std::max(1, options_.max_in_flight / 4));
+  auto settle_awaiting = [&] {
+    settle(subscription, awaiting);
+    for (auto &[msg, scope] : awaiting)
+      natsMsg_Destroy(msg);
+    awaiting.clear();
+    awaiting_effects = 0;
+  };
   while (!stopping_) {
     if (!connected()) {
+      subscription.requests.clear(); // the server may have lost them: ask again once back
+      settle_awaiting();             // their answers may still come; if not, they are nak'd
       wait_connected(Clock::now() + std::chrono::milliseconds(200));
       continue;
     }
-    natsMsgList list{nullptr, 0};
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus status = natsSubscription_Fetch(&list, subscription.sub, options_.consumers.fetch_batch,
-                                               options_.consumers.fetch_wait_ms, &code);
-    if (list.Count == 0) {
-      natsMsgList_Destroy(&list);
-      if (status == NATS_OK || status == NATS_TIMEOUT)
+    const auto wait = request_more(subscription);
+    if (!awaiting.empty()) {
+      int waiting_here = 0;
+      natsSubscription_GetPending(subscription.sub, &waiting_here, nullptr);
+      if (waiting_here == 0 || awaiting_effects >= max_awaiting_effects) {
+        settle_awaiting();
         continue;
-      if (Clock::now() - last_error_log > std::chrono::seconds(5)) {
-        last_error_log = Clock::now();
-        log::warn("jetstream.fetch_failed", {{"durable", subscription.spec.durable},
-                                             {"reason", nats_error(status)},
-                                             {"jetstream_error", int(code)}});
       }
-      pause(std::chrono::milliseconds(100));
+    }
+    natsMsg *first = nullptr;
+    if (natsSubscription_NextMsg(&first, subscription.sub, wait.count()) != NATS_OK)
       continue;
+    // Whatever else has arrived is handled in the same batch (its effects written together).
+    batch.clear();
+    batch.push_back(first);
+    int queued = 0;
+    natsSubscription_GetPending(subscription.sub, &queued, nullptr);
+    for (natsMsg *more = nullptr;
+         queued-- > 0 && static_cast<int>(batch.size()) < options_.consumers.fetch_batch;)
+      if (natsSubscription_NextMsg(&more, subscription.sub, 1) == NATS_OK)
+        batch.push_back(more);
+
+    std::vector<natsMsg *> messages;
+    bool refused = false;
+    for (natsMsg *msg : batch) {
+      const char *status = nullptr;
+      if (natsMsg_GetDataLength(msg) == 0 && natsMsgHeader_Get(msg, "Status", &status) == NATS_OK) {
+        // Sent to the request's own reply subject. 408: the request expired; 409: the server
+        // ended it (e.g. max waiting exceeded, leadership change).
+        const char *reply_to = natsMsg_GetSubject(msg);
+        const size_t skip = std::min(subscription.inbox_prefix.size(), std::strlen(reply_to));
+        subscription.requests.erase(std::strtoull(reply_to + skip, nullptr, 10));
+        // Anything but an expiry (e.g. the consumer deleted) is not asked again at once.
+        refused = refused || std::strncmp(status, "408", 3) != 0;
+        if (std::strncmp(status, "408", 3) != 0 && std::strncmp(status, "404", 3) != 0 &&
+            Clock::now() - last_error_log > std::chrono::seconds(5)) {
+          last_error_log = Clock::now();
+          const char *description = nullptr;
+          natsMsgHeader_Get(msg, "Description", &description);
+          log::warn("jetstream.fetch_failed", {{"durable", subscription.spec.durable},
+                                               {"status", status},
+                                               {"reason", description ? description : ""}});
+        }
+        natsMsg_Destroy(msg);
+        continue;
+      }
+      // Messages carry their own subject, not the request's: the server fills requests in order.
+      if (auto oldest = subscription.requests.begin();
+          oldest != subscription.requests.end() && --oldest->second.remaining <= 0)
+        subscription.requests.erase(oldest);
+      messages.push_back(msg);
     }
-    subscription.unacked += list.Count;
-    std::vector<std::pair<natsMsg *, HandlerScope>> awaiting; // handled; acked once their effects are stored
-    for (int i = 0; i < list.Count; ++i) {
+    subscription.unacked += static_cast<int>(messages.size());
+    // One message alone goes out at once; a batch writes its effects together (flushed by
+    // settle()). While effects are awaited, later ones take the same connection, so the effects
+    // of one consumer reach the stream in the order they were published.
+    const bool batched = messages.size() > 1 || !awaiting.empty();
+    for (natsMsg *msg : messages) {
       HandlerScope scope;
-      if (deliver(subscription, list.Msgs[i], scope) == Outcome::awaiting_effects)
-        awaiting.emplace_back(list.Msgs[i], std::move(scope));
-      else
+      scope.batched = batched;
+      if (deliver(subscription, msg, scope) == Outcome::awaiting_effects) {
+        awaiting_effects += scope.effects.size();
+        awaiting.emplace_back(msg, std::move(scope));
+      } else {
         --subscription.unacked;
+        natsMsg_Destroy(msg);
+      }
     }
-    settle(subscription, awaiting);
-    natsMsgList_Destroy(&list);
+    if (refused && messages.empty())
+      pause(std::chrono::milliseconds(100));
   }
+  settle_awaiting();
 }
 
+// Reads the PubAck (or failure) of every effect sent by this batch's handlers, then acks each
+// message whose effects were all stored and nak's the others (redelivered; the same ids then).
+// Reads the PubAck (or failure) of every effect sent by this batch's handlers, then acks each
+// message whose effects were all stored and nak's the others (redelivered; the same ids then).
 void JetStreamBus::settle(Subscription &subscription,
                           std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting) {
+  if (awaiting.empty())
+    return;
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.publish_timeout_ms);
+  std::vector<uint64_t> tokens;
+  bool batched = false;
+  for (auto &[msg, scope] : awaiting) {
+    batched = batched || scope.batched;
+    tokens.insert(tokens.end(), scope.effects.begin(), scope.effects.end());
+  }
+  std::sort(tokens.begin(), tokens.end());
+  const uint64_t first = tokens.front();
+  if (batched) // the effects and the acks written so far leave now, in one write
+    natsConnection_FlushTimeout(batch_nc_, options_.publish_timeout_ms);
+  // One pass over this thread's inbox reads every answer of the batch.
+  std::vector<std::optional<Answer>> answers = collect(tokens, deadline);
+  release_slots(static_cast<int>(tokens.size()));
+
   for (auto &[msg, scope] : awaiting) {
     std::string failure;
-    for (auto &[key, waiter] : scope.effects) {
-      Attempt outcome = await_ack(Sent{key, waiter, {}}, deadline);
-      if (outcome.status == PublishStatus::unavailable && failure.empty())
-        failure = outcome.failure;
+    for (uint64_t token : scope.effects) {
+      const auto &answer = answers[token - first];
+      failure = !answer                                        ? "no PubAck before the deadline"
+                : answer->status == PublishStatus::unavailable ? answer->failure
+                                                               : "";
+      if (!failure.empty())
+        break;
     }
     if (failure.empty()) {
-      natsMsg_Ack(msg, nullptr);
+      ack(msg);
     } else {
       log::warn("jetstream.effect_not_stored",
                 {{"durable", subscription.spec.durable},
                  {"reason", failure},
                  {"effect", "the message is redelivered and its effects published again"}});
-      natsMsg_NakWithDelay(msg, 1000, nullptr);
+      acknowledge(msg, Acknowledgement::nak_later);
     }
     --subscription.unacked;
   }
@@ -651,15 +909,10 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
   const char *subject_text = natsMsg_GetSubject(msg);
   const std::optional<Subject> subject = subject_from_name(subject_text ? subject_text : "");
   uint64_t delivered = 1, stream_sequence = 0;
-  jsMsgMetaData *meta = nullptr;
-  if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-    delivered = meta->NumDelivered;
-    stream_sequence = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
-  }
+  delivery_counts(natsMsg_GetReply(msg), delivered, stream_sequence);
   // A consumer spanning several first tokens reads the whole stream: skip what is not ours.
   if (!subject || !subscription.wanted[static_cast<size_t>(*subject)]) {
-    natsMsg_Ack(msg, nullptr);
+    ack(msg);
     return Outcome::settled;
   }
   const char *id = nullptr;
@@ -678,7 +931,7 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
                                             {"stream_sequence", stream_sequence},
                                             {"msg_id", id ? id : ""},
                                             {"reason", e.what()}});
-    natsMsg_Term(msg, nullptr);
+    acknowledge(msg, Acknowledgement::term);
     return Outcome::settled;
   }
   if (id)
@@ -701,24 +954,19 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
                 {"delivery", delivered},
                 {"reason", e.what()}},
                corr_id_of(message));
-    natsMsg_NakWithDelay(msg, 1000, nullptr); // retried up to max_deliver times
+    release_slots(static_cast<int>(scope.effects.size())); // effects already sent: answers ignored
+    acknowledge(msg, Acknowledgement::nak_later);          // retried up to max_deliver times
     return Outcome::settled;
   }
   if (scope.failed) { // a deferred effect could not even be sent
-    natsMsg_NakWithDelay(msg, 1000, nullptr);
+    release_slots(static_cast<int>(scope.effects.size()));
+    acknowledge(msg, Acknowledgement::nak_later);
     return Outcome::settled;
   }
   if (!scope.effects.empty())
     return Outcome::awaiting_effects;
   // After the handler: its effects were published (and acked) before this ack.
-  natsStatus status = natsMsg_Ack(msg, nullptr);
-  if (status != NATS_OK)
-    log::warn("jetstream.ack_failed",
-              {{"durable", subscription.spec.durable},
-               {"stream_sequence", stream_sequence},
-               {"reason", nats_error(status)},
-               {"effect", "redelivered after ack_wait; its effects are de-duplicated"}},
-              corr_id_of(message));
+  ack(msg);
   return Outcome::settled;
 }
 
@@ -737,7 +985,7 @@ bool JetStreamBus::wait_idle(std::chrono::milliseconds timeout) {
       if (!connected())
         clean = false;
       else {
-        natsConnection_FlushTimeout(nc_, 1000); // our acks reach the server before the queries
+        natsConnection_FlushTimeout(batch_nc_, 1000); // our acks reach the server before the queries
         jsOptions query;
         jsOptions_Init(&query);
         query.Wait = 1000;
@@ -790,7 +1038,7 @@ void JetStreamBus::stop() {
                          [&] { return in_flight_ == 0; });
   }
   if (connected())
-    natsConnection_FlushTimeout(nc_, 2000); // the last acks
+    natsConnection_FlushTimeout(batch_nc_, 2000); // the last acks
   close_connection();
   log::info("jetstream.stopped", {{"stream", options_.stream}});
 }
@@ -802,22 +1050,34 @@ void JetStreamBus::close_connection() {
       natsSubscription_Destroy(subscription->sub);
     subscription->sub = nullptr;
   }
+  {
+    std::lock_guard lock(inboxes_mutex_);
+    for (auto &inbox : inboxes_)
+      natsSubscription_Destroy(inbox->sub);
+    inboxes_.clear();
+  }
   if (js_)
     jsCtx_Destroy(js_);
   js_ = nullptr;
-  if (nc_) {
-    natsConnection_Close(nc_);
+  int expected_closed = 0;
+  for (natsConnection **connection : {&batch_nc_, &nc_}) {
+    if (!*connection)
+      continue;
+    natsConnection_Close(*connection);
     // The closed callback is the connection's last one: after it, none can reach this object.
+    ++expected_closed;
     std::unique_lock lock(state_mutex_);
-    if (!state_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return closed_; }))
+    if (!state_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return closed_ >= expected_closed; }))
       log::warn("jetstream.close_slow", {{"stream", options_.stream}});
     lock.unlock();
-    natsConnection_Destroy(nc_);
-    nc_ = nullptr;
+    natsConnection_Destroy(*connection);
+    *connection = nullptr;
   }
-  if (nats_options_)
-    natsOptions_Destroy(nats_options_);
-  nats_options_ = nullptr;
+  for (natsOptions **opts : {&batch_options_, &nats_options_}) {
+    if (*opts)
+      natsOptions_Destroy(*opts);
+    *opts = nullptr;
+  }
 }
 
 void JetStreamBus::disconnected_callback(natsConnection *, void *closure) {
@@ -840,7 +1100,7 @@ void JetStreamBus::reconnected_callback(natsConnection *nc, void *closure) {
 void JetStreamBus::closed_callback(natsConnection *, void *closure) {
   auto *self = static_cast<JetStreamBus *>(closure);
   std::lock_guard lock(self->state_mutex_);
-  self->closed_ = true;
+  ++self->closed_;
   self->state_cv_.notify_all();
 }
 

@@ -22,10 +22,10 @@ struct JetStreamTlsOptions {
 struct JetStreamConsumerOptions {
   int ack_wait_s = 30;     // un-acked deliveries are redelivered after this long
   int max_deliver = 10;    // deliveries per message before the server gives up on it
-  int fetch_batch = 64;    // messages per pull request
-  int fetch_wait_ms = 250; // how long one pull request waits for messages (also bounds stop())
+  int fetch_batch = 256;   // messages per pull request (at most two requests open)
+  int fetch_wait_ms = 250; // how long one pull request lives on the server (also bounds stop())
   // A handler's publishes return once sent ("ok" = sent) and the delivery is acked when all of
-  // them are stored, at the end of its fetch batch: effects of a batch are pipelined instead of
+  // them are stored, read once no more messages are waiting: effects are pipelined instead of
   // one PubAck round trip each. A handler then never sees "duplicate" or a late "unavailable".
   bool defer_handler_publishes = false;
 };

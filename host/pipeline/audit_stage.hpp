@@ -16,6 +16,8 @@ namespace th {
 
 // The audit record for a bus message (exposed for tests and the replay output).
 AuditRecord audit_record_for(const Message &m);
+// The same into `out`, reusing its strings' capacity (the audit stage's per-message path).
+void describe_into(const Message &m, AuditRecord &out);
 
 class AuditStage : public StageServices {
 public:

@@ -1,7 +1,7 @@
 #include "pipeline/execution_stage.hpp"
 
 #include "events/c_view.hpp"
-#include "events/json_codec.hpp"
+#include "events/json_writer.hpp"
 #include "observability/log.hpp"
 
 namespace th {
@@ -30,14 +30,21 @@ void ExecutionStage::on_intent(const OrderIntent &intent) {
     return;
   }
   auto &executor = executors_.front();
-  Message sent{Subject::audit_event, AuditRecord{}, {}};
+  // One message per thread, refilled in place: its strings keep their capacity.
+  thread_local Message sent{Subject::audit_event, AuditRecord{}, {}};
   auto &r = std::get<AuditRecord>(sent.payload);
-  r.event_id = "order_sent:" + intent.corr_id + ":" + intent.agent_id + ":" + executor->context().instance_id;
+  const std::string &executor_id = executor->context().instance_id;
+  r.event_id.assign("order_sent:")
+      .append(intent.corr_id)
+      .append(":")
+      .append(intent.agent_id)
+      .append(":")
+      .append(executor_id);
   r.correlation_id = intent.corr_id;
   r.event_type = "order_sent";
   r.timestamp_ns = intent.timestamp_ns;
-  r.service = executor->context().instance_id;
-  r.data_json = to_json(intent).dump();
+  r.service = executor_id;
+  write_json(intent, r.data_json);
   sent.msg_id = r.event_id;
   publish(sent);
 

@@ -259,6 +259,8 @@ TEST(AuditSqlitePlugin, RejectsBadParamsNamingThem) {
   };
   EXPECT_NE(error_for("{}").find("path"), std::string::npos);
   EXPECT_NE(error_for(params_for(dir / "a.db", R"("batch_max":0)")).find("batch_max"), std::string::npos);
+  EXPECT_NE(error_for(params_for(dir / "a.db", R"("wal_checkpoint_pages":0)")).find("wal_checkpoint_pages"),
+            std::string::npos);
   EXPECT_NE(error_for(params_for(dir / "a.db", R"("synchronous":"sometimes")")).find("synchronous"),
             std::string::npos);
   EXPECT_NE(error_for(params_for(dir / "a.db", R"("bogus":1)")).find("bogus"), std::string::npos);

@@ -354,6 +354,56 @@ TEST_P(JetStreamEffects, WaitIdleCoversEffectsPublishedByHandlers) {
   jsConsumerInfo_Destroy(consumer);
 }
 
+// A backlog is handled in batches whose effects are pipelined (the next batch is handled while
+// the PubAcks of the previous travel): every effect is stored once, in the order published, and
+// no message needs a second delivery. Each round starts a fresh bus on a backlog, so the first
+// effects a fetch thread sends are batched ones (their PubAck must find the thread's inbox).
+TEST(JetStreamBus, BacklogEffectsArePipelinedInOrderWithoutRedelivery) {
+  NatsServer server;
+  auto options = options_for(server);
+  options.consumers.defer_handler_publishes = true;
+  options.publish_timeout_ms = 3000;
+  auto publisher = make_jetstream_bus(options);
+  publisher->start();
+  constexpr int rounds = 3, per_round = 200;
+  RawJetStream raw(server.url());
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::string> sent;
+    for (int i = 0; i < per_round; ++i) {
+      std::string corr = "pipe_" + std::to_string(round) + "_" + std::to_string(1000 + i);
+      ASSERT_EQ(publisher->publish(message(Subject::signals_normalized, make_signal(corr), corr + ":signal")),
+                PublishStatus::ok);
+      sent.push_back(corr);
+    }
+    const std::string durable = "relay-" + std::to_string(round);
+    auto bus = make_jetstream_bus(options);
+    Recorder intents;
+    bus->subscribe({durable, {Subject::signals_normalized}}, [&](const Delivery &delivery) {
+      const auto &signal = std::get<Signal>(delivery.message.payload);
+      if (signal.corr_id.rfind("pipe_" + std::to_string(round) + "_", 0) == 0)
+        bus->publish(message(Subject::decisions_order_intent, make_intent(signal.corr_id),
+                             signal.corr_id + ":intent"));
+    });
+    bus->subscribe({durable + "-intents", {Subject::decisions_order_intent}}, intents.handler());
+    bus->start();
+    ASSERT_TRUE(eventually([&] { return intents.size() >= size_t(per_round) * (round + 1); }, 10s))
+        << intents.size();
+    ASSERT_TRUE(bus->wait_idle(10s));
+    std::vector<std::string> order;
+    for (const auto &entry : intents.entries())
+      if (corr_id_of(entry.message).rfind("pipe_" + std::to_string(round) + "_", 0) == 0)
+        order.push_back(corr_id_of(entry.message));
+    EXPECT_EQ(order, sent) << "effects stored out of order, missing or twice";
+    jsConsumerInfo *consumer = nullptr;
+    ASSERT_EQ(js_GetConsumerInfo(&consumer, raw.js(), "TRADING", durable.c_str(), nullptr, nullptr), NATS_OK);
+    EXPECT_EQ(consumer->NumRedelivered, 0) << "an effect's PubAck was lost: its message was nak'd";
+    EXPECT_EQ(consumer->NumAckPending, 0);
+    jsConsumerInfo_Destroy(consumer);
+    bus->stop();
+  }
+  EXPECT_EQ(raw.stored("TRADING"), uint64_t(2 * rounds * per_round));
+}
+
 // The crash between effect and ack: a child process publishes the effect and is SIGKILLed
 // before acking; the redelivered message's effect (same msg_id) is not stored twice.
 TEST_P(JetStreamEffects, KilledConsumerRedeliversWithoutDuplicateEffect) {

@@ -45,6 +45,9 @@ TEST(JetStreamOptions, DefaultsFollowTheDocumentation) {
   EXPECT_EQ(options.max_in_flight, 1024);
   EXPECT_EQ(options.consumers.ack_wait_s, 30);
   EXPECT_EQ(options.consumers.max_deliver, 10);
+  EXPECT_EQ(options.consumers.fetch_batch, 256);
+  EXPECT_EQ(options.consumers.fetch_wait_ms, 250);
+  EXPECT_FALSE(options.consumers.defer_handler_publishes);
   EXPECT_FALSE(options.tls.enabled());
 
   ::setenv("NATS_URL", "nats://10.0.0.7:4333", 1);

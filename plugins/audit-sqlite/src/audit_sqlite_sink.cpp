@@ -3,6 +3,7 @@
 // one writer thread appends batches in transactions, signs checkpoints and updates the sidecar.
 #include "event_queue.hpp"
 #include "sink_params.hpp"
+#include "wal_checkpointer.hpp"
 
 #include <audit_chain/appender.hpp>
 #include <audit_chain/canonical_json.hpp>
@@ -12,6 +13,7 @@
 
 #include <tradehost/plugin.hpp>
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -44,6 +46,10 @@ public:
   AuditSqliteSink(const th_host_api *api, th_host *host, std::string_view params_json)
       : PluginBase(api, host), params_(parse_sink_params(params_json)),
         appender_(std::make_unique<Appender>(params_.path, AppenderOptions{params_.synchronous})),
+        checkpointer_(std::make_unique<WalCheckpointer>(
+            appender_->database(), params_.synchronous,
+            static_cast<int>(std::min<size_t>(params_.wal_checkpoint_pages, 1 << 30)),
+            [this](const std::string &problem) { log(TH_LOG_WARN, problem); })),
         queue_(params_.queue_capacity) {
     if (params_.signing_key)
       key_ = SigningKey::load(*params_.signing_key);
@@ -66,7 +72,10 @@ public:
     log(TH_LOG_INFO, "audit-sqlite: chain " + params_.path + " continues after position " +
                          std::to_string(head.chain_position) +
                          (key_ ? " (checkpoints signed)" : " (no signing key)"));
-    writer_ = std::thread([this] { write_loop(); });
+    writer_ = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "audit-writer");
+      write_loop();
+    });
   }
 
   void stop() {
@@ -120,7 +129,8 @@ private:
     if (writer_.joinable())
       writer_.join();
     else
-      write_loop(); // never started: drain what was queued here
+      write_loop();        // never started: drain what was queued here
+    checkpointer_.reset(); // the writer's connection checkpoints the rest when it closes
   }
 
   void write_loop() {
@@ -199,6 +209,7 @@ private:
 
   SinkParams params_;
   std::unique_ptr<Appender> appender_;
+  std::unique_ptr<WalCheckpointer> checkpointer_; // destroyed before appender_ (whose connection it hooks)
   std::optional<SigningKey> key_;
   EventQueue queue_;
   std::thread writer_;
@@ -214,4 +225,4 @@ private:
 TRADEHOST_PLUGIN(
     th::audit::AuditSqliteSink, TH_KIND_AUDIT_SINK, "audit-sqlite", "1.0.0",
     "Hash-chained, checkpoint-signed audit trail in SQLite",
-    R"({"type":"object","required":["path"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"batch_max":{"type":"integer","minimum":1},"batch_delay_ms":{"type":"integer","minimum":0},"synchronous":{"enum":["normal","full","off"]},"checkpoint_every":{"type":"integer","minimum":1},"checkpoint_interval_s":{"type":"number","exclusiveMinimum":0},"signing_key":{"type":"string","minLength":1},"checkpoint_file":{"type":"string","minLength":1},"queue_capacity":{"type":"integer","minimum":1}}})")
+    R"({"type":"object","required":["path"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"batch_max":{"type":"integer","minimum":1},"batch_delay_ms":{"type":"integer","minimum":0},"synchronous":{"enum":["normal","full","off"]},"checkpoint_every":{"type":"integer","minimum":1},"checkpoint_interval_s":{"type":"number","exclusiveMinimum":0},"signing_key":{"type":"string","minLength":1},"checkpoint_file":{"type":"string","minLength":1},"queue_capacity":{"type":"integer","minimum":1},"wal_checkpoint_pages":{"type":"integer","minimum":1}}})")

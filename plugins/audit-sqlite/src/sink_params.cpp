@@ -42,9 +42,16 @@ SinkParams parse_sink_params(std::string_view params_json) {
   }
   if (!p.is_object())
     throw std::invalid_argument("audit-sqlite params must be a JSON object");
-  static const char *known[] = {"path",        "batch_max",        "batch_delay_ms",
-                                "synchronous", "checkpoint_every", "checkpoint_interval_s",
-                                "signing_key", "checkpoint_file",  "queue_capacity"};
+  static const char *known[] = {"path",
+                                "batch_max",
+                                "batch_delay_ms",
+                                "synchronous",
+                                "checkpoint_every",
+                                "checkpoint_interval_s",
+                                "signing_key",
+                                "checkpoint_file",
+                                "queue_capacity",
+                                "wal_checkpoint_pages"};
   for (auto it = p.begin(); it != p.end(); ++it)
     if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
       bad(it.key(), "unknown param");
@@ -78,6 +85,7 @@ SinkParams parse_sink_params(std::string_view params_json) {
   s.checkpoint_file =
       p.contains("checkpoint_file") ? text(p, "checkpoint_file") : s.path + ".checkpoints.jsonl";
   s.queue_capacity = positive_integer(p, "queue_capacity", s.queue_capacity);
+  s.wal_checkpoint_pages = positive_integer(p, "wal_checkpoint_pages", s.wal_checkpoint_pages);
   return s;
 }
 

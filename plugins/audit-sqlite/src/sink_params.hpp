@@ -12,7 +12,9 @@ namespace th::audit {
 
 struct SinkParams {
   std::string path;
-  size_t batch_max = 512;
+  // Under a backlog the writer commits everything queued, up to this many events per
+  // transaction: the random event_id index pages one commit dirties are shared by more rows.
+  size_t batch_max = 32768;
   std::chrono::milliseconds batch_delay{5};
   Synchronous synchronous = Synchronous::normal;
   uint64_t checkpoint_every = 10000;
@@ -20,6 +22,7 @@ struct SinkParams {
   std::optional<std::string> signing_key;
   std::string checkpoint_file; // default: path + ".checkpoints.jsonl"
   size_t queue_capacity = 65536;
+  size_t wal_checkpoint_pages = 4096; // WAL length (pages) that starts a background checkpoint
 };
 
 // Throws std::invalid_argument naming the offending param.
