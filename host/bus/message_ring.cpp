@@ -102,12 +102,8 @@ void MessageRing::wait_for_work(const std::atomic<bool> &stop) {
       return;
     cpu_relax();
   }
-  // Yielding lets a producer sharing this core fill a batch before we pay for a futex sleep.
-  for (int i = 0; i < 16; ++i) {
-    if (has_ready() || stop.load(std::memory_order_relaxed))
-      return;
-    std::this_thread::yield();
-  }
+  // No sched_yield phase: on a loaded 2-core machine idle consumers yielding to each other cost
+  // as much CPU as the threads doing the work, while a futex wake costs microseconds.
   consumer_sleeping_.store(true, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst); // pairs with the producers' fence
   if (has_ready() || stop.load(std::memory_order_relaxed)) {

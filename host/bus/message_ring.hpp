@@ -47,7 +47,7 @@ public:
   // its handler returns. Returns how many slots it consumed (holes included).
   template <class Handle> size_t drain(Handle &&handle, size_t limit);
   bool has_ready() const;
-  // Returns when a message may be ready or `stop` is set: spins briefly, yields, then sleeps.
+  // Returns when a message may be ready or `stop` is set: spins briefly, then sleeps.
   void wait_for_work(const std::atomic<bool> &stop);
 
 private:

@@ -7,6 +7,9 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <random>
 
 namespace th::gateway {
 
@@ -112,7 +115,21 @@ std::string WebhookHandler::mint_corr_id(std::string_view source) {
   if (id.empty())
     id = "unknown";
   id.push_back('_');
-  id += random_hex(8);
+  // Time first, so corr_ids (and every id derived from them: audit event ids, fill ids) sort by
+  // creation and the audit index grows at its end instead of rewriting random pages. 11 hex
+  // digits of Unix milliseconds (enough until the year 2527), then 12 of a per-thread sequence
+  // that starts at a random point, which keeps ids unique across threads and processes.
+  thread_local uint64_t sequence = [] {
+    std::random_device device;
+    return (uint64_t{device()} << 32) | device();
+  }();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "%011llx%012llx", static_cast<unsigned long long>(ms) & 0xfffffffffffULL,
+                static_cast<unsigned long long>(sequence++ & 0xffffffffffffULL));
+  id.append(hex, 23);
   return id;
 }
 
@@ -404,7 +421,7 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
 
   // The audit record first: if the bus refuses either, nothing was accepted.
   AuditRecord audit;
-  audit.event_id = "evt_" + random_hex(16);
+  audit.event_id = "webhook_received:" + corr_id; // one per corr_id, and time-ordered like it
   audit.correlation_id = corr_id;
   audit.event_type = "webhook_received";
   audit.timestamp_ns = now_ns();

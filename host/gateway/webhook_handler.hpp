@@ -41,7 +41,8 @@ public:
   // GW-008 for a body over the limit (called by the server before the body is read).
   HttpResponse body_too_large(const HttpRequest &request);
 
-  // "{source}_{16 hex}", the source part reduced to [A-Za-z0-9_-] (at most 40 characters).
+  // "{source}_{23 hex}": Unix ms then a sequence, so ids sort by creation; the source part
+  // reduced to [A-Za-z0-9_-] (at most 40 characters).
   static std::string mint_corr_id(std::string_view source);
 
 private:

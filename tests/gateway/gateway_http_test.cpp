@@ -29,7 +29,7 @@ TEST(GatewayHttp, BodyOverTheLimitByContentLengthIs413BeforeTheBodyIsSent) {
   EXPECT_EQ(response.result_int(), 413u);
   auto body = json::parse(response.body());
   EXPECT_EQ(body.at("detail").get<std::string>().rfind("GW-008: ", 0), 0u);
-  EXPECT_TRUE(std::regex_match(body.at("corr_id").get<std::string>(), std::regex("^test_[0-9a-f]{16}$")));
+  EXPECT_TRUE(std::regex_match(body.at("corr_id").get<std::string>(), std::regex("^test_[0-9a-f]{23}$")));
   EXPECT_TRUE(c.closed_within(std::chrono::seconds(5)));
   EXPECT_EQ(g.metric(R"(gateway_webhooks_received_total{source="test",status="too_large"})"), 1);
 }

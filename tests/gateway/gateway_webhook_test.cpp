@@ -4,6 +4,8 @@
 
 #include "observability/log.hpp"
 
+#include <set>
+
 namespace th::gateway::testing {
 namespace {
 
@@ -17,7 +19,7 @@ TEST(GatewayWebhook, AcceptsASignedWebhookAndPublishesSignalAndAudit) {
   auto body = json::parse(r.body);
   EXPECT_EQ(body.at("status"), "accepted");
   std::string corr_id = body.at("corr_id");
-  EXPECT_TRUE(std::regex_match(corr_id, std::regex("^test_[0-9a-f]{16}$"))) << corr_id;
+  EXPECT_TRUE(std::regex_match(corr_id, std::regex("^test_[0-9a-f]{23}$"))) << corr_id;
   EXPECT_TRUE(std::regex_match(body.at("timestamp").get<std::string>(),
                                std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$)")));
 
@@ -34,8 +36,23 @@ TEST(GatewayWebhook, AcceptsASignedWebhookAndPublishesSignalAndAudit) {
   ASSERT_EQ(audits.size(), 1u);
   EXPECT_EQ(audits[0].event_type, "webhook_received");
   EXPECT_EQ(audits[0].correlation_id, corr_id);
+  EXPECT_EQ(audits[0].event_id, "webhook_received:" + corr_id);
   EXPECT_EQ(json::parse(audits[0].data_json).at("instrument"), "BTC/USDT");
   EXPECT_EQ(g.metric(R"(gateway_webhooks_received_total{source="test",status="accepted"})"), 1);
+}
+
+TEST(GatewayWebhook, CorrIdsSortByCreationAndAreUnique) {
+  // The audit index stays append-only only if later ids sort after earlier ones.
+  std::string previous = th::gateway::WebhookHandler::mint_corr_id("test");
+  std::set<std::string> seen{previous};
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = th::gateway::WebhookHandler::mint_corr_id("test");
+    ASSERT_LT(previous, id);
+    ASSERT_TRUE(seen.insert(id).second) << id;
+    previous = id;
+  }
+  // The longest source name still gives a corr_id within the contract's 64 characters.
+  EXPECT_EQ(th::gateway::WebhookHandler::mint_corr_id(std::string(40, 's')).size(), 64u);
 }
 
 TEST(GatewayWebhook, KeepsABodyTimestampAndMetadata) {
@@ -99,7 +116,7 @@ TEST(GatewayWebhook, UnknownSourceIs404Gw006) {
   auto r = g.post_signed("nosuch", valid_body(), secret);
   expect_error(r, 404, "GW-006");
   EXPECT_TRUE(std::regex_match(json::parse(r.body).at("corr_id").get<std::string>(),
-                               std::regex("^nosuch_[0-9a-f]{16}$")));
+                               std::regex("^nosuch_[0-9a-f]{23}$")));
   // A hostile source name is reduced to safe characters in the corr_id.
   auto odd = http_request("POST", g.url("/webhook/%3Cscript%3E..."), valid_body());
   expect_error(odd, 404, "GW-006");
