@@ -1,5 +1,5 @@
-// The gateway as a deployment runs it, for run.sh: the embedded bus with subscribers that keep
-// up (one counting signals, as an agent's queue would; one counting audit records), source "test"
+// The gateway as a deployment runs it, for run.sh: the embedded bus with a subscriber that keeps
+// up (counting signals, as an agent's queue would; the audit stage reads the same subject), source "test"
 // with hmac auth, replay and validation as configured by default, rate limit out of the way.
 // Prints "port N" once listening; runs until stdin closes; prints what it published.
 #include "bus/embedded_bus.hpp"
@@ -18,10 +18,9 @@ int main(int argc, char **argv) {
   std::string secret = argc > 2 ? argv[2] : "bench-secret";
   th::log::set_level(th::log::Level::warn);
   auto bus = th::make_embedded_bus();
-  std::atomic<uint64_t> signals{0}, audits{0};
+  std::atomic<uint64_t> signals{0};
   bus->subscribe({"mcp-signals", {th::Subject::signals_normalized}},
                  [&](const th::Delivery &) { ++signals; });
-  bus->subscribe({"audit-all", {th::Subject::audit_event}}, [&](const th::Delivery &) { ++audits; });
   bus->start();
   th::Metrics metrics;
   nlohmann::json section = {
@@ -47,11 +46,10 @@ int main(int argc, char **argv) {
   double cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
                  static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   uint64_t published = signals.load();
-  std::fprintf(
-      stderr,
-      "bench_gateway_server: published %llu signals, %llu audit records; process CPU %.2f s = %.1f us "
-      "per webhook (io threads, kernel TCP, bus delivery)\n",
-      static_cast<unsigned long long>(published), static_cast<unsigned long long>(audits.load()), cpu_s,
-      published ? cpu_s * 1e6 / static_cast<double>(published) : 0.0);
+  std::fprintf(stderr,
+               "bench_gateway_server: published %llu signals; process CPU %.2f s = %.1f us "
+               "per webhook (io threads, kernel TCP, bus delivery)\n",
+               static_cast<unsigned long long>(published), cpu_s,
+               published ? cpu_s * 1e6 / static_cast<double>(published) : 0.0);
   return 0;
 }

@@ -25,6 +25,9 @@ struct Signal {
   TimeNs timestamp_ns = 0;
   std::string source;
   std::string extra_json; // JSON object of unmodelled fields (metadata, unknown), or empty
+  // When the gateway accepted the webhook ("received_at"); 0 for a signal that did not come
+  // through the gateway (replay). The audit stage records webhook_received from it.
+  TimeNs received_ns = 0;
 };
 
 struct RiskParams {

@@ -320,6 +320,8 @@ json to_json(const Signal &s) {
   j["timestamp"] = format_timestamp(s.timestamp_ns);
   put_if_set(j, "price", s.price);
   put_if_set(j, "source", s.source);
+  if (s.received_ns != 0)
+    j["received_at"] = format_timestamp(s.received_ns);
   merge_extra(j, s.extra_json);
   return j;
 }
@@ -648,6 +650,8 @@ Signal signal_from_json(const json &j) {
       read_optional_string(v, k, s.source);
     else if (k == "parent_corr_id")
       read_optional_string(v, k, s.parent_corr_id);
+    else if (k == "received_at")
+      s.received_ns = get_time(v, k);
     else
       extra.keep(k, v); // metadata and anything unknown
   }

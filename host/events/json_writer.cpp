@@ -128,6 +128,8 @@ void write(const Signal &s, ObjectWriter &w) {
   w.timestamp("timestamp", s.timestamp_ns);
   w.number_if_set("price", s.price);
   w.string_if_set("source", s.source);
+  if (s.received_ns != 0)
+    w.timestamp("received_at", s.received_ns);
 }
 
 void write(const OrderIntent &o, ObjectWriter &w) {

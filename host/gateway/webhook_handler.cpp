@@ -64,7 +64,7 @@ bool is_known_field(std::string_view k) {
 }
 // Fields the gateway sets itself; a body's own values are dropped (and counted as unknown).
 bool is_reserved_field(std::string_view k) {
-  return k == "corr_id" || k == "source" || k == "parent_corr_id";
+  return k == "corr_id" || k == "source" || k == "parent_corr_id" || k == "received_at";
 }
 
 std::string field_of(const std::string &pointer) {
@@ -140,7 +140,9 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
       idempotency_(config.idempotency_ttl_s, config.max_idempotency_keys),
       replays_blocked_(&metrics.gateway_replay_attacks_blocked.Add({})),
       json_errors_(&metrics.gateway_validation_errors.Add({{"type", "json"}})),
-      schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})) {
+      schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})),
+      signals_published_(
+          &metrics.bus_published.Add({{"subject", std::string(subject_name(Subject::signals_normalized))}})) {
   if (!clock_.unix_seconds)
     clock_.unix_seconds = [] {
       return std::chrono::duration_cast<std::chrono::seconds>(
@@ -367,8 +369,9 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
       errors.push_back({{"field", field_of(v.pointer)}, {"message", v.message}});
     return refuse(422, "GW-004", "signal failed validation", errors);
   }
+  const TimeNs received_ns = now_ns();
   if (!timestamp_ns)
-    timestamp_ns = now_ns();
+    timestamp_ns = received_ns;
 
   std::string scoped_key;
   if (!key.empty()) {
@@ -399,6 +402,7 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   signal.corr_id = corr_id;
   signal.source = sc.name;
   signal.timestamp_ns = timestamp_ns;
+  signal.received_ns = received_ns;
   json extra = json::object();
   for (auto &[k, v] : body.items()) {
     if (k == "instrument")
@@ -419,31 +423,19 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   if (body.size() > size_t(4) + body.contains("metadata") + body.contains("timestamp"))
     note_unknown_fields(body, corr_id);
 
-  // The audit record first: if the bus refuses either, nothing was accepted.
-  AuditRecord audit;
-  audit.event_id = "webhook_received:" + corr_id; // one per corr_id, and time-ordered like it
-  audit.correlation_id = corr_id;
-  audit.event_type = "webhook_received";
-  audit.timestamp_ns = now_ns();
-  audit.service = "gateway";
-  body["corr_id"] = corr_id;
-  body["source"] = sc.name;
+  // One publish is the whole acceptance: the audit stage records webhook_received (at
+  // received_at) and signal_published from this one message, so there is no state in which one
+  // exists without the other, and a JetStream gateway waits for one PubAck, not two.
   std::string stamp = format_timestamp(timestamp_ns);
-  body["timestamp"] = stamp;
-  audit.data_json = body.dump();
-
-  Message message{Subject::audit_event, std::move(audit), corr_id + ":webhook_received"};
+  Message message{Subject::signals_normalized, std::move(signal), corr_id + ":signal"};
   auto status = bus_.publish(message, config_.publish_timeout);
-  if (status != PublishStatus::unavailable) {
-    message = Message{Subject::signals_normalized, std::move(signal), corr_id + ":signal"};
-    status = bus_.publish(message, config_.publish_timeout);
-  }
   if (status == PublishStatus::unavailable) {
     if (!scoped_key.empty())
       idempotency_.release(scoped_key);
     log::error("webhook_bus_unavailable", {{"source", sc.name}}, corr_id);
     return refuse(503, "GW-009", "bus unavailable, nothing was accepted; retry");
   }
+  signals_published_->Increment();
   if (!scoped_key.empty())
     idempotency_.commit(scoped_key);
   source->count(accepted);

@@ -65,6 +65,7 @@ private:
   prometheus::Counter *replays_blocked_;
   prometheus::Counter *json_errors_;
   prometheus::Counter *schema_errors_;
+  prometheus::Counter *signals_published_; // tradehost_bus_published_total{subject="signals.normalized"}
 
   std::mutex unknown_mutex_;
   std::map<std::string, prometheus::Counter *, std::less<>> unknown_field_counters_; // bounded

@@ -61,22 +61,40 @@ void describe_into(const Message &m, AuditRecord &r) {
       m.payload);
 }
 
+void describe_receipt_into(const AuditRecord &published, AuditRecord &out) {
+  out.event_type = "webhook_received";
+  out.event_id.assign(out.event_type).append(":").append(published.correlation_id);
+  out.correlation_id = published.correlation_id;
+  out.service = "gateway";
+  out.data_json = published.data_json;
+}
+
 void AuditStage::handle(const Message &message) {
   // audit.event payloads go to the sinks as they are; the others are described once into a
   // reused record (this thread is the only caller).
-  const AuditRecord *record = std::get_if<AuditRecord>(&message.payload);
-  if (!record) {
-    describe_into(message, scratch_);
-    record = &scratch_;
+  if (const auto *record = std::get_if<AuditRecord>(&message.payload)) {
+    store(*record);
+    return;
   }
-  auto [it, added] = counted_.try_emplace(record->event_type, nullptr);
+  describe_into(message, scratch_);
+  // A signal the gateway accepted stands for its webhook too: its receipt is recorded first.
+  if (const auto *signal = std::get_if<Signal>(&message.payload); signal && signal->received_ns != 0) {
+    describe_receipt_into(scratch_, receipt_);
+    receipt_.timestamp_ns = signal->received_ns;
+    store(receipt_);
+  }
+  store(scratch_);
+}
+
+void AuditStage::store(const AuditRecord &record) {
+  auto [it, added] = counted_.try_emplace(record.event_type, nullptr);
   if (added)
-    it->second = &ctx_.metrics.audit_events.Add({{"event_type", record->event_type}});
+    it->second = &ctx_.metrics.audit_events.Add({{"event_type", record.event_type}});
   it->second->Increment();
   for (auto &sink : sinks_)
-    if (sink->on_audit_event(*record) != TH_OK)
+    if (sink->on_audit_event(record) != TH_OK)
       log::error("audit_sink_failed", {{"sink", sink->context().instance_id}, {"error", sink->error()}},
-                 record->correlation_id);
+                 record.correlation_id);
 }
 
 } // namespace th

@@ -1,4 +1,5 @@
-// Audit: every event on every subject becomes an AuditRecord (signal_published,
+// Audit: every event on every subject becomes an AuditRecord (webhook_received and
+// signal_published for a signal the gateway accepted; else signal_published,
 // decision_made, order_rejected, fill_received, position_updated, or the audit.event as sent)
 // and goes to every audit sink. Event ids are derived from the event's own ids, so a redelivered
 // event is stored once by the sinks.
@@ -18,6 +19,9 @@ namespace th {
 AuditRecord audit_record_for(const Message &m);
 // The same into `out`, reusing its strings' capacity (the audit stage's per-message path).
 void describe_into(const Message &m, AuditRecord &out);
+// The webhook_received record for a signal the gateway accepted, from its signal_published
+// record (same data; the caller sets the timestamp to the signal's received_ns).
+void describe_receipt_into(const AuditRecord &published, AuditRecord &out);
 
 class AuditStage : public StageServices {
 public:
@@ -30,10 +34,13 @@ public:
   void handle(const Message &message);
 
 private:
+  void store(const AuditRecord &record);
+
   std::vector<std::unique_ptr<PluginInstance>> sinks_;
   // audit_events_total by event type; handle() runs on one thread, so no lock.
   std::unordered_map<std::string, prometheus::Counter *> counted_;
   AuditRecord scratch_;
+  AuditRecord receipt_;
 };
 
 } // namespace th

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -79,13 +80,14 @@ TEST(EndToEnd, SignedWebhookBecomesAnAuditedFill) {
   EXPECT_EQ(host.terminate(), 0) << host.log();
   EXPECT_NE(host.log().find(R"("event":"stopped")"), std::string::npos);
 
-  std::set<std::string> types;
+  std::map<std::string, int64_t> position_of_type;
   for (auto &row : export_audit(host))
     if (row.value("correlation_id", "") == corr_id)
-      types.insert(row.value("event_type", ""));
+      position_of_type[row.value("event_type", "")] = row.value("chain_position", int64_t{0});
   for (const char *t : {"webhook_received", "signal_published", "decision_made", "order_sent",
                         "fill_received", "position_updated"})
-    EXPECT_TRUE(types.count(t)) << "missing audit event " << t;
+    EXPECT_TRUE(position_of_type.count(t)) << "missing audit event " << t;
+  EXPECT_LT(position_of_type["webhook_received"], position_of_type["signal_published"]);
 
   auto [code, out] = host.tradehost("audit verify " + host.audit_db() + " --pubkey " + host.data_dir() +
                                     "/audit-signing.pub");

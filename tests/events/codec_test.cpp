@@ -157,6 +157,16 @@ TEST(CodecSignal, EncodesContractFields) {
     "strength":0.75,"price":42000.5,"timestamp":"2025-01-15T10:30:01.250Z","source":"tradingview"})"));
 }
 
+TEST(CodecSignal, ReceivedAtRoundTripsAndIsNotAnUnknownField) {
+  Signal s = sample_signal();
+  s.received_ns = 1736937001262000000;
+  const json j = to_json(s);
+  EXPECT_EQ(j.at("received_at"), "2025-01-15T10:30:01.262Z");
+  const Signal back = signal_from_json(j);
+  EXPECT_EQ(back.received_ns, s.received_ns);
+  EXPECT_TRUE(back.extra_json.empty()) << back.extra_json;
+}
+
 TEST(CodecSignal, OmitsAbsentOptionalFields) {
   Signal s = sample_signal();
   s.price.reset();
@@ -166,6 +176,7 @@ TEST(CodecSignal, OmitsAbsentOptionalFields) {
   EXPECT_FALSE(j.contains("source"));
   EXPECT_FALSE(j.contains("parent_corr_id"));
   EXPECT_FALSE(j.contains("metadata"));
+  EXPECT_FALSE(j.contains("received_at"));
 }
 
 TEST(CodecSignal, RoundTripsWithMetadataAndUnknownFields) {

@@ -76,6 +76,7 @@ TEST(JsonWriter, SignalWithAndWithoutOptionalMembers) {
   s.price = 187.25;
   s.source = "tradingview";
   s.parent_corr_id = "parent_1";
+  s.received_ns = sample_ns + 5'000'000;
   expect_same_value(s);
   s.action = 99; // unknown action: an empty name, as the codec writes it
   expect_same_value(s);
