@@ -392,9 +392,10 @@ int main(int argc, char **argv) {
                   "\"]\n    consumers: {defer_handler_publishes: true}";
   }
   std::string yaml = deployment(bus_section, a.audit_params);
-  // JetStream: a gateway io thread waits for two PubAck round trips per webhook; 16 overlap them.
-  if (auto at = yaml.find("  threads: 2\n"); a.bus == "jetstream" && at != std::string::npos)
-    yaml.replace(at, 13, "  threads: 16\n");
+  // Embedded: the deployment's default io threads (half the cores). JetStream: an io thread waits
+  // for a PubAck round trip per webhook; 16 overlap them, as configs/jetstream.yaml does.
+  if (auto at = yaml.find("  threads: 2\n"); at != std::string::npos)
+    yaml.replace(at, 13, a.bus == "jetstream" ? "  threads: 16\n" : "");
   std::ofstream(dir + "/bench.yaml") << yaml;
   ::setenv("TRADEHOST_DATA_DIR", dir.c_str(), 1);
   ::setenv("TRADEHOST_PLUGIN_DIR", TRADEHOST_PLUGIN_BUILD_DIR, 1);

@@ -14,7 +14,8 @@
 #include <string>
 
 int main(int argc, char **argv) {
-  int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+  // "auto": the deployment default (half the cores).
+  std::string threads = argc > 1 ? argv[1] : "auto";
   std::string secret = argc > 2 ? argv[2] : "bench-secret";
   th::log::set_level(th::log::Level::warn);
   auto bus = th::make_embedded_bus();
@@ -25,10 +26,11 @@ int main(int argc, char **argv) {
   th::Metrics metrics;
   nlohmann::json section = {
       {"listen", "127.0.0.1:0"},
-      {"threads", threads},
       {"signal_schema", std::string(TRADEHOST_SOURCE_DIR) + "/schemas/signal.schema.json"},
       {"sources",
        {{"test", {{"secrets", {secret}}, {"rate_limit", {{"rate_per_s", 1e9}, {"burst", 1e9}}}}}}}};
+  if (threads != "auto")
+    section["threads"] = std::stoi(threads);
   th::gateway::Gateway gateway(th::gateway::parse_gateway_config(section, {}), *bus, metrics);
   gateway.start();
   std::printf("port %u\n", gateway.port());

@@ -9,7 +9,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 DURATION=${1:-5}
 CONNECTIONS=${2:-64}
-GATEWAY_THREADS=${GATEWAY_THREADS:-2}
+GATEWAY_THREADS=${GATEWAY_THREADS:-auto} # auto: the deployment default, half the cores
 GENERATOR=$BUILD_DIR/bin/bench_gateway
 SERVER=$BUILD_DIR/bin/bench_gateway_server
 for f in "$GENERATOR" "$SERVER"; do

@@ -6,12 +6,14 @@
 
 #include "gateway/router.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace th::gateway {
 
@@ -21,9 +23,15 @@ struct TlsOptions {
   std::string key_file;  // PEM private key
 };
 
+// Half the cores, at least one: the other half run the pipeline's delivery threads. On 2 cores
+// one io thread serves more webhooks/s than two, with a lower p99 (docs/gateway.md, benchmark).
+inline int default_io_threads() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+}
+
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:8001"; // "host:port"; port 0 picks a free port
-  int threads = 2;
+  int threads = default_io_threads();
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 * 1024;
   size_t max_headers = 100;
