@@ -61,8 +61,9 @@ void describe_into(const Message &m, AuditRecord &r) {
       m.payload);
 }
 
-void describe_receipt_into(const AuditRecord &published, AuditRecord &out) {
+void describe_receipt_into(const AuditRecord &published, TimeNs received_ns, AuditRecord &out) {
   out.event_type = "webhook_received";
+  out.timestamp_ns = received_ns;
   out.event_id.assign(out.event_type).append(":").append(published.correlation_id);
   out.correlation_id = published.correlation_id;
   out.service = "gateway";
@@ -79,8 +80,7 @@ void AuditStage::handle(const Message &message) {
   describe_into(message, scratch_);
   // A signal the gateway accepted stands for its webhook too: its receipt is recorded first.
   if (const auto *signal = std::get_if<Signal>(&message.payload); signal && signal->received_ns != 0) {
-    describe_receipt_into(scratch_, receipt_);
-    receipt_.timestamp_ns = signal->received_ns;
+    describe_receipt_into(scratch_, signal->received_ns, receipt_);
     store(receipt_);
   }
   store(scratch_);

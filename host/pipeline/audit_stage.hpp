@@ -19,9 +19,9 @@ namespace th {
 AuditRecord audit_record_for(const Message &m);
 // The same into `out`, reusing its strings' capacity (the audit stage's per-message path).
 void describe_into(const Message &m, AuditRecord &out);
-// The webhook_received record for a signal the gateway accepted, from its signal_published
-// record (same data; the caller sets the timestamp to the signal's received_ns).
-void describe_receipt_into(const AuditRecord &published, AuditRecord &out);
+// The webhook_received record for a signal the gateway accepted (received at `received_ns`), from
+// its signal_published record: same data and corr_id.
+void describe_receipt_into(const AuditRecord &published, TimeNs received_ns, AuditRecord &out);
 
 class AuditStage : public StageServices {
 public:
