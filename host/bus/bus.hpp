@@ -54,6 +54,12 @@ public:
   // Subscribe before start(). Throws std::runtime_error on a bad spec.
   virtual void subscribe(const SubscriptionSpec &spec, Handler handler) = 0;
 
+  // A durable consumer that processes other than this one read (the contract's meta-decisions,
+  // for meta agents): a bus with durable consumers creates or checks it at start() like a
+  // subscription's, so messages wait for its readers from then on. Nothing here reads it, and it
+  // is not in health(). Call before start(); the embedded bus has no durables and ignores it.
+  virtual void declare_consumer(const SubscriptionSpec &) {}
+
   virtual void start() = 0;
 
   // Publishes message. Blocks while a subscriber queue is full (back-pressure, never a silent

@@ -116,6 +116,7 @@ public:
   ~JetStreamBus() override { stop(); }
 
   void subscribe(const SubscriptionSpec &spec, Handler handler) override;
+  void declare_consumer(const SubscriptionSpec &spec) override;
   void start() override;
   PublishStatus publish(const Message &message, std::chrono::milliseconds timeout) override;
   bool wait_idle(std::chrono::milliseconds timeout) override;
@@ -126,6 +127,7 @@ private:
   void connect();
   void ensure_stream();
   void ensure_consumer(Subscription &subscription);
+  void validate_spec(const SubscriptionSpec &spec) const;
   void bind(Subscription &subscription);
   void fetch_loop(Subscription &subscription);
   std::chrono::milliseconds request_more(Subscription &subscription);
@@ -168,6 +170,7 @@ private:
 
   JetStreamOptions options_;
   std::vector<std::unique_ptr<Subscription>> subscriptions_;
+  std::vector<std::unique_ptr<Subscription>> declared_; // created or checked, read by other processes
   // Two connections to the same servers. nc_ writes every operation at once (SendAsap): pull
   // requests and publishes whose caller waits. batch_nc_ lets writes accumulate: acks and the
   // deferred effects of a fetched batch go out together (flushed at the batch end, or by the
@@ -200,20 +203,25 @@ private:
   mutable Clock::time_point health_refreshed_{};
 };
 
-void JetStreamBus::subscribe(const SubscriptionSpec &spec, Handler handler) {
-  if (started_)
-    throw std::runtime_error("jetstream bus: subscribe('" + spec.durable + "') after start()");
+void JetStreamBus::validate_spec(const SubscriptionSpec &spec) const {
   if (spec.durable.empty() || spec.durable.find_first_of(". *>/\\\t") != std::string::npos)
     throw std::runtime_error("jetstream bus: durable name '" + spec.durable +
                              "' must be non-empty without '.', '*', '>', '/', '\\' or spaces");
   if (spec.subjects.empty())
     throw std::runtime_error("jetstream bus: durable '" + spec.durable + "' has no subjects");
+  for (const auto *list : {&subscriptions_, &declared_})
+    for (const auto &existing : *list)
+      if (existing->spec.durable == spec.durable)
+        throw std::runtime_error("jetstream bus: durable '" + spec.durable +
+                                 "' subscribed or declared twice in one process");
+}
+
+void JetStreamBus::subscribe(const SubscriptionSpec &spec, Handler handler) {
+  if (started_)
+    throw std::runtime_error("jetstream bus: subscribe('" + spec.durable + "') after start()");
+  validate_spec(spec);
   if (!handler)
     throw std::runtime_error("jetstream bus: durable '" + spec.durable + "' has no handler");
-  for (const auto &existing : subscriptions_)
-    if (existing->spec.durable == spec.durable)
-      throw std::runtime_error("jetstream bus: durable '" + spec.durable +
-                               "' subscribed twice in one process");
   auto subscription = std::make_unique<Subscription>();
   subscription->spec = spec;
   subscription->handler = std::move(handler);
@@ -230,6 +238,16 @@ void JetStreamBus::subscribe(const SubscriptionSpec &spec, Handler handler) {
   subscriptions_.push_back(std::move(subscription));
 }
 
+void JetStreamBus::declare_consumer(const SubscriptionSpec &spec) {
+  if (started_)
+    throw std::runtime_error("jetstream bus: declare_consumer('" + spec.durable + "') after start()");
+  validate_spec(spec);
+  auto declared = std::make_unique<Subscription>();
+  declared->spec = spec;
+  declared->filter = jetstream_filter_subject(spec.subjects);
+  declared_.push_back(std::move(declared));
+}
+
 void JetStreamBus::start() {
   if (started_)
     throw std::runtime_error("jetstream bus: start() called twice");
@@ -241,6 +259,8 @@ void JetStreamBus::start() {
       ensure_consumer(*subscription);
       bind(*subscription);
     }
+    for (auto &declared : declared_)
+      ensure_consumer(*declared);
   } catch (...) {
     close_connection();
     throw;

@@ -54,6 +54,9 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
       ++signals_;
       agents_.on_signal(std::get<Signal>(d.message.payload));
     });
+    // The contract's durable for meta agents, created or checked with the others; no meta agent
+    // runs in this host, so a meta-agent process binds to a consumer that already exists.
+    ctx_.bus.declare_consumer({"meta-decisions", {Subject::decisions_order_intent}});
   }
   if (roles & role_exec) {
     for (const auto &e : deployment_.executors)

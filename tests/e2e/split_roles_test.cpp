@@ -88,6 +88,8 @@ TEST(SplitRoles, AWebhookBecomesAFillAndAnAuditRowAcrossFourProcesses) {
   auto health = json::parse(agent->get("/healthz").body);
   EXPECT_EQ(health["nats"], "connected");
   EXPECT_EQ(health["consumer"]["durable_name"].is_string(), true);
+  // The agent role also creates the contract's durable for meta agents.
+  EXPECT_NE(agent->log().find(R"("durable":"meta-decisions")"), std::string::npos) << agent->log();
   for (auto *p : {gateway.get(), agent.get(), exec.get(), audit.get()})
     EXPECT_EQ(p->terminate(), 0) << p->log();
 }

@@ -111,6 +111,41 @@ TEST(JetStreamBus, CreatesTheStreamAndConsumersWithTheDeploymentConfig) {
   EXPECT_NO_THROW(again->start());
 }
 
+TEST(JetStreamBus, ADeclaredConsumerIsCreatedOrCheckedAndLeftToOtherReaders) {
+  NatsServer server;
+  auto options = options_for(server);
+  {
+    auto bus = make_jetstream_bus(options);
+    bus->subscribe({"exec-intents", {Subject::decisions_order_intent}}, [](const Delivery &) {});
+    bus->declare_consumer({"meta-decisions", {Subject::decisions_order_intent}});
+    EXPECT_THROW(bus->declare_consumer({"exec-intents", {Subject::decisions_order_intent}}),
+                 std::runtime_error);
+    bus->start();
+    // Only what this process reads is in its health.
+    auto health = bus->health();
+    ASSERT_EQ(health.consumers.size(), 1u);
+    EXPECT_EQ(health.consumers[0].durable, "exec-intents");
+    bus->stop();
+  }
+  RawJetStream raw(server.url());
+  jsConsumerInfo *consumer = nullptr;
+  ASSERT_EQ(js_GetConsumerInfo(&consumer, raw.js(), "TRADING", "meta-decisions", nullptr, nullptr), NATS_OK);
+  EXPECT_STREQ(consumer->Config->FilterSubject, "decisions.order_intent");
+  EXPECT_EQ(consumer->Config->AckPolicy, js_AckExplicit);
+  EXPECT_TRUE(consumer->Config->DeliverSubject == nullptr || *consumer->Config->DeliverSubject == 0);
+  jsConsumerInfo_Destroy(consumer);
+
+  // Declared with another filter than the one that exists: reported, and left unchanged.
+  auto bus = make_jetstream_bus(options);
+  bus->declare_consumer({"meta-decisions", {Subject::signals_normalized}});
+  try {
+    bus->start();
+    FAIL() << "start() accepted a declared consumer with another filter subject";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("consumer 'meta-decisions'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(JetStreamBus, ReportsAnExistingConsumerWithAnotherConfigAndLeavesItUnchanged) {
   NatsServer server;
   auto options = options_for(server);
