@@ -13,7 +13,8 @@ namespace th::audit {
 struct SinkParams {
   std::string path;
   // Under a backlog the writer commits everything queued, up to this many events per
-  // transaction: the random event_id index pages one commit dirties are shared by more rows.
+  // transaction: the event_id index pages one commit dirties are shared by more rows (what
+  // matters for ids that do not sort by time).
   size_t batch_max = 32768;
   std::chrono::milliseconds batch_delay{5};
   Synchronous synchronous = Synchronous::normal;
