@@ -3,12 +3,14 @@
 // in-process (the same Service `tradehost run` uses) on the embedded bus or on JetStream.
 //
 //   bench_e2e [--bus embedded|jetstream] [--rate 1000] [--seconds 5] [--senders 16] [--steady 3]
-//             [--threads 1] [--audit-params "batch_max: 512"]
+//             [--threads 1] [--slowest N] [--audit-params "batch_max: 512"]
 //
 // The flat-out run also reports its steady state: fills/s and audited signals/s (audit rows
 // committed per second over the rows one signal produces) over the last --steady seconds while
 // every sender still runs, i.e. after the queues filled; and the process CPU time per signal.
 // --threads 1 prints the CPU time each thread used in the flat-out run (threads by name).
+// --slowest N prints the fixed-rate run's N slowest signals with the time the gateway took to
+// answer each (its publish), so a tail can be placed before or after the bus took the signal.
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
 #include "cli/serve.hpp"
@@ -93,6 +95,7 @@ struct Args {
   int steady = 3;
   bool threads = false;
   bool flat_out = true;
+  int slowest = 0;
   std::string audit_params;
 };
 
@@ -250,11 +253,13 @@ std::function<std::vector<th::ConsumerHealth>()> bus_health;
 // Audit rows one signal produces (measured in the warm-up), to turn rows/s into signals/s.
 double rows_per_signal = 6;
 int steady = 3;
+int slowest = 0; // --slowest N: the fixed-rate run's N slowest signals, to tell where a tail comes from
 
 // rate > 0: open loop at that rate; rate == 0: every sender as fast as it can (closed loop).
 Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int seconds, int senders) {
   std::mutex mutex;
   std::map<std::string, Clock::time_point> sent;
+  std::map<std::string, double> answered_ms; // webhook sent -> 200 received (the gateway's part)
   std::atomic<uint64_t> next{0}, accepted{0}, errors{0};
   uint64_t fills_before = probe.count;
   double bus_before = bus_published(metrics);
@@ -291,6 +296,7 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
           ++accepted;
           std::lock_guard lock(mutex);
           sent[corr] = t0;
+          answered_ms[corr] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         } catch (const std::exception &) {
           ++errors;
         }
@@ -340,6 +346,18 @@ Result drive(uint16_t port, Probe &probe, th::Metrics &metrics, int rate, int se
       latencies.push_back(std::chrono::duration<double, std::milli>(it->second - t0).count());
       last_fill = std::max(last_fill, it->second);
     }
+  if (rate > 0 && slowest > 0) {
+    std::vector<std::pair<double, std::string>> slow;
+    for (auto &[corr, t0] : sent)
+      if (auto it = probe.fills.find(corr); it != probe.fills.end())
+        slow.emplace_back(std::chrono::duration<double, std::milli>(it->second - t0).count(), corr);
+    std::sort(slow.rbegin(), slow.rend());
+    slow.resize(std::min(slow.size(), static_cast<size_t>(slowest)));
+    std::printf("slowest signals at %d/s: webhook -> fill ms, of which webhook -> 200 ms, sent at s\n", rate);
+    for (auto &[ms, corr] : slow)
+      std::printf("  %8.3f %8.3f %8.3f  %s\n", ms, answered_ms[corr],
+                  std::chrono::duration<double>(sent[corr] - start).count(), corr.c_str());
+  }
   r.filled = latencies.size();
   double window = std::max(1e-9, std::chrono::duration<double>(last_fill - start).count());
   r.achieved = static_cast<double>(r.filled) / window;
@@ -372,16 +390,20 @@ int main(int argc, char **argv) {
       a.threads = v != "0";
     else if (k == "--flat-out")
       a.flat_out = v != "0";
+    else if (k == "--slowest")
+      a.slowest = std::stoi(v);
     else if (k == "--audit-params")
       a.audit_params = v;
     else {
-      std::fprintf(stderr,
-                   "usage: bench_e2e [--bus embedded|jetstream] [--rate N] [--seconds N] [--senders N] "
-                   "[--steady N] [--threads 0|1] [--flat-out 0|1] [--audit-params \"k: v, ...\"]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_e2e [--bus embedded|jetstream] [--rate N] [--seconds N] [--senders N] "
+          "[--steady N] [--threads 0|1] [--flat-out 0|1] [--slowest N] [--audit-params \"k: v, ...\"]\n");
       return 2;
     }
   }
   steady = a.steady;
+  slowest = a.slowest;
   char pattern[] = "/tmp/tradehost-bench-e2e-XXXXXX";
   std::string dir = ::mkdtemp(pattern);
   std::unique_ptr<th::test::NatsServer> nats;
