@@ -1,6 +1,7 @@
 #include "bus/jetstream_bus.hpp"
 
 #include "events/json_codec.hpp"
+#include "events/json_writer.hpp"
 #include "observability/log.hpp"
 
 #include <nats/nats.h>
@@ -47,25 +48,6 @@ std::vector<std::string> contract_subjects() {
   for (size_t i = 0; i < subject_count; ++i)
     subjects.emplace_back(subject_name(static_cast<Subject>(i)));
   return subjects;
-}
-
-// The delivery count and stream sequence carried by a JetStream delivery's reply subject:
-// $JS.ACK.{stream}.{consumer}.{delivered}.{stream seq}.{consumer seq}.{time}.{pending}, or with
-// {domain}.{account hash} after "$JS.ACK." (servers from 2.9 may send either).
-void delivery_counts(const char *reply, uint64_t &delivered, uint64_t &stream_sequence) {
-  if (!reply)
-    return;
-  std::vector<std::string_view> tokens;
-  std::string_view rest(reply);
-  for (size_t dot; (dot = rest.find('.')) != std::string_view::npos; rest.remove_prefix(dot + 1))
-    tokens.push_back(rest.substr(0, dot));
-  tokens.push_back(rest);
-  if (tokens.size() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK")
-    return;
-  const size_t at = tokens.size() == 9 ? 4 : 6;
-  auto number = [](std::string_view text) { return std::strtoull(std::string(text).c_str(), nullptr, 10); };
-  delivered = std::max<uint64_t>(1, number(tokens[at]));
-  stream_sequence = number(tokens[at + 1]);
 }
 
 struct Subscription {
@@ -157,7 +139,6 @@ private:
   bool send(natsConnection *connection, const std::string &subject, const std::string &body,
             const std::string &id, const std::string &corr_id, Clock::time_point deadline, uint64_t &token,
             std::string &failure);
-  // The answers to this thread's publishes first..last (nullopt: none before the deadline).
   // The answers to this thread's publishes `tokens` (sorted), indexed by token - tokens.front()
   // (nullopt: none before the deadline).
   std::vector<std::optional<Answer>> collect(const std::vector<uint64_t> &tokens, Clock::time_point deadline);
@@ -516,7 +497,9 @@ PublishStatus JetStreamBus::publish(const Message &message, std::chrono::millise
     ++callers_;
   }
   const std::string subject(subject_name(message.subject));
-  const std::string body = to_json(message.payload).dump();
+  // The contract JSON written straight into this thread's buffer (no JSON tree per publish).
+  thread_local std::string body;
+  write_json(message.payload, body);
   const std::string id = jetstream_msg_id(message);
   const std::string &corr_id = corr_id_of(message);
   struct CallerGuard {
@@ -881,8 +864,6 @@ void JetStreamBus::fetch_loop(Subscription &subscription) {
 
 // Reads the PubAck (or failure) of every effect sent by this batch's handlers, then acks each
 // message whose effects were all stored and nak's the others (redelivered; the same ids then).
-// Reads the PubAck (or failure) of every effect sent by this batch's handlers, then acks each
-// message whose effects were all stored and nak's the others (redelivered; the same ids then).
 void JetStreamBus::settle(Subscription &subscription,
                           std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting) {
   if (awaiting.empty())
@@ -929,7 +910,11 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
   const char *subject_text = natsMsg_GetSubject(msg);
   const std::optional<Subject> subject = subject_from_name(subject_text ? subject_text : "");
   uint64_t delivered = 1, stream_sequence = 0;
-  delivery_counts(natsMsg_GetReply(msg), delivered, stream_sequence);
+  if (jsMsgMetaData *meta = nullptr; natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+    delivered = std::max<uint64_t>(1, meta->NumDelivered);
+    stream_sequence = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+  }
   // A consumer spanning several first tokens reads the whole stream: skip what is not ours.
   if (!subject || !subscription.wanted[static_cast<size_t>(*subject)]) {
     ack(msg);

@@ -1,5 +1,6 @@
-// Contract JSON written straight into a string, for the hot path that turns every bus message
-// into an audit record: no nlohmann::json tree, no allocation once `out` has grown.
+// Contract JSON written straight into a string, for the hot paths that turn every bus message
+// into an audit record or a JetStream message body: no nlohmann::json tree; once `out` has grown,
+// the only allocations are the timestamps' text (format_timestamp).
 //
 // The text is the same JSON *value* as to_json(event).dump() (json_codec.hpp): same members,
 // same strings, numbers that parse to the same doubles (shortest round-trip form, non-finite as

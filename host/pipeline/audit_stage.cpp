@@ -6,14 +6,16 @@
 namespace th {
 
 AuditRecord audit_record_for(const Message &m) {
-  if (auto *a = std::get_if<AuditRecord>(&m.payload))
-    return *a;
   AuditRecord r;
   describe_into(m, r);
   return r;
 }
 
 void describe_into(const Message &m, AuditRecord &r) {
+  if (auto *a = std::get_if<AuditRecord>(&m.payload)) { // an audit.event is stored as it was sent
+    r = *a;
+    return;
+  }
   // Assigned piece by piece so the strings keep their capacity from one message to the next.
   r.correlation_id = corr_id_of(m);
   write_json(m.payload, r.data_json);
@@ -54,8 +56,6 @@ void describe_into(const Message &m, AuditRecord &r) {
           id("position_updated", p.reconcile_id);
           r.timestamp_ns = p.reconcile_timestamp_ns;
           r.service = "portfolio";
-        } else if constexpr (std::is_same_v<T, AuditRecord>) {
-          r = p;
         }
       },
       m.payload);
