@@ -3,6 +3,7 @@
 // events with unmodelled fields.
 #include "events/json_codec.hpp"
 #include "events/json_writer.hpp"
+#include "sample_payloads.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +15,7 @@ using nlohmann::json;
 namespace th {
 namespace {
 
-constexpr TimeNs sample_ns = 1736937001250000000; // 2025-01-15T10:30:01.250Z
+using namespace th::testing;
 
 // Both texts parsed: equal values (nlohmann compares 1 and 1.0 as numbers).
 void expect_same_value(const Payload &payload) {
@@ -25,41 +26,21 @@ void expect_same_value(const Payload &payload) {
   EXPECT_EQ(direct, reference) << "write_json: " << written << "\nto_json:    " << reference.dump();
 }
 
+// The shared samples, with numbers that are hard to write and some optional members unset.
 OrderIntent full_intent() {
-  OrderIntent o;
-  o.corr_id = "tv_0123abcd";
-  o.parent_corr_id = "parent_0000aaaa";
-  o.agent_id = "momentum-1";
-  o.instrument = "BTC/USDT";
-  o.side = TH_SIDE_SELL;
-  o.order_type = TH_ORDER_STOP_LIMIT;
-  o.time_in_force = TH_TIF_IOC;
-  o.quantity = 0.5;
-  o.price_limit = 41000;
+  OrderIntent o = sample_intent();
   o.stop_price = 41500.25;
-  o.timestamp_ns = sample_ns;
-  o.strategy = "momentum";
-  o.risk_params.stop_loss = 0.02;
+  o.risk_params.max_position.reset();
+  o.risk_params.take_profit.reset();
   o.risk_params.max_slippage_bps = 5;
   return o;
 }
 
 Fill full_fill() {
-  Fill f;
-  f.corr_id = "tv_0123abcd";
+  Fill f = sample_fill();
   f.parent_corr_id = "p";
-  f.fill_id = "fill-1";
-  f.order_id = "order-1";
-  f.agent_id = "momentum-1";
-  f.instrument = "AAPL";
-  f.side = TH_SIDE_BUY;
   f.fill_status = TH_FILL_COMPLETE;
-  f.quantity_filled = 100;
-  f.quantity_requested = 100;
   f.avg_fill_price = 187.2537;
-  f.fill_timestamp_ns = sample_ns;
-  f.rejection_reason = "";
-  f.execution_venue = "exec-sim";
   f.fees = {0.5, 1e-7, 123456789.125};
   f.slippage_bps = -2.5;
   return f;
