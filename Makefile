@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CONFIG     ?= configs/dev.yaml
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Build and test dependencies (Debian 12 package names, see ../shared/DEPENDENCIES.md).
+# Build and test dependencies (Debian 12 package names, see docs/dependencies.md).
 DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
   libnats-dev nats-server libboost-dev libboost-filesystem-dev libyaml-cpp-dev \
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev sqlite3 prometheus-cpp-dev \

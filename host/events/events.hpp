@@ -1,5 +1,5 @@
 // The events that move through the pipeline, as the host holds them. Field names follow
-// shared/CONTRACT.md; json_codec.hpp maps them to the wire, c_view.hpp to the plugin ABI.
+// docs/contract.md; json_codec.hpp maps them to the wire, c_view.hpp to the plugin ABI.
 #pragma once
 
 #include <tradehost/plugin.h>

@@ -1,4 +1,4 @@
-// Contract JSON (shared/CONTRACT.md) for every payload. Encoding never fails; decoding reports
+// Contract JSON (docs/contract.md) for every payload. Encoding never fails; decoding reports
 // the first problem with the field name. Unknown fields survive a round trip via extra_json.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Prometheus metrics: the contract's families (shared/CONTRACT.md) are registered up front so
+// Prometheus metrics: the contract's families (docs/contract.md) are registered up front so
 // their names always exist; plugins add their own through the host's metric() service.
 #pragma once
 
