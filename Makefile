@@ -17,7 +17,7 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
 BENCH_PACKAGES   := wrk nginx-light
 PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd man-db dpkg-dev file
 
-.PHONY: all deps build run test bench package package-test format clean
+.PHONY: all deps build runtime run test bench package package-test format clean
 
 all: build
 
@@ -37,13 +37,19 @@ deps:
 	$(call install_missing,$(DEB_PACKAGES))
 
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	./scripts/dev-setup.sh
+# Builds only the binary and the built-in plugins, quietly (the log is kept for a failure).
+runtime: deps $(BUILD_DIR)/CMakeCache.txt
+	@echo "building tradehost and its plugins ($(BUILD_DIR)/runtime-build.log)"
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target runtime > $(BUILD_DIR)/runtime-build.log 2>&1 || \
+	  { tail -n 40 $(BUILD_DIR)/runtime-build.log; exit 1; }
+
+run: runtime
+	@./scripts/dev-setup.sh
 	$(BUILD_DIR)/bin/tradehost run -c $(CONFIG)
 
 test: build
