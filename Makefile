@@ -17,7 +17,7 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
 BENCH_PACKAGES   := wrk nginx-light
 PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd man-db dpkg-dev file
 
-.PHONY: all deps build runtime run test bench package package-test format clean
+.PHONY: all deps build runtime run test soak bench package package-test format clean
 
 all: build
 
@@ -54,6 +54,11 @@ run: runtime
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Crash-consistency soak: SOAK_KILLS kill -9 points under webhook load (the quick version is in `make test`).
+SOAK_KILLS ?= 30
+soak: build
+	TRADEHOST_SOAK_KILLS=$(SOAK_KILLS) $(BUILD_DIR)/bin/crash_consistency_test --gtest_filter='CrashConsistency.Soak'
 
 bench: build
 	$(call install_missing,$(BENCH_PACKAGES))

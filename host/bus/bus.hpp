@@ -72,6 +72,12 @@ public:
   // (including messages those handlers published in turn). Returns false on timeout.
   virtual bool wait_idle(std::chrono::milliseconds timeout) = 0;
 
+  // Waits until every message published before the call has been handled by every subscriber,
+  // and so have the messages those handlers published, and theirs (a few generations: signal,
+  // decision, fill, reconcile), even while new messages keep arriving. Returns false on timeout.
+  // The inbox retirer (cli/acceptance.hpp) uses it; by default the bus must go idle.
+  virtual bool wait_settled(std::chrono::milliseconds timeout) { return wait_idle(timeout); }
+
   // Stops delivery after draining what is queued; later publishes return unavailable.
   virtual void stop() = 0;
 

@@ -23,6 +23,8 @@ class EmbeddedBus;
 // The bus whose handler this thread is running, so a publish from inside a handler can be
 // told apart from an outside one while stop() drains.
 thread_local const EmbeddedBus *delivering_bus = nullptr;
+// The subscription whose handler this thread runs, so wait_settled() knows which handlers publish.
+thread_local std::atomic<bool> *delivering_publishes = nullptr;
 
 // Up to this many subscriptions per subject, claim positions live on the stack.
 constexpr size_t inline_fan_out = 16;
@@ -95,6 +97,9 @@ public:
       finish(fan_out);
       return PublishStatus::unavailable;
     }
+    if (delivering_publishes && delivering_bus == this &&
+        !delivering_publishes->load(std::memory_order_relaxed))
+      delivering_publishes->store(true, std::memory_order_relaxed);
     if (fan_out == 0)
       return PublishStatus::ok; // nobody listens; like a stream nobody consumes
 
@@ -141,6 +146,51 @@ public:
     return wait_until_idle(std::chrono::steady_clock::now() + timeout);
   }
 
+  bool wait_settled(std::chrono::milliseconds timeout) override {
+    // Generation by generation: once every ring has consumed past what was claimed in it at the
+    // start of a round, the messages of that round were handled and whatever their handlers
+    // published is claimed somewhere, so the next round covers it. Only rings whose handlers
+    // publish can start a new generation; the others (the audit stage) are waited for once, at
+    // the end, so a backlog there is drained once and not once per round.
+    constexpr int generations = 8;
+    const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, longest_timeout);
+    const auto reach = [&](Subscription &s, uint64_t target) {
+      while (s.ring.consumed() < target) {
+        if (std::chrono::steady_clock::now() >= deadline || stopped_.load())
+          return false;
+        std::this_thread::sleep_for(std::chrono::microseconds(200)); // background caller only
+      }
+      return true;
+    };
+    std::vector<uint64_t> targets(subscriptions_.size());
+    const auto publishers = [&] {
+      size_t n = 0;
+      for (auto &s : subscriptions_)
+        n += s->publishes.load();
+      return n;
+    };
+  again:
+    const size_t publishing = publishers();
+    for (int round = 0; round < generations; ++round) {
+      bool pending = false;
+      for (size_t i = 0; i < subscriptions_.size(); ++i) {
+        targets[i] = subscriptions_[i]->ring.claimed();
+        pending |= subscriptions_[i]->publishes.load() && subscriptions_[i]->ring.consumed() < targets[i];
+      }
+      if (!pending)
+        break;
+      for (size_t i = 0; i < subscriptions_.size(); ++i)
+        if (subscriptions_[i]->publishes.load() && !reach(*subscriptions_[i], targets[i]))
+          return false;
+    }
+    for (size_t i = 0; i < subscriptions_.size(); ++i)
+      if (!reach(*subscriptions_[i], subscriptions_[i]->ring.claimed()))
+        return false;
+    if (publishers() != publishing) // a handler published for the first time meanwhile: not covered
+      goto again;
+    return true;
+  }
+
   void stop() override {
     if (delivering_bus == this)
       throw std::logic_error("embedded bus: stop() called from a bus handler");
@@ -182,6 +232,7 @@ private:
     std::string durable;
     std::string filter; // subjects joined with ","
     Handler handler;
+    std::atomic<bool> publishes{false}; // its handler has published (wait_settled)
     MessageRing ring;
     std::thread thread;
   };
@@ -196,6 +247,7 @@ private:
 
   void deliver_loop(Subscription &subscription) {
     delivering_bus = this;
+    delivering_publishes = &subscription.publishes;
     // Named after the durable (truncated to the kernel's 15 characters) for top, perf and the benchmarks.
     ::pthread_setname_np(::pthread_self(), subscription.durable.substr(0, 15).c_str());
     MessageRing &ring = subscription.ring;
@@ -212,6 +264,7 @@ private:
       ring.wait_for_work(stopped_);
     }
     delivering_bus = nullptr;
+    delivering_publishes = nullptr;
   }
 
   void deliver(Subscription &subscription, const Message &message) {

@@ -31,6 +31,11 @@ public:
   // Messages claimed but not yet taken by the consumer (approximate while producers run).
   uint64_t pending() const;
 
+  // Positions claimed so far, and consumed so far (every handler up to it has returned; what a
+  // handler published is visible to a thread that reads consumed() and then claimed()).
+  uint64_t claimed() const { return enqueue_position_.load(std::memory_order_seq_cst); }
+  uint64_t consumed() const { return consumed_.load(std::memory_order_acquire); }
+
   // ---- producers (any thread) ----
   // Claims the next slot, waiting while the ring is full until `deadline`. False on timeout,
   // with nothing claimed. A claimed slot must be committed.
@@ -89,12 +94,12 @@ template <class Handle> size_t MessageRing::drain(Handle &&handle, size_t limit)
     ++dequeue_position_;
     ++taken;
     if (taken % wake_interval == 0) {
-      consumed_.store(dequeue_position_, std::memory_order_relaxed);
+      consumed_.store(dequeue_position_, std::memory_order_release);
       wake_waiting_producers();
     }
   }
   if (taken != 0) {
-    consumed_.store(dequeue_position_, std::memory_order_relaxed);
+    consumed_.store(dequeue_position_, std::memory_order_release);
     wake_waiting_producers();
   }
   return taken;

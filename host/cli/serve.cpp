@@ -1,5 +1,6 @@
 #include "cli/serve.hpp"
 
+#include "cli/acceptance.hpp"
 #include "gateway/crypto.hpp"
 #include "gateway/gateway.hpp"
 #include "observability/log.hpp"
@@ -203,6 +204,7 @@ struct Service::State {
   std::string config_path;
   std::atomic<bool> running{false};
   std::unique_ptr<HotReload> reload;
+  std::unique_ptr<DurableAcceptance> acceptance; // embedded bus: the gateway's inbox
   std::unique_ptr<gateway::Gateway> gateway;
   bool stopped = false;
 };
@@ -235,13 +237,19 @@ void Service::start() {
   gateway::GatewayOptions options;
   options.health = [&s] { return health_of(*s.rt.bus, s.running); };
   options.version = TRADEHOST_VERSION;
-  s.gateway = std::make_unique<gateway::Gateway>(std::move(config), *rt.bus, rt.metrics, std::move(options));
+  s.acceptance = make_acceptance(rt.deployment, s.roles, *rt.bus, *rt.pipeline);
+  Bus &gateway_bus = s.acceptance ? s.acceptance->gateway_bus() : *rt.bus;
+  s.gateway = std::make_unique<gateway::Gateway>(std::move(config), gateway_bus, rt.metrics, std::move(options));
   add_host_routes(*s.gateway, rt);
   add_reload_route(*s.gateway, rt, *s.reload, s.config_path);
   rt.pipeline->start();
   rt.bus->start();
   s.running = true;
   rt.audit_startup();
+  if (s.acceptance) { // what an earlier process accepted and did not finish, before new webhooks
+    s.acceptance->recover();
+    s.acceptance->start_retiring();
+  }
   s.reload->start();
   s.gateway->start();
   log::info("started", {{"deployment", rt.deployment.file},
@@ -273,6 +281,8 @@ void Service::stop() {
     s.reload->stop_watching();
   bool drained = rt.bus->wait_idle(std::chrono::seconds(30));
   rt.pipeline->stop();
+  if (s.acceptance)
+    s.acceptance->close_after_clean_stop();
   s.running = false;
   rt.bus->stop();
   auto stats = rt.pipeline->stats();

@@ -145,6 +145,9 @@ void fill(Deployment &d) {
   if (bus.contains("queue_capacity"))
     d.bus.queue_capacity = bus["queue_capacity"].get<size_t>();
   d.bus.jetstream = object_or_empty(bus, "jetstream");
+  json inbox = object_or_empty(bus, "inbox");
+  d.bus.inbox_fsync = inbox.value("fsync", false);
+  d.bus.inbox_directory = absolute_path(string_or(inbox, "directory", d.data_dir + "/inbox"));
 
   if (doc.contains("agents")) {
     const json &agents = doc["agents"];

@@ -39,6 +39,10 @@ struct BusConfig {
   std::string kind = "embedded"; // "embedded" | "jetstream"
   size_t queue_capacity = 65536;
   nlohmann::json jetstream; // the bus.jetstream section (object), parsed by the JetStream bus
+  // bus.inbox (embedded bus): where the gateway writes what it accepts before answering 200,
+  // and whether each group commit is fsynced (power loss) or only written (kill -9).
+  std::string inbox_directory; // default data_dir/inbox, absolute
+  bool inbox_fsync = false;
 };
 
 struct LoggingConfig {

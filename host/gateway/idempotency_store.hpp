@@ -1,9 +1,13 @@
 // Idempotency keys: a key maps to the first request's body digest and corr_id for a TTL. A key is
 // reserved while its request is being handled, committed when the signal was accepted, and
-// released when it was not (so the client can retry). Bounded: the oldest keys go first.
+// released when it surely was not (so the client can retry). When the outcome is unknown (the
+// bus did not confirm: a 503 that may have been stored) the key is kept as ambiguous: a retry
+// with the same body takes it over with the first corr_id and publishes under the same message
+// id, which the bus de-duplicates. Bounded: the oldest keys go first.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -16,7 +20,8 @@ namespace th::gateway {
 class IdempotencyStore {
 public:
   using Digest = std::array<uint8_t, 32>;
-  enum class Outcome { reserved, duplicate, conflict, in_progress };
+  // retry: an ambiguous key taken over (first_corr_id is the corr_id to publish under again).
+  enum class Outcome { reserved, duplicate, conflict, in_progress, retry };
 
   IdempotencyStore(int64_t ttl_s, size_t max_keys);
 
@@ -25,8 +30,13 @@ public:
                   std::string &first_corr_id);
   void commit(const std::string &key);
   void release(const std::string &key);
+  void mark_ambiguous(const std::string &key); // a reserved key whose publish has no known outcome
+  // Records `key` straight as ambiguous (requests identified by their signature, not a key).
+  void remember_ambiguous(const std::string &key, const Digest &body, const std::string &corr_id,
+                          int64_t now_s);
 
   size_t size() const;
+  bool empty() const { return count_.load(std::memory_order_relaxed) == 0; } // no lock
 
 private:
   struct Entry {
@@ -34,10 +44,12 @@ private:
     std::string corr_id;
     int64_t expires_s = 0;
     bool committed = false;
+    bool ambiguous = false;
   };
   void expire(int64_t now_s);
 
   mutable std::mutex mutex_;
+  std::atomic<size_t> count_{0}; // entries_.size(), readable without the lock
   int64_t ttl_s_;
   size_t max_keys_;
   std::unordered_map<std::string, Entry> entries_;

@@ -2,6 +2,7 @@
 
 #include "events/json_codec.hpp"
 #include "gateway/crypto.hpp"
+#include "gateway/request_id.hpp"
 #include "gateway/source_mapping.hpp"
 #include "observability/log.hpp"
 
@@ -138,6 +139,7 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
     : config_(config), schema_(std::move(signal_schema)), bus_(bus), metrics_(metrics),
       clock_(std::move(clock)), replay_(config.replay_window_s, config.max_nonces),
       idempotency_(config.idempotency_ttl_s, config.max_idempotency_keys),
+      ambiguous_requests_(config.replay_window_s * 2, 100'000),
       replays_blocked_(&metrics.gateway_replay_attacks_blocked.Add({})),
       json_errors_(&metrics.gateway_validation_errors.Add({{"type", "json"}})),
       schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})),
@@ -245,9 +247,9 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
                 json::array({{{"field", "client_address"}, {"message", "not on the source's allowlist"}}}));
 
   int64_t now_s = clock_.unix_seconds();
-  std::string_view nonce;
+  std::string_view nonce, timestamp;
   if (sc.auth == AuthMode::hmac) {
-    auto timestamp = request.header("X-Timestamp");
+    timestamp = request.header("X-Timestamp");
     nonce = request.header("X-Nonce");
     auto signature = request.header("X-Signature");
     json missing;
@@ -380,6 +382,9 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     switch (idempotency_.reserve(scoped_key, sha256(request.body), corr_id, now_s, first)) {
     case IdempotencyStore::Outcome::reserved:
       break;
+    case IdempotencyStore::Outcome::retry: // after an ambiguous 503: same corr_id, same message id
+      corr_id = first;
+      break;
     case IdempotencyStore::Outcome::duplicate: {
       source->count(duplicate);
       if (!nonce.empty())
@@ -396,6 +401,17 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
       return refuse(409, "GW-005", "a request with this idempotency key is in progress",
                     json::array({{{"field", "X-Idempotency-Key"}, {"message", "in progress"}}}));
     }
+  }
+
+  // A signed request without a key that got an ambiguous 503 is known by its signature instead.
+  std::string request_key;
+  if (scoped_key.empty() && !nonce.empty() && !ambiguous_requests_.empty()) {
+    request_key = sc.name + '\n' + std::string(timestamp) + '\n' + std::string(nonce);
+    std::string first;
+    if (ambiguous_requests_.reserve(request_key, sha256(request.body), corr_id, now_s, first) ==
+        IdempotencyStore::Outcome::retry)
+      corr_id = first;
+    ambiguous_requests_.release(request_key);
   }
 
   Signal signal;
@@ -427,17 +443,34 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   // received_at) and signal_published from this one message, so there is no state in which one
   // exists without the other, and a JetStream gateway waits for one PubAck, not two.
   std::string stamp = format_timestamp(timestamp_ns);
-  Message message{Subject::signals_normalized, std::move(signal), corr_id + ":signal"};
+  // The message id names the request, not this attempt: a retry of it is de-duplicated by the bus.
+  Message message{Subject::signals_normalized, std::move(signal),
+                  request_message_id(sc.name, key, timestamp, nonce, corr_id)};
   auto status = bus_.publish(message, config_.publish_timeout);
   if (status == PublishStatus::unavailable) {
+    // The bus did not confirm, which need not mean it did not store (a JetStream leader lost
+    // with the PubAck): the key stays, as ambiguous, so a retry goes out under the same corr_id
+    // and message id and is accepted at most once.
     if (!scoped_key.empty())
-      idempotency_.release(scoped_key);
-    log::error("webhook_bus_unavailable", {{"source", sc.name}}, corr_id);
-    return refuse(503, "GW-009", "bus unavailable, nothing was accepted; retry");
+      idempotency_.mark_ambiguous(scoped_key);
+    else if (!nonce.empty())
+      ambiguous_requests_.remember_ambiguous(
+          request_key.empty() ? sc.name + '\n' + std::string(timestamp) + '\n' + std::string(nonce) : request_key,
+          sha256(request.body), corr_id, now_s);
+    log::error("webhook_bus_unavailable", {{"source", sc.name}, {"msg_id", message.msg_id}}, corr_id);
+    return refuse(503, "GW-009",
+                  "the bus did not confirm the signal; it may have been accepted: retry the same request "
+                  "(same X-Idempotency-Key, or the same signed request), which is accepted at most once");
   }
-  signals_published_->Increment();
   if (!scoped_key.empty())
     idempotency_.commit(scoped_key);
+  if (status == PublishStatus::duplicate) { // the bus held this request already (a retry)
+    source->count(duplicate);
+    HttpResponse r;
+    r.body = json{{"status", "duplicate"}, {"corr_id", corr_id}}.dump();
+    return r;
+  }
+  signals_published_->Increment();
   source->count(accepted);
   // corr_id is [A-Za-z0-9_-] and stamp RFC 3339: neither needs escaping.
   HttpResponse r;

@@ -60,6 +60,7 @@ private:
   GatewayClock clock_;
   ReplayGuard replay_;
   IdempotencyStore idempotency_;
+  IdempotencyStore ambiguous_requests_; // keyless signed requests whose 503 was ambiguous
   std::map<std::string, std::unique_ptr<Source>, std::less<>> sources_;
   std::unique_ptr<Source> unknown_source_; // metrics for requests naming no configured source
   prometheus::Counter *replays_blocked_;

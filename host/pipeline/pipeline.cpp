@@ -51,8 +51,11 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
         agents_.add_agent(std::move(i), InstrumentFilter(a.instruments));
     }
     ctx_.bus.subscribe({"mcp-signals", {Subject::signals_normalized}}, [this](const Delivery &d) {
+      const auto &signal = std::get<Signal>(d.message.payload);
+      if (skipping_.load(std::memory_order_acquire) && skips_agents(signal.corr_id))
+        return;
       ++signals_;
-      agents_.on_signal(std::get<Signal>(d.message.payload));
+      agents_.on_signal(signal);
     });
     // The contract's durable for meta agents, created or checked with the others; no meta agent
     // runs in this host, so a meta-agent process binds to a consumer that already exists.
@@ -141,6 +144,20 @@ std::string Pipeline::stop_agent(const std::string &id) {
   AgentStage::retire(std::move(old));
   log::info("agent_stopped", {{"agent", id}});
   return "";
+}
+
+void Pipeline::skip_agents_for(std::unordered_set<std::string> corr_ids) {
+  std::lock_guard lock(skip_mutex_);
+  skip_.merge(corr_ids);
+  skipping_.store(!skip_.empty(), std::memory_order_release);
+}
+
+bool Pipeline::skips_agents(const std::string &corr_id) {
+  std::lock_guard lock(skip_mutex_);
+  if (skip_.erase(corr_id) == 0)
+    return false;
+  skipping_.store(!skip_.empty(), std::memory_order_release);
+  return true;
 }
 
 void Pipeline::start() {

@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace th {
@@ -39,6 +41,11 @@ public:
   std::string stop_agent(const std::string &id);
   AgentStage &agents() { return agents_; }
   bool runs_agents() const { return (roles_ & role_agent) != 0; }
+
+  // Recovery after a crash (cli/acceptance.hpp): signals republished from the inbox whose
+  // decision is already in the audit trail go past the agents once, so nothing decides them
+  // again. Call before republishing them; each id is dropped when its signal went by.
+  void skip_agents_for(std::unordered_set<std::string> corr_ids);
 
   void start(); // start() on every instance
   void stop();  // stop() on every instance; sinks flush. Call once the bus is idle.
@@ -64,7 +71,12 @@ private:
   ExecutionStage execution_;
   std::unique_ptr<PortfolioStage> portfolio_;
   AuditStage audit_;
+  bool skips_agents(const std::string &corr_id);
+
   std::atomic<uint64_t> signals_{0}, reconciles_{0};
+  std::atomic<bool> skipping_{false}; // any id in skip_ (checked without the lock per signal)
+  std::mutex skip_mutex_;
+  std::unordered_set<std::string> skip_;
   bool started_ = false;
   unsigned roles_ = 0;
 };

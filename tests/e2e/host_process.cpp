@@ -42,11 +42,13 @@ HostProcess::~HostProcess() {
 void HostProcess::start() {
   std::vector<std::string> argv{TRADEHOST_BIN, "run", "-c", options_.config};
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  const size_t log_offset = log().size();
   process_ = std::make_unique<ChildProcess>(argv, log_file_, env_);
   static const std::regex started(R"re("event":"started".*"port":(\d+))re");
   std::smatch m;
+  port_ = 0;
   bool ok = eventually([&] {
-    std::string text = process_->output();
+    std::string text = process_->output().substr(log_offset);
     if (std::regex_search(text, m, started)) {
       port_ = static_cast<uint16_t>(std::stoi(m[1]));
       return true;
@@ -61,6 +63,13 @@ int HostProcess::terminate() {
   if (!process_)
     return -1;
   process_->signal(SIGTERM);
+  return process_->wait(std::chrono::seconds(60));
+}
+
+int HostProcess::kill() {
+  if (!process_)
+    return -1;
+  process_->signal(SIGKILL);
   return process_->wait(std::chrono::seconds(60));
 }
 

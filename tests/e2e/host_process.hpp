@@ -32,10 +32,13 @@ public:
   explicit HostProcess(HostOptions options = {});
   ~HostProcess();
 
-  // Starts `tradehost run` and waits for its "started" log line. Throws with the log on failure.
+  // Starts `tradehost run` and waits for its "started" log line (this run's: the log is appended
+  // to across restarts). Throws with the log on failure.
   void start();
   // SIGTERM and wait; returns the exit code.
   int terminate();
+  // SIGKILL and wait (a crash); start() again restarts on the same data directory.
+  int kill();
 
   std::string url(const std::string &path) const;
   gateway::ClientResponse post_webhook(const std::string &body, const std::string &source = "test");

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -41,15 +42,27 @@ public:
   PublishStatus publish(const Message &m, std::chrono::milliseconds timeout) override {
     if (down)
       return PublishStatus::unavailable;
-    return inner_->publish(m, timeout);
+    if (dedup) { // like JetStream's Nats-Msg-Id window
+      std::lock_guard lock(ids_mutex_);
+      if (!ids_.insert(m.msg_id).second)
+        return PublishStatus::duplicate;
+    }
+    auto status = inner_->publish(m, timeout);
+    if (lose_ack) // stored, but the confirmation is lost (a stream leader dying before its PubAck)
+      return PublishStatus::unavailable;
+    return status;
   }
   bool wait_idle(std::chrono::milliseconds timeout) override { return inner_->wait_idle(timeout); }
   void stop() override { inner_->stop(); }
   BusHealth health() const override { return inner_->health(); }
   std::atomic<bool> down{false};
+  std::atomic<bool> lose_ack{false};
+  std::atomic<bool> dedup{false};
 
 private:
   std::unique_ptr<Bus> inner_;
+  std::mutex ids_mutex_;
+  std::set<std::string> ids_;
 };
 
 inline int64_t unix_now() {

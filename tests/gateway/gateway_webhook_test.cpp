@@ -216,6 +216,59 @@ TEST(GatewayWebhook, BusUnavailableIs503Gw009AndNothingIsRecorded) {
   EXPECT_EQ(g.signals().size(), 1u);
 }
 
+// Finding 14: a 503 whose signal the bus stored after all. The retry (re-signed, same key) goes
+// out under the first corr_id and the same message id, and the bus keeps one signal.
+TEST(GatewayWebhook, Ambiguous503WithAKeyIsRetriedUnderTheSameCorrIdAndMessageId) {
+  GatewayUnderTest g(base_config());
+  g.start();
+  g.bus->dedup = true;
+  g.bus->lose_ack = true;
+  HeaderList key{{"X-Idempotency-Key", "leader-died"}};
+  auto first = g.post_signed("test", valid_body(), secret, key);
+  expect_error(first, 503, "GW-009");
+  auto stored = g.signals();
+  ASSERT_EQ(stored.size(), 1u); // the 503 was in fact stored
+  EXPECT_EQ(stored[0].corr_id, json::parse(first.body).at("corr_id"));
+  g.bus->lose_ack = false;
+  auto retry = g.post_signed("test", valid_body(), secret, key); // new nonce and timestamp
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(json::parse(retry.body).at("status"), "duplicate");
+  EXPECT_EQ(json::parse(retry.body).at("corr_id"), stored[0].corr_id);
+  auto again = g.post_signed("test", valid_body(), secret, key);
+  EXPECT_EQ(json::parse(again.body).at("corr_id"), stored[0].corr_id);
+  EXPECT_EQ(g.signals().size(), 1u);
+  // Another body under the kept key is a conflict, not a second signal.
+  expect_error(g.post_signed("test", valid_body(0.1), secret, key), 409, "GW-005");
+}
+
+TEST(GatewayWebhook, Ambiguous503OfASignedRequestWithoutKeyIsRetriedOnce) {
+  GatewayUnderTest g(base_config());
+  g.start();
+  g.bus->dedup = true;
+  g.bus->lose_ack = true;
+  auto headers = sign_webhook(secret, valid_body(), unix_now());
+  auto first = http_request("POST", g.url("/webhook/test"), valid_body(), headers);
+  expect_error(first, 503, "GW-009");
+  g.bus->lose_ack = false;
+  auto retry = http_request("POST", g.url("/webhook/test"), valid_body(), headers); // resent as it was
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(json::parse(retry.body).at("status"), "duplicate");
+  EXPECT_EQ(json::parse(retry.body).at("corr_id"), json::parse(first.body).at("corr_id"));
+  EXPECT_EQ(g.signals().size(), 1u);
+  // A request the bus never saw is accepted under the first attempt's corr_id.
+  g.bus->down = true;
+  auto body2 = valid_body(0.9);
+  auto headers2 = sign_webhook(secret, body2, unix_now());
+  auto lost = http_request("POST", g.url("/webhook/test"), body2, headers2);
+  expect_error(lost, 503, "GW-009");
+  g.bus->down = false;
+  auto accepted = http_request("POST", g.url("/webhook/test"), body2, headers2);
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  EXPECT_EQ(json::parse(accepted.body).at("status"), "accepted");
+  EXPECT_EQ(json::parse(accepted.body).at("corr_id"), json::parse(lost.body).at("corr_id"));
+  EXPECT_EQ(g.signals().size(), 2u);
+}
+
 TEST(GatewayWebhook, KeyRotationAcceptsEveryActiveSecret) {
   auto config = base_config();
   config["sources"]["test"]["secrets"] = {"new-secret", "old-secret"};
