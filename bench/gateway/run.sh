@@ -10,6 +10,7 @@ case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 DURATION=${1:-5}
 CONNECTIONS=${2:-64}
 GATEWAY_THREADS=${GATEWAY_THREADS:-auto} # auto: the deployment default, half the cores
+GATEWAY_INBOX=${GATEWAY_INBOX:-write}     # write (default deployment), fsync (bus.inbox.fsync), off (no inbox)
 GENERATOR=$BUILD_DIR/bin/bench_gateway
 SERVER=$BUILD_DIR/bin/bench_gateway_server
 for f in "$GENERATOR" "$SERVER"; do
@@ -29,7 +30,7 @@ trap cleanup EXIT INT TERM
 
 # The gateway: its stdin is a fifo held open by this script; closing it stops the server.
 mkfifo "$WORK/server.in"
-"$SERVER" "$GATEWAY_THREADS" bench-secret < "$WORK/server.in" > "$WORK/server.out" 2> "$WORK/server.err" &
+"$SERVER" "$GATEWAY_THREADS" bench-secret "$GATEWAY_INBOX" < "$WORK/server.in" > "$WORK/server.out" 2> "$WORK/server.err" &
 SERVER_PID=$!
 exec 3> "$WORK/server.in"
 for i in $(seq 1 100); do grep -q '^port ' "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
