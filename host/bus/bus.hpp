@@ -25,12 +25,27 @@ struct SubscriptionSpec {
   std::vector<Subject> subjects; // delivered in publish order, across these subjects
 };
 
+// A delivery whose handler stores it asynchronously (an audit sink committing in its own
+// thread) settles it later through this: stored(true) acknowledges the message, stored(false)
+// has it delivered again. Callable once, from any thread; dropping it unsettled is stored(false).
+class Settlement {
+public:
+  virtual ~Settlement() = default;
+  virtual void stored(bool ok) = 0;
+};
+
 // Handlers run on a thread owned by the bus, one at a time per subscription. A handler that
-// returns has "processed" the message (JetStream acks it then). Redelivered messages (JetStream
-// after a crash) carry redelivered = true.
+// returns has "processed" the message (JetStream acks it then), unless it called defer().
+// Redelivered messages (JetStream after a crash) carry redelivered = true.
 struct Delivery {
+  Delivery(const Message &m, bool again = false, std::function<std::shared_ptr<Settlement>()> deferral = {})
+      : message(m), redelivered(again), defer(std::move(deferral)) {}
   const Message &message;
   bool redelivered = false;
+  // Set by buses that acknowledge (JetStream): called from the handler, it takes the message's
+  // acknowledgement over (the bus then neither acks nor naks it when the handler returns; the
+  // handler must publish nothing). Null on the embedded buses: a returned handler is done.
+  std::function<std::shared_ptr<Settlement>()> defer;
 };
 using Handler = std::function<void(const Delivery &)>;
 

@@ -80,6 +80,13 @@ struct HandlerScope {
   bool failed = false;           // one could not be sent
 };
 
+// What deferred deliveries share with the bus: once the bus closes its connections, a late
+// settlement does nothing (the message stays unacked and the server delivers it again).
+struct DeferredAcks {
+  std::mutex mutex;
+  bool closed = false;
+};
+
 // Where PubAcks come back to one thread: a sync subscription on "{prefix}*", each publish
 // replying to "{prefix}{token}". The library's reader thread hands a PubAck straight to the
 // waiting thread (no dispatcher thread, no shared table of pending publishes).
@@ -113,11 +120,13 @@ private:
   void bind(Subscription &subscription);
   void fetch_loop(Subscription &subscription);
   std::chrono::milliseconds request_more(Subscription &subscription);
-  enum class Outcome { settled, awaiting_effects };
+  enum class Outcome { settled, awaiting_effects, deferred };
   Outcome deliver(Subscription &subscription, natsMsg *msg, HandlerScope &scope);
   void settle(Subscription &subscription, std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting);
   enum class Acknowledgement { ack, nak_later, term };
   void acknowledge(natsMsg *msg, Acknowledgement kind);
+  void acknowledge_reply(const char *reply, Acknowledgement kind);
+  class DeferredSettlement;
   void ack(natsMsg *msg) { acknowledge(msg, Acknowledgement::ack); }
   natsOptions *connection_options(bool send_asap, const std::string &name);
   void close_connection();
@@ -182,6 +191,37 @@ private:
 
   mutable std::mutex health_mutex_;
   mutable Clock::time_point health_refreshed_{};
+
+  std::shared_ptr<DeferredAcks> deferred_ = std::make_shared<DeferredAcks>();
+};
+
+// A delivery whose handler stores it asynchronously (the audit stage, acking only what every
+// sink has committed): acked or nak'd when the store says, from whichever thread says it.
+class JetStreamBus::DeferredSettlement final : public Settlement {
+public:
+  DeferredSettlement(JetStreamBus &bus, Subscription &subscription, const char *reply)
+      : bus_(bus), subscription_(subscription), shared_(bus.deferred_), reply_(reply ? reply : "") {}
+  ~DeferredSettlement() override { stored(false); }
+  void stored(bool ok) override {
+    std::lock_guard lock(shared_->mutex);
+    if (settled_)
+      return;
+    settled_ = true;
+    if (shared_->closed) // the bus is gone: the server redelivers it after ack_wait
+      return;
+    if (!ok)
+      log::warn("jetstream.store_failed", {{"durable", subscription_.spec.durable},
+                                           {"effect", "the message is redelivered and stored again"}});
+    bus_.acknowledge_reply(reply_.c_str(), ok ? Acknowledgement::ack : Acknowledgement::nak_later);
+    --subscription_.unacked;
+  }
+
+private:
+  JetStreamBus &bus_;
+  Subscription &subscription_;
+  std::shared_ptr<DeferredAcks> shared_;
+  std::string reply_;
+  bool settled_ = false;
 };
 
 void JetStreamBus::validate_spec(const SubscriptionSpec &spec) const {
@@ -697,13 +737,16 @@ void JetStreamBus::release_slots(int count) {
 }
 
 void JetStreamBus::acknowledge(natsMsg *msg, Acknowledgement kind) {
+  acknowledge_reply(natsMsg_GetReply(msg), kind);
+}
+
+void JetStreamBus::acknowledge_reply(const char *reply, Acknowledgement kind) {
   // The delivery's reply subject takes the acknowledgement. Acks use the batching connection
   // (a batch's acks leave in one write); the rare naks and terms leave at once.
   static constexpr std::string_view nak_later = "-NAK {\"delay\":1000000000}"; // retry in 1 s
   const std::string_view body = kind == Acknowledgement::ack         ? std::string_view("+ACK")
                                 : kind == Acknowledgement::nak_later ? nak_later
                                                                      : std::string_view("+TERM");
-  const char *reply = natsMsg_GetReply(msg);
   natsStatus status = reply && *reply
                           ? natsConnection_Publish(kind == Acknowledgement::ack ? batch_nc_ : nc_, reply,
                                                    body.data(), static_cast<int>(body.size()))
@@ -848,11 +891,13 @@ void JetStreamBus::fetch_loop(Subscription &subscription) {
     for (natsMsg *msg : messages) {
       HandlerScope scope;
       scope.batched = batched;
-      if (deliver(subscription, msg, scope) == Outcome::awaiting_effects) {
+      const Outcome outcome = deliver(subscription, msg, scope);
+      if (outcome == Outcome::awaiting_effects) {
         awaiting_effects += scope.effects.size();
         awaiting.emplace_back(msg, std::move(scope));
       } else {
-        --subscription.unacked;
+        if (outcome == Outcome::settled) // a deferred one counts until its settlement
+          --subscription.unacked;
         natsMsg_Destroy(msg);
       }
     }
@@ -948,9 +993,23 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
   };
   if (options_.consumers.defer_handler_publishes)
     scope.bus = this;
+  // One pointer captured: the std::function keeps it inline (no allocation per message).
+  struct {
+    JetStreamBus *bus;
+    Subscription *subscription;
+    natsMsg *msg;
+    std::shared_ptr<Settlement> settlement;
+  } defer{this, &subscription, msg, nullptr};
+  std::shared_ptr<Settlement> &deferred = defer.settlement;
+  Delivery delivery{message, delivered > 1, [d = &defer]() -> std::shared_ptr<Settlement> {
+                      if (!d->settlement)
+                        d->settlement = std::make_shared<DeferredSettlement>(*d->bus, *d->subscription,
+                                                                             natsMsg_GetReply(d->msg));
+                      return d->settlement;
+                    }};
   try {
     ScopeGuard guard(scope.bus ? &scope : nullptr);
-    subscription.handler(Delivery{message, delivered > 1});
+    subscription.handler(delivery);
   } catch (const std::exception &e) {
     log::error("jetstream.handler_failed",
                {{"durable", subscription.spec.durable},
@@ -960,8 +1019,22 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
                 {"reason", e.what()}},
                corr_id_of(message));
     release_slots(static_cast<int>(scope.effects.size())); // effects already sent: answers ignored
-    acknowledge(msg, Acknowledgement::nak_later);          // retried up to max_deliver times
+    if (deferred) {
+      deferred->stored(false); // nak'd (and counted) once; a later stored() does nothing
+      return Outcome::deferred;
+    }
+    acknowledge(msg, Acknowledgement::nak_later); // retried up to max_deliver times
     return Outcome::settled;
+  }
+  if (deferred) {
+    // The handler's store acks it (or naks it) once it knows; this thread is done with it. A
+    // deferring handler publishes nothing, so there are no effects to wait for.
+    if (!scope.effects.empty()) {
+      log::error("jetstream.deferred_with_effects", {{"durable", subscription.spec.durable}});
+      release_slots(static_cast<int>(scope.effects.size()));
+      deferred->stored(false);
+    }
+    return Outcome::deferred;
   }
   if (scope.failed) { // a deferred effect could not even be sent
     release_slots(static_cast<int>(scope.effects.size()));
@@ -1041,6 +1114,11 @@ void JetStreamBus::stop() {
     publish_cv_.wait(lock, [&] { return callers_ == 0; });
     publish_cv_.wait_for(lock, std::chrono::milliseconds(options_.publish_timeout_ms),
                          [&] { return in_flight_ == 0; });
+  }
+  {
+    // Deliveries still waiting for their store stay unacked: the server delivers them again.
+    std::lock_guard lock(deferred_->mutex);
+    deferred_->closed = true;
   }
   if (connected())
     natsConnection_FlushTimeout(batch_nc_, 2000); // the last acks

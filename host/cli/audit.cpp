@@ -10,6 +10,8 @@
 #include <audit_chain/sqlite.hpp>
 #include <audit_chain/verify.hpp>
 
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
 #include <exception>
@@ -20,7 +22,7 @@ namespace {
 
 const char *const audit_usage = R"(Usage: tradehost audit <verify|export|keygen|head> [options]
 
-  verify DB [--pubkey FILE] [--checkpoints FILE] [--json]
+  verify DB [--pubkey FILE] [--checkpoints FILE|--no-sidecar] [--json]
                      check every row and checkpoint; exit 0 valid, 1 tampered, 2 unreadable
   export DB [--from N] [--to M]
                      write rows N..M (default: all) as JSON lines to stdout
@@ -32,20 +34,23 @@ const char *const audit_usage = R"(Usage: tradehost audit <verify|export|keygen|
 )";
 
 const char *const verify_usage =
-    R"(Usage: tradehost audit verify DB [--pubkey FILE] [--checkpoints FILE] [--json]
+    R"(Usage: tradehost audit verify DB [--pubkey FILE] [--checkpoints FILE|--no-sidecar] [--json]
 
 Recomputes every row's hash, checks each row's link to the one before, that positions run
 1, 2, 3, ... without gaps or moves, and that every checkpoint (the database's checkpoints
-table, plus the sidecar file given with --checkpoints) names a row that exists and has the
-signed hash. With --pubkey (PEM, from `audit keygen`) checkpoint signatures are verified too;
-without it they are not, and a rewritten chain with rewritten checkpoints can go unnoticed.
+table, plus the sidecar file) names a row that exists and has the signed hash. The sidecar is
+DB.checkpoints.jsonl when that file exists, or the file given with --checkpoints; a sidecar
+checkpoint the table lacks means checkpoint rows were deleted. With --pubkey (PEM, from
+`audit keygen`) checkpoint signatures are verified too; without it they are not, and a
+rewritten chain with rewritten checkpoints can go unnoticed.
 
 Prints the first bad position and why: hash_mismatch, broken_link, gap, reordering,
-insertion, truncation, checkpoint_mismatch, bad_signature or malformed.
+insertion, truncation, checkpoint_mismatch, missing_checkpoint, bad_signature or malformed.
 
 Options:
   --pubkey FILE       trusted Ed25519 public key (PEM)
-  --checkpoints FILE  sidecar checkpoint file (JSON lines), e.g. DB.checkpoints.jsonl
+  --checkpoints FILE  sidecar checkpoint file (JSON lines); default DB.checkpoints.jsonl if it exists
+  --no-sidecar        check the checkpoints table only, even when DB.checkpoints.jsonl exists
   --json              print the result as one JSON object
 
 Exit codes: 0 valid, 1 tampered, 2 unreadable (database, key or sidecar) or usage error.
@@ -110,12 +115,23 @@ std::string one_db(const ParsedArgs &a) {
 }
 
 int verify_command(const Args &args) {
-  auto a =
-      parse(args, {{"--pubkey", "", true}, {"--checkpoints", "", true}, {"--json", "", false}}, verify_usage);
+  auto a = parse(args,
+                 {{"--pubkey", "", true}, {"--checkpoints", "", true}, {"--no-sidecar", "", false},
+                  {"--json", "", false}},
+                 verify_usage);
   if (!a)
     return 0;
   std::string db = one_db(*a);
+  if (a->has("--no-sidecar") && a->value("--checkpoints"))
+    throw UsageError("--checkpoints and --no-sidecar exclude each other");
   audit::VerifyOptions options{a->value("--pubkey"), a->value("--checkpoints")};
+  // The sink writes its sidecar beside the database by default: a forger who deletes checkpoint
+  // rows from the table is caught by it without the user having to remember the option.
+  if (!options.checkpoint_file && !a->has("--no-sidecar")) {
+    std::string beside = db + ".checkpoints.jsonl";
+    if (::access(beside.c_str(), F_OK) == 0)
+      options.checkpoint_file = beside;
+  }
   audit::VerifyReport r;
   try {
     r = audit::verify(db, options);
@@ -129,6 +145,10 @@ int verify_command(const Args &args) {
     nlohmann::json out{{"status", r.ok() ? "valid" : "tampered"},
                        {"rows", r.rows},
                        {"checkpoints", r.checkpoints},
+                       {"table_checkpoints", r.table_checkpoints},
+                       {"sidecar_checkpoints", r.sidecar_checkpoints},
+                       {"checkpoint_file", options.checkpoint_file ? nlohmann::json(*options.checkpoint_file)
+                                                                   : nlohmann::json(nullptr)},
                        {"signatures_checked", r.signatures_checked},
                        {"head_position", r.head_position},
                        {"head_hash", r.head_hash}};
@@ -138,10 +158,14 @@ int verify_command(const Args &args) {
                               {"detail", r.first_problem->detail}};
     std::printf("%s\n", out.dump().c_str());
   } else if (r.ok()) {
-    std::printf("valid: %llu rows, head %s at position %llu, %llu checkpoints (%s)\n",
+    std::string sidecar = options.checkpoint_file
+                              ? std::to_string(r.sidecar_checkpoints) + " in sidecar " + *options.checkpoint_file
+                              : std::string("no sidecar");
+    std::printf("valid: %llu rows, head %s at position %llu, %llu checkpoints (%llu in the table, %s; %s)\n",
                 static_cast<unsigned long long>(r.rows), r.head_hash.c_str(),
                 static_cast<unsigned long long>(r.head_position),
                 static_cast<unsigned long long>(r.checkpoints),
+                static_cast<unsigned long long>(r.table_checkpoints), sidecar.c_str(),
                 r.signatures_checked ? "signatures verified" : "signatures NOT checked: no --pubkey");
   } else {
     std::printf("tampered: first bad position %llu: %s: %s\n",

@@ -59,7 +59,7 @@ _tradehost() {
         return
       fi
       case ${words[2]} in
-        verify) options="--pubkey --checkpoints --json --help" ;;
+        verify) options="--pubkey --checkpoints --no-sidecar --json --help" ;;
         export) options="--from --to --help" ;;
         keygen) options="--out -o --help" ;;
         head) options="--help" ;;

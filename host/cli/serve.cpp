@@ -36,12 +36,19 @@ std::string default_listen(unsigned roles) {
 }
 
 // The consumer this process reports in /healthz: its first durable on the bus.
-gateway::HealthReport health_of(const Bus &bus, bool running) {
+gateway::HealthReport health_of(const Bus &bus, const Pipeline &pipeline, bool running) {
   gateway::HealthReport h;
   BusHealth b = bus.health();
   h.nats = b.state;
   h.processor_status = running ? "active" : "stopped";
   h.ok = running && b.state != "disconnected";
+  // Fail closed: a sink that cannot write makes the process unhealthy, naming it.
+  for (const auto &s : pipeline.audit().sink_states())
+    h.audit_sinks.push_back({s.sink, s.available, s.reason});
+  if (std::string why = pipeline.audit().unavailable_reason(); !why.empty()) {
+    h.ok = false;
+    h.problem = why;
+  }
   if (!b.consumers.empty()) {
     const auto &c = b.consumers.front();
     h.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending,
@@ -235,7 +242,7 @@ void Service::start() {
   s.reload = std::make_unique<HotReload>(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(),
                                          rt.host_corr_id);
   gateway::GatewayOptions options;
-  options.health = [&s] { return health_of(*s.rt.bus, s.running); };
+  options.health = [&s] { return health_of(*s.rt.bus, *s.rt.pipeline, s.running); };
   options.version = TRADEHOST_VERSION;
   s.acceptance = make_acceptance(rt.deployment, s.roles, *rt.bus, *rt.pipeline);
   Bus &gateway_bus = s.acceptance ? s.acceptance->gateway_bus() : *rt.bus;

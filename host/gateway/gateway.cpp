@@ -70,10 +70,14 @@ Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOption
                     [this](const HttpRequest &r) { return webhooks_->handle(r); });
   router.add("GET", "/healthz", [this](const HttpRequest &) { return healthz(); });
   router.add("GET", "/readyz", [this](const HttpRequest &) {
-    bool ok = ready_ && started_ && health().ok;
+    HealthReport h = health();
+    bool ok = ready_ && started_ && h.ok;
     HttpResponse r;
     r.status = ok ? 200 : 503;
-    r.body = json{{"ready", ok}}.dump();
+    json body{{"ready", ok}};
+    if (!h.problem.empty())
+      body["reason"] = h.problem;
+    r.body = body.dump();
     return r;
   });
   router.add("GET", "/metrics", [this](const HttpRequest &) {
@@ -155,8 +159,7 @@ HttpResponse Gateway::healthz() const {
   HealthReport h = health();
   HttpResponse r;
   r.status = h.ok ? 200 : 503;
-  r.body =
-      json{{"ok", h.ok},
+  json body{{"ok", h.ok},
            {"uptime_s",
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_)
                 .count()},
@@ -168,8 +171,20 @@ HttpResponse Gateway::healthz() const {
              {"durable_name", h.consumer.durable_name},
              {"filter_subject", h.consumer.filter_subject},
              {"num_pending", h.consumer.num_pending},
-             {"num_waiting", h.consumer.num_waiting}}}}
-          .dump();
+             {"num_waiting", h.consumer.num_waiting}}}};
+  json sinks = json::array();
+  bool audit_ok = true;
+  for (const auto &s : h.audit_sinks) {
+    audit_ok = audit_ok && s.available;
+    json sink{{"sink", s.sink}, {"state", s.available ? "writable" : "unavailable"}};
+    if (!s.available)
+      sink["reason"] = s.reason;
+    sinks.push_back(std::move(sink));
+  }
+  body["audit"] = {{"status", audit_ok ? "ok" : "unavailable"}, {"sinks", std::move(sinks)}};
+  if (!h.problem.empty())
+    body["problem"] = h.problem;
+  r.body = body.dump();
   return r;
 }
 

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace th::gateway {
 
@@ -34,6 +35,15 @@ struct HealthReport {
     uint64_t num_pending = 0;
     uint64_t num_waiting = 0;
   } consumer;
+  // This process's audit sinks; while one cannot write, ok is false (intents are rejected).
+  struct AuditSink {
+    std::string sink;
+    bool available = true;
+    std::string reason;
+  };
+  std::vector<AuditSink> audit_sinks;
+  // Why ok is false, for people (e.g. "audit sink 'audit' unavailable: ..."); empty when ok.
+  std::string problem;
 };
 
 struct GatewayOptions {

@@ -39,6 +39,15 @@ public:
     (void)event_type, (void)corr_id, (void)data_json;
     return TH_UNSUPPORTED;
   }
+  // ABI 1.1, audit sinks (the audit stage implements them).
+  virtual th_status report_sink_state(const InstanceContext &, int32_t state, std::string_view reason) {
+    (void)state, (void)reason;
+    return TH_UNSUPPORTED;
+  }
+  virtual th_status durable_up_to(const InstanceContext &, uint64_t sequence) {
+    (void)sequence;
+    return TH_UNSUPPORTED;
+  }
 };
 
 } // namespace th

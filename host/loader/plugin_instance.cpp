@@ -160,6 +160,19 @@ th_status service_emit_audit(th_host *host, th_str event_type, th_str corr_id, t
   });
 }
 
+th_status service_report_sink_state(th_host *host, int32_t state, th_str reason) {
+  return guarded_service(host, "report_sink_state", [&](HostHandle &h) {
+    if (state != TH_SINK_WRITABLE && state != TH_SINK_UNAVAILABLE)
+      return TH_INVALID_ARGUMENT;
+    return h.services->report_sink_state(*h.context, state, safe_view(reason));
+  });
+}
+
+th_status service_durable_up_to(th_host *host, uint64_t sequence) {
+  return guarded_service(host, "durable_up_to",
+                         [&](HostHandle &h) { return h.services->durable_up_to(*h.context, sequence); });
+}
+
 const th_host_api host_api = [] {
   th_host_api api{};
   api.struct_size = sizeof api;
@@ -174,6 +187,8 @@ const th_host_api host_api = [] {
   api.metric = &service_metric;
   api.reject_order = &service_reject_order;
   api.emit_audit = &service_emit_audit;
+  api.report_sink_state = &service_report_sink_state;
+  api.durable_up_to = &service_durable_up_to;
   return api;
 }();
 
@@ -370,11 +385,17 @@ th_status PluginInstance::on_fill(const Fill &fill) {
   return m.call("on_fill", [&] { return m.d->on_fill(m.instance, &view); });
 }
 
-th_status PluginInstance::on_audit_event(const AuditRecord &record) {
+bool PluginInstance::reports_durable() const {
+  // A plugin stating minor 0 cannot know the flag: its bit is unassigned there.
+  return impl_->library->identity().abi_minor >= 1 && (impl_->d->flags & TH_PLUGIN_FLAG_REPORTS_DURABLE) != 0;
+}
+
+th_status PluginInstance::on_audit_event(const AuditRecord &record, uint64_t sequence) {
   Impl &m = *impl_;
   if (!m.d->on_audit_event)
     return TH_UNSUPPORTED;
-  const th_audit_event view = view_of(record);
+  th_audit_event view = view_of(record);
+  view.sequence = sequence;
   return m.call("on_audit_event", [&] { return m.d->on_audit_event(m.instance, &view); });
 }
 

@@ -47,7 +47,10 @@ public:
   Verdict check_order(const OrderIntent &); // TH_ERROR from the plugin rejects with rule "plugin_error"
   th_status on_order_intent(const OrderIntent &);
   th_status on_fill(const Fill &);
-  th_status on_audit_event(const AuditRecord &);
+  // `sequence` numbers the events given to this instance (th_audit_event.sequence, ABI 1.1).
+  th_status on_audit_event(const AuditRecord &, uint64_t sequence = 0);
+  // ABI 1.1: an audit sink that reports what is durable (TH_PLUGIN_FLAG_REPORTS_DURABLE).
+  bool reports_durable() const;
 
   // The plugin's last_error() after a failed call.
   std::string error() const;

@@ -80,7 +80,11 @@ Metrics::Metrics()
       unknown_fields(family(prometheus::BuildCounter(), *registry_, "gateway_unknown_fields_total",
                             "Unknown signal fields accepted and passed on, by field name", declared_)),
       bus_published(family(prometheus::BuildCounter(), *registry_, "tradehost_bus_published_total",
-                           "Messages published on the bus by subject", declared_)) {}
+                           "Messages published on the bus by subject", declared_)),
+      audit_sink_available(family(prometheus::BuildGauge(), *registry_, "audit_sink_available",
+                                  "1 while the audit sink stores events, 0 while it cannot (intents are "
+                                  "then rejected with audit_unavailable)",
+                                  declared_)) {}
 
 const prometheus::Histogram::BucketBoundaries &Metrics::latency_buckets() {
   static const prometheus::Histogram::BucketBoundaries b{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,

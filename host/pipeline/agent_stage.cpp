@@ -159,7 +159,10 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
   uint32_t n = current_signal ? ++intents_this_signal : 0;
   std::string id_suffix = c.instance_id + ":" + std::to_string(n);
 
-  Verdict verdict = risk_.check(intent);
+  // Fail closed: an intent nobody can audit is not traded (its rejection is held by the sinks).
+  Verdict verdict = audit_ && !audit_->available()
+                        ? Verdict{false, "audit_unavailable", audit_->unavailable_reason()}
+                        : risk_.check(intent);
   if (!verdict.approved) {
     auto &r = std::get<Rejection>(rejected.payload);
     r.intent = intent;

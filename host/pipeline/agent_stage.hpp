@@ -8,6 +8,7 @@
 #pragma once
 
 #include "loader/plugin_instance.hpp"
+#include "pipeline/audit_stage.hpp"
 #include "pipeline/instrument_filter.hpp"
 #include "pipeline/risk_chain.hpp"
 #include "pipeline/stage_services.hpp"
@@ -49,6 +50,9 @@ public:
 
   th_status emit_order_intent(const InstanceContext &, const th_order_intent &) override;
 
+  // Intents are rejected (rule audit_unavailable) while this stage cannot write (see audit_stage.hpp).
+  void set_audit(const AuditStage *audit) { audit_ = audit; }
+
   uint64_t intents() const { return intents_; }
   uint64_t rejections() const { return rejections_; }
 
@@ -62,6 +66,7 @@ private:
   Agent make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter);
 
   RiskChain &risk_;
+  const AuditStage *audit_ = nullptr;
   std::array<prometheus::Counter *, 5> signals_received_{}; // by action: unknown, buy, sell, hold, close
   std::atomic<std::shared_ptr<const Agents>> agents_;
   std::mutex changes_; // serialises writers; readers never take it

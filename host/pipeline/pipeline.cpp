@@ -6,7 +6,9 @@ namespace th {
 
 Pipeline::Pipeline(const Deployment &deployment, const PluginRegistry &registry, StageContext ctx)
     : deployment_(deployment), registry_(registry), ctx_(ctx), agents_(ctx, risk_), execution_(ctx),
-      audit_(ctx) {}
+      audit_(ctx) {
+  agents_.set_audit(&audit_); // intents fail closed while a sink of this process cannot write
+}
 
 Pipeline::~Pipeline() {
   if (started_)
@@ -89,7 +91,7 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
         {"audit-all",
          {Subject::signals_normalized, Subject::decisions_order_intent, Subject::decisions_rejected,
           Subject::executions_fill, Subject::executions_reconcile, Subject::audit_event}},
-        [this](const Delivery &d) { audit_.handle(d.message); });
+        [this](const Delivery &d) { audit_.handle(d); });
   }
   return problems;
 }
@@ -186,7 +188,8 @@ void Pipeline::stop() {
   stop_all(agents_.instances());
   stop_all(risk_.checks());
   stop_all(execution_.instances());
-  ctx_.bus.wait_idle(std::chrono::seconds(30)); // what stopping executors emitted reaches the sinks
+  ctx_.bus.wait_idle(std::chrono::seconds(audit_.available() ? 30 : 2)); // what stopping executors emitted
+  audit_.stop_retrying(); // a sink that still cannot write keeps the rest (JetStream redelivers it)
   stop_all(audit_.instances());
 }
 

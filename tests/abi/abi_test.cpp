@@ -52,7 +52,7 @@ TEST(Abi, CPluginLoadsWithIdentityAndEmitsIntents) {
   EXPECT_EQ(id.version, "1.0.0");
   EXPECT_EQ(id.kind, TH_KIND_STRATEGY);
   EXPECT_EQ(id.abi_major, 1);
-  EXPECT_EQ(id.abi_minor, 0);
+  EXPECT_EQ(id.abi_minor, TH_ABI_VERSION_MINOR); // the header it was built with
   EXPECT_TRUE(id.path.is_absolute());
   EXPECT_EQ(id.path, dir.path() / "abi_c_strategy.so");
   EXPECT_EQ(id.sha256, sha256_of_file(ABI_C_STRATEGY_PATH));
@@ -289,7 +289,10 @@ TEST(Abi, HigherMinorIsRefusedNamingBothVersions) {
   ASSERT_EQ(registry.refusals().size(), 1u);
   const std::string reason = registry.refusals()[0].reason;
   EXPECT_NE(reason.find(path.string()), std::string::npos) << reason;
-  EXPECT_NE(reason.find("needs plugin ABI 1.1; this host implements 1.0"), std::string::npos) << reason;
+  const std::string host = "1." + std::to_string(TH_ABI_VERSION_MINOR);
+  const std::string wanted = "1." + std::to_string(TH_ABI_VERSION_MINOR + 1);
+  EXPECT_NE(reason.find("needs plugin ABI " + wanted + "; this host implements " + host), std::string::npos)
+      << reason;
 }
 
 TEST(Abi, WrongMajorIsRefusedAndTheOthersInTheDirectoryRun) {
@@ -303,7 +306,9 @@ TEST(Abi, WrongMajorIsRefusedAndTheOthersInTheDirectoryRun) {
   auto refusals = registry.refusals();
   ASSERT_EQ(refusals.size(), 1u);
   EXPECT_EQ(refusals[0].path, dir.path() / "abi_wrong_major.so");
-  EXPECT_NE(refusals[0].reason.find("built for plugin ABI 2.0; this host implements 1.0"), std::string::npos)
+  EXPECT_NE(refusals[0].reason.find("built for plugin ABI 2.0; this host implements 1." +
+                                    std::to_string(TH_ABI_VERSION_MINOR)),
+            std::string::npos)
       << refusals[0].reason;
 
   ASSERT_EQ(registry.libraries().size(), 2u);

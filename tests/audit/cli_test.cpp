@@ -5,6 +5,7 @@
 
 #include <audit_chain/appender.hpp>
 #include <audit_chain/canonical_json.hpp>
+#include <audit_chain/checkpoint.hpp>
 #include <audit_chain/row.hpp>
 #include <audit_chain/timestamp.hpp>
 
@@ -83,6 +84,63 @@ TEST_F(AuditCli, VerifyExitCodesAndFirstBadPosition) {
   EXPECT_EQ(cli("verify " + db + " --pubkey " + (dir / "missing.pub")).code, 2);
   EXPECT_EQ(cli("verify").code, 2);
   EXPECT_EQ(cli("verify --frobnicate " + db).code, 2);
+}
+
+// Finding 13 of issue 13: a forged tail whose checkpoint rows were also deleted verified as
+// "valid ... 0 checkpoints" because verify ignored the sidecar beside the database.
+TEST_F(AuditCli, VerifyUsesTheSidecarBesideTheDatabaseByDefault) {
+  const std::string sidecar = db + ".checkpoints.jsonl";
+  {
+    Database d(db, Database::Mode::read_only);
+    Statement s(d, "SELECT chain_position, hash, signature, public_key, signed_at FROM checkpoints");
+    ASSERT_TRUE(s.step());
+    append_checkpoint_line(sidecar,
+                           Checkpoint{static_cast<uint64_t>(s.int64(0)), std::string(s.text(1)),
+                                      std::string(s.text(2)), std::string(s.text(3)), std::string(s.text(4))},
+                           false);
+  }
+  const std::string pub = " --pubkey " + (dir / "k.pub");
+  CliResult ok = cli("verify " + db + pub);
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("1 in the table, 1 in sidecar " + sidecar), std::string::npos) << ok.out;
+
+  // Deleting the table's checkpoint rows alone: fewer checkpoints than the sidecar.
+  {
+    Database d(db, Database::Mode::read_write_create);
+    d.exec("DELETE FROM checkpoints");
+  }
+  CliResult missing = cli("verify " + db + pub);
+  EXPECT_EQ(missing.code, 1) << missing.out;
+  EXPECT_NE(missing.out.find("first bad position 10: missing_checkpoint"), std::string::npos) << missing.out;
+
+  // A forged tail (rows 6..10 rewritten with correct hashes), checkpoint rows gone.
+  {
+    Database d(db, Database::Mode::read_write_create);
+    d.exec("DELETE FROM events WHERE chain_position >= 6");
+  }
+  {
+    Appender forger(db, {});
+    std::vector<PendingEvent> forged;
+    for (uint64_t i = 5; i < 10; ++i) {
+      auto e = audit_test::sample_event("forged", i);
+      forged.push_back({e.event_id, e.correlation_id, e.event_type, rfc3339_ms(e.timestamp_ns), e.service,
+                        canonicalize(e.data_json)});
+    }
+    ASSERT_EQ(forger.append(forged), 5u);
+  }
+  CliResult forged = cli("verify --json " + db + pub);
+  EXPECT_EQ(forged.code, 1) << forged.out;
+  auto j = nlohmann::json::parse(forged.out);
+  EXPECT_EQ(j["first_problem"]["reason"], "checkpoint_mismatch") << forged.out;
+  EXPECT_EQ(j["first_problem"]["chain_position"], 10);
+  EXPECT_EQ(j["checkpoint_file"], sidecar);
+  EXPECT_EQ(j["table_checkpoints"], 0);
+  EXPECT_EQ(j["sidecar_checkpoints"], 1);
+
+  CliResult skipped = cli("verify " + db + pub + " --no-sidecar");
+  EXPECT_EQ(skipped.code, 0) << "only the table: the forgery is self-consistent";
+  EXPECT_NE(skipped.out.find("no sidecar"), std::string::npos) << skipped.out;
+  EXPECT_EQ(cli("verify " + db + " --no-sidecar --checkpoints " + sidecar).code, 2);
 }
 
 TEST_F(AuditCli, ExportWritesTheRequestedRowsAsCanonicalJsonLines) {

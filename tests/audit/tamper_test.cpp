@@ -85,6 +85,8 @@ TEST_F(Tamper, UntouchedChainVerifies) {
   EXPECT_EQ(r.rows, 20u);
   EXPECT_EQ(r.head_position, 20u);
   EXPECT_EQ(r.checkpoints, 8u); // 4 in the table, 4 in the sidecar
+  EXPECT_EQ(r.table_checkpoints, 4u);
+  EXPECT_EQ(r.sidecar_checkpoints, 4u);
   EXPECT_TRUE(r.signatures_checked);
   EXPECT_EQ(r.head_hash, text("SELECT hash FROM events WHERE chain_position = 20"));
 }
@@ -131,6 +133,33 @@ TEST_F(Tamper, TruncationWithTheCheckpointsDeletedIsCaughtByTheSidecar) {
   sql("DELETE FROM checkpoints WHERE chain_position >= 16");
   EXPECT_TRUE(check().ok()) << "without the sidecar the cut is invisible: every remaining row links";
   expect_problem(check(true, true), 17, Problem::truncation);
+}
+
+TEST_F(Tamper, DeletedCheckpointRowsAreMissingCheckpointsAgainstTheSidecar) {
+  sql("DELETE FROM checkpoints WHERE chain_position IN (10, 15)");
+  EXPECT_TRUE(check().ok()) << "the rows are intact; only the table's checkpoints were removed";
+  expect_problem(check(true, true), 10, Problem::missing_checkpoint);
+  expect_problem(check(false, true), 10, Problem::missing_checkpoint);
+}
+
+TEST_F(Tamper, ForgedTailWithItsCheckpointRowsDeletedIsCaughtByTheSidecar) {
+  forge_tail(12);
+  sql("DELETE FROM checkpoints WHERE chain_position >= 12");
+  EXPECT_TRUE(check().ok()) << "the forged rows link; the table has no checkpoint over them";
+  expect_problem(check(true, true), 15, Problem::checkpoint_mismatch);
+}
+
+TEST_F(Tamper, ASidecarBehindTheTableIsNoProblem) {
+  // A crash between a checkpoint's commit and its sidecar line leaves the sidecar behind.
+  std::vector<Checkpoint> lines = read_checkpoint_file(sidecar);
+  lines.pop_back();
+  std::FILE *f = std::fopen(sidecar.c_str(), "w");
+  std::fclose(f);
+  for (auto &c : lines)
+    append_checkpoint_line(sidecar, c, false);
+  auto r = check(true, true);
+  EXPECT_TRUE(r.ok()) << r.first_problem->detail;
+  EXPECT_EQ(r.sidecar_checkpoints, 3u);
 }
 
 TEST_F(Tamper, SwappedRowsAreAReordering) {

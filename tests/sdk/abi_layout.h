@@ -20,6 +20,8 @@ extern const abi_layout_row frozen_v1_0_layout[];
 extern const size_t frozen_v1_0_layout_rows;
 extern const abi_layout_row current_layout[];
 extern const size_t current_layout_rows;
+extern const abi_layout_row current_v1_1_layout[]; /* ABI 1.1's additions, current header */
+extern const size_t current_v1_1_layout_rows;
 
 #ifdef __cplusplus
 }

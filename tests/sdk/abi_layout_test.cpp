@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <tradehost/plugin.h>
 
 #include <map>
 #include <set>
@@ -96,6 +97,44 @@ TEST(AbiLayout, GrowableStructsStartWithStructSize) {
       }
     EXPECT_TRUE(found) << type;
   }
+}
+
+// ABI 1.1 (sink health and durability, issue 13): each addition sits past every v1.0 field of its
+// struct, at the offset it was released with, and each constant keeps its value. The pinned
+// rows are the LP64 layout (Linux x86_64 and arm64, the platforms built here).
+TEST(AbiLayout, V1_1AdditionsAreAppendedAtTheirReleasedOffsets) {
+  const std::map<std::string, std::pair<size_t, size_t>> released{
+      {"th_audit_event.sequence", {96, 8}},
+      {"th_host_api.report_sink_state", {80, 8}},
+      {"th_host_api.durable_up_to", {88, 8}},
+      {"TH_SINK_WRITABLE", {1, 0}},
+      {"TH_SINK_UNAVAILABLE", {2, 0}},
+      {"TH_PLUGIN_FLAG_REPORTS_DURABLE", {2, 0}},
+  };
+  std::map<std::string, size_t> v1_0_size;
+  std::set<size_t> v1_0_flag_bits;
+  for (size_t i = 0; i < frozen.count; ++i) {
+    const abi_layout_row &r = frozen.rows[i];
+    if (std::string(r.type) != "const" && !*r.field)
+      v1_0_size[r.type] = r.size;
+    if (std::string(r.field).rfind("TH_PLUGIN_FLAG_", 0) == 0)
+      v1_0_flag_bits.insert(r.offset);
+  }
+  ASSERT_EQ(current_v1_1_layout_rows, released.size());
+  for (size_t i = 0; i < current_v1_1_layout_rows; ++i) {
+    const abi_layout_row &r = current_v1_1_layout[i];
+    const bool constant = std::string(r.type) == "const";
+    const std::string name = constant ? r.field : std::string(r.type) + "." + r.field;
+    auto it = released.find(name);
+    ASSERT_NE(it, released.end()) << name << " is not pinned here";
+    EXPECT_EQ(r.offset, it->second.first) << name;
+    EXPECT_EQ(r.size, it->second.second) << name;
+    if (!constant) {
+      EXPECT_GE(r.offset, v1_0_size.at(r.type)) << name << " must come after every v1.0 field";
+    }
+  }
+  for (size_t bit : v1_0_flag_bits)
+    EXPECT_EQ(bit & TH_PLUGIN_FLAG_REPORTS_DURABLE, 0u) << "the 1.1 flag reuses a v1.0 bit";
 }
 
 // The check itself: a field inserted in the middle of th_signal must be reported.

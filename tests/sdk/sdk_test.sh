@@ -42,7 +42,8 @@ done
 
 step "pkg-config: plain compiler lines"
 export PKG_CONFIG_LIBDIR="$work/sdk/share/pkgconfig" PKG_CONFIG_PATH=
-[ "$(pkg-config --modversion tradehost-plugin)" = "1.0" ] || fail "pkg-config version is not 1.0"
+abi_minor=$(sed -n 's/^#define TH_ABI_VERSION_MINOR \([0-9]*\)$/\1/p' "$src/plugin-api/include/tradehost/plugin.h")
+[ "$(pkg-config --modversion tradehost-plugin)" = "1.$abi_minor" ] || fail "pkg-config version is not 1.$abi_minor"
 cflags=$(pkg-config --cflags tradehost-plugin)
 c_flags=$(pkg-config --variable=plugin_cflags tradehost-plugin)
 cxx_flags=$(pkg-config --variable=plugin_cxxflags tradehost-plugin)
@@ -101,14 +102,16 @@ YAML
     { cat "$work/validate-$variant.log"; fail "tradehost validate refused the $variant deployment"; }
   "$tradehost" plugins -c "$config" --json >"$work/plugins-$variant.json" 2>"$work/plugins-$variant.err" ||
     { cat "$work/plugins-$variant.err"; fail "tradehost plugins failed ($variant)"; }
-  python3 - "$work/plugins-$variant.json" "$dir" <<'PY' || fail "tradehost plugins did not list the $variant examples"
+  abi="1.$abi_minor"
+  [ "$variant" = v1.0 ] && abi=1.0
+  python3 - "$work/plugins-$variant.json" "$dir" "$abi" <<'PY' || fail "tradehost plugins did not list the $variant examples"
 import json, os, sys
 listing, directory = json.load(open(sys.argv[1])), os.path.realpath(sys.argv[2])
 by_name = {p["name"]: p for p in listing["plugins"]}
 for name in ("example-threshold", "example-breakout"):
     p = by_name.get(name)
     assert p, f"{name} not loaded; refused: {listing['refused']}"
-    assert p["kind"] == "strategy" and p["abi"] == "1.0" and p["version"] == "1.0.0", p
+    assert p["kind"] == "strategy" and p["abi"] == sys.argv[3] and p["version"] == "1.0.0", p
     assert os.path.dirname(os.path.realpath(p["path"])) == directory, p["path"]
 assert not [r for r in listing["refused"] if "example" in json.dumps(r)], listing["refused"]
 PY

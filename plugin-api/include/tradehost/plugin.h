@@ -1,5 +1,5 @@
 /*
- * tradehost plugin ABI, version 1.
+ * tradehost plugin ABI, version 1 (minor 1; what each minor added is marked "ABI 1.y").
  *
  * One header, plain C (C99), also valid C++. A plugin is a shared library that exports exactly
  * one symbol, `tradehost_plugin_entry`, returning a pointer to a static, read-only
@@ -61,7 +61,7 @@ extern "C" {
 #endif
 
 #define TH_ABI_VERSION_MAJOR 1
-#define TH_ABI_VERSION_MINOR 0
+#define TH_ABI_VERSION_MINOR 1
 
 /* The single symbol a plugin library exports (see tradehost_plugin_entry() at the end). */
 #define TH_PLUGIN_ENTRY_SYMBOL "tradehost_plugin_entry"
@@ -143,6 +143,11 @@ typedef struct th_str {
 #define TH_LOG_INFO 2
 #define TH_LOG_WARN 3
 #define TH_LOG_ERROR 4
+
+/* Audit sink states for th_host_api.report_sink_state() (ABI 1.1) */
+#define TH_SINK_WRITABLE 1    /* events are being stored */
+#define TH_SINK_UNAVAILABLE 2 /* cannot store now (I/O error, disk full, database locked): the sink keeps
+                                 what it was given, retries, and reports TH_SINK_WRITABLE once it stores again */
 
 /* Metric types for th_host_api.metric() */
 #define TH_METRIC_COUNTER 1   /* value is added; must be >= 0 */
@@ -262,6 +267,10 @@ typedef struct th_audit_event {
   int64_t timestamp_ns;
   th_str service;   /* the stage or plugin that produced it */
   th_str data_json; /* the event itself, a JSON object */
+  /* ABI 1.1: the host numbers the events it gives one sink instance 1, 2, 3, ... in call order
+   * (a redelivered event gets a new number). A sink that sets TH_PLUGIN_FLAG_REPORTS_DURABLE
+   * names them in durable_up_to(). 0 from a 1.0 host (check TH_HAS_FIELD). */
+  uint64_t sequence;
 } th_audit_event;
 
 /* A position as the host's portfolio knows it (per agent and instrument). */
@@ -330,6 +339,24 @@ typedef struct th_host_api {
   /* Write an audit event (e.g. a strategy's decision with its reason). The host assigns the
    * event_id and timestamp; data_json must be a JSON object. */
   th_status (*emit_audit)(th_host *host, th_str event_type, th_str corr_id, th_str data_json);
+
+  /* ABI 1.1. Audit sink: says whether the sink can store events now (TH_SINK_WRITABLE or
+   * TH_SINK_UNAVAILABLE) and why (a short text for people, e.g. the I/O error; may be empty when
+   * writable). Call it on every change, from any thread (typically the sink's writer thread).
+   * While any sink is unavailable the host rejects new order intents (rule audit_unavailable),
+   * answers 503 on /healthz and /readyz naming the sink, and logs and counts the change; it
+   * resumes by itself on TH_SINK_WRITABLE. Copies `reason`. TH_INVALID_ARGUMENT for another
+   * state; TH_UNSUPPORTED from other kinds. A 1.0 sink never calls it: for such a sink the host
+   * takes a failing on_audit_event() (other than TH_INVALID_ARGUMENT) as unavailable. */
+  th_status (*report_sink_state)(th_host *host, int32_t state, th_str reason);
+
+  /* ABI 1.1. Audit sink with TH_PLUGIN_FLAG_REPORTS_DURABLE: every event this instance was
+   * given with sequence <= `sequence` is stored durably (committed where a restart of the process
+   * finds it), or was a duplicate of one stored. Non-decreasing; call it after each commit, from
+   * any thread. The host acknowledges a bus message (JetStream ack) only once every sink has it
+   * durable. Events whose on_audit_event() failed may be passed over. TH_INVALID_ARGUMENT for a
+   * sequence the host never gave; TH_UNSUPPORTED from other kinds. */
+  th_status (*durable_up_to)(th_host *host, uint64_t sequence);
 } th_host_api;
 
 /* ---------------------------------------------------------------------------------------------
@@ -339,6 +366,10 @@ typedef struct th_instance th_instance; /* opaque, owned by the plugin */
 
 /* Descriptor flags */
 #define TH_PLUGIN_FLAG_THREAD_SAFE 0x1u /* the host may call one instance from several threads */
+/* ABI 1.1, audit sinks: on_audit_event() only queues the event (TH_OK = accepted, not yet stored);
+ * the sink reports what is stored with th_host_api.durable_up_to(). Without it, TH_OK from
+ * on_audit_event() means stored. A 1.1 host ignores the flag on a plugin stating abi_minor 0. */
+#define TH_PLUGIN_FLAG_REPORTS_DURABLE 0x2u
 
 typedef struct th_plugin_descriptor {
   uint32_t struct_size;
@@ -382,7 +413,10 @@ typedef struct th_plugin_descriptor {
   /* Optional, any kind: fills published by executors. */
   th_status (*on_fill)(th_instance *instance, const th_fill *fill);
 
-  /* Audit sink (required): an event to store. Must be idempotent on event_id. */
+  /* Audit sink (required): an event to store. Must be idempotent on event_id. TH_OK: stored
+   * (or, with TH_PLUGIN_FLAG_REPORTS_DURABLE, queued). TH_INVALID_ARGUMENT: this event can never
+   * be stored (the host logs and skips it). Any other failure: the sink cannot store now; the
+   * host holds the event and gives it again (ABI 1.1 hosts; see report_sink_state()). */
   th_status (*on_audit_event)(th_instance *instance, const th_audit_event *event);
 } th_plugin_descriptor;
 

@@ -9,7 +9,7 @@
 //   bool check_order(const th_order_intent&);   // false = rejected; call reject() first
 //   void on_order_intent(const th_order_intent&);
 //   void on_fill(const th_fill&);
-//   void on_audit_event(const th_audit_event&);
+//   void on_audit_event(const th_audit_event&);  // throw std::invalid_argument for a bad event
 //
 // then export it once per library:
 //
@@ -25,6 +25,7 @@
 
 #include <exception>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -173,11 +174,18 @@ template <class T> struct Adapter {
       return TH_OK;
     });
   }
+  // std::invalid_argument from a sink means "this event can never be stored" (the host skips
+  // it); any other exception "cannot store now" (the host holds the event and retries).
   static th_status on_audit_event(th_instance *i, const th_audit_event *e) noexcept {
-    return guarded(i, [&] {
+    try {
       self(i)->on_audit_event(*e);
       return TH_OK;
-    });
+    } catch (const std::invalid_argument &error) {
+      set_error(base(i), error.what());
+      return TH_INVALID_ARGUMENT;
+    } catch (...) {
+      return guarded(i, [] () -> th_status { throw; });
+    }
   }
 
   static th_plugin_descriptor describe(int32_t kind, uint32_t flags, th_str name, th_str version,

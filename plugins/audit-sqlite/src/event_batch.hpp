@@ -11,8 +11,10 @@ namespace th::audit {
 
 class EventBatch {
 public:
-  void add(const EventView &e) {
+  // `sequence` is the host's number for the event (th_audit_event.sequence; 0 from a 1.0 host).
+  void add(const EventView &e, uint64_t sequence = 0) {
     Entry entry;
+    entry.sequence = sequence;
     entry.start = bytes_.size();
     size_t field = 0;
     for (std::string_view part :
@@ -24,6 +26,7 @@ public:
   }
 
   size_t size() const { return entries_.size(); }
+  uint64_t sequence(size_t i) const { return entries_[i].sequence; }
   bool empty() const { return entries_.empty(); }
   void clear() {
     bytes_.clear();
@@ -48,6 +51,7 @@ public:
 
 private:
   struct Entry {
+    uint64_t sequence;
     size_t start;
     size_t ends[6]; // end of each field, relative to start
   };

@@ -2,14 +2,14 @@
 
 namespace th::audit {
 
-bool EventQueue::push(const EventView &event) {
+bool EventQueue::push(const EventView &event, uint64_t sequence) {
   std::unique_lock lock(mutex_);
   not_full_.wait(lock, [&] { return closed_ || queued_.size() < capacity_; });
   if (closed_)
     return false;
   if (queued_.empty())
     oldest_ = Clock::now();
-  queued_.add(event);
+  queued_.add(event, sequence);
   // Wake the writer only when it has something new to decide on.
   size_t n = queued_.size();
   bool wake = n == 1 || n == batch_wanted_ || n == capacity_;
@@ -46,6 +46,13 @@ void EventQueue::close() {
   }
   not_empty_.notify_all();
   not_full_.notify_all();
+  closed_cv_.notify_all();
+}
+
+bool EventQueue::wait_closed(Clock::duration duration) {
+  std::unique_lock lock(mutex_);
+  closed_cv_.wait_for(lock, duration, [&] { return closed_; });
+  return closed_;
 }
 
 } // namespace th::audit

@@ -18,7 +18,7 @@ public:
   explicit EventQueue(size_t capacity) : capacity_(capacity) {}
 
   // Copies the event in; blocks while the queue is full. Returns false (keeping nothing) once closed.
-  bool push(const EventView &event);
+  bool push(const EventView &event, uint64_t sequence = 0);
 
   // Waits until an event is queued, the queue is closed, or `wake_by` passes (never for
   // time_point::max()). With events queued,
@@ -29,9 +29,12 @@ public:
   // Wakes everyone; later pushes fail; take() still drains what is queued.
   void close();
 
+  // Waits up to `duration` or until close(); true when closed (the writer's pause between retries).
+  bool wait_closed(Clock::duration duration);
+
 private:
   std::mutex mutex_;
-  std::condition_variable not_empty_, not_full_;
+  std::condition_variable not_empty_, not_full_, closed_cv_;
   EventBatch queued_;
   Clock::time_point oldest_;
   size_t capacity_;

@@ -51,7 +51,9 @@ SinkParams parse_sink_params(std::string_view params_json) {
                                 "signing_key",
                                 "checkpoint_file",
                                 "queue_capacity",
-                                "wal_checkpoint_pages"};
+                                "wal_checkpoint_pages",
+                                "busy_timeout_ms",
+                                "retry_max_ms"};
   for (auto it = p.begin(); it != p.end(); ++it)
     if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
       bad(it.key(), "unknown param");
@@ -86,6 +88,10 @@ SinkParams parse_sink_params(std::string_view params_json) {
       p.contains("checkpoint_file") ? text(p, "checkpoint_file") : s.path + ".checkpoints.jsonl";
   s.queue_capacity = positive_integer(p, "queue_capacity", s.queue_capacity);
   s.wal_checkpoint_pages = positive_integer(p, "wal_checkpoint_pages", s.wal_checkpoint_pages);
+  s.busy_timeout = std::chrono::milliseconds(
+      positive_integer(p, "busy_timeout_ms", static_cast<uint64_t>(s.busy_timeout.count()), 0));
+  s.retry_max = std::chrono::milliseconds(
+      positive_integer(p, "retry_max_ms", static_cast<uint64_t>(s.retry_max.count())));
   return s;
 }
 

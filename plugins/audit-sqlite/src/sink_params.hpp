@@ -24,6 +24,10 @@ struct SinkParams {
   std::string checkpoint_file; // default: path + ".checkpoints.jsonl"
   size_t queue_capacity = 65536;
   size_t wal_checkpoint_pages = 4096; // WAL length (pages) that starts a background checkpoint
+  // How long a transaction waits for another connection's lock before the sink reports itself
+  // unavailable (and retries), and the longest pause between retries of a failed commit.
+  std::chrono::milliseconds busy_timeout{5000};
+  std::chrono::milliseconds retry_max{2000};
 };
 
 // Throws std::invalid_argument naming the offending param.

@@ -6,6 +6,7 @@
 #include "audit_chain/sqlite.hpp"
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 namespace th::audit {
@@ -39,6 +40,7 @@ StoredRow read_row(const Statement &s) {
 struct SourcedCheckpoint {
   Checkpoint checkpoint;
   std::string source; // "checkpoints table" or the sidecar path
+  bool in_table = false;
 };
 
 // Where a row whose link is broken was originally written: follow previous_hash back to a row
@@ -109,6 +111,8 @@ std::string_view problem_name(Problem p) {
     return "bad_signature";
   case Problem::malformed:
     return "malformed";
+  case Problem::missing_checkpoint:
+    return "missing_checkpoint";
   }
   return "unknown";
 }
@@ -126,7 +130,7 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
     // checkpoint's transaction committed, so every line read here is visible in the snapshot.
     if (options.checkpoint_file)
       for (auto &c : read_checkpoint_file(*options.checkpoint_file))
-        checkpoints.push_back({std::move(c), *options.checkpoint_file});
+        checkpoints.push_back({std::move(c), *options.checkpoint_file, false});
   } catch (const std::exception &e) {
     throw Unreadable(e.what());
   }
@@ -149,12 +153,17 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
   };
 
   try {
+    report.sidecar_checkpoints = checkpoints.size();
+    std::set<uint64_t> table_positions;
     Statement table(db, "SELECT chain_position, hash, signature, public_key, signed_at FROM checkpoints");
-    while (table.step())
+    while (table.step()) {
       checkpoints.push_back(
           {Checkpoint{static_cast<uint64_t>(table.int64(0)), std::string(table.text(1)),
                       std::string(table.text(2)), std::string(table.text(3)), std::string(table.text(4))},
-           "checkpoints table"});
+           "checkpoints table", true});
+      table_positions.insert(checkpoints.back().checkpoint.chain_position);
+    }
+    report.table_checkpoints = checkpoints.size() - report.sidecar_checkpoints;
     std::stable_sort(checkpoints.begin(), checkpoints.end(), [](auto &a, auto &b) {
       return a.checkpoint.chain_position < b.checkpoint.chain_position;
     });
@@ -236,6 +245,12 @@ VerifyReport verify(const std::string &db_path, const VerifyOptions &options) {
                 "checkpoint at position " + std::to_string(position) + " in the " + c.source +
                     " signed hash " + c.checkpoint.hash + " but the row there has hash " + previous +
                     " (the chain was rewritten or rolled back at or before this position)");
+        // The writer appends a sidecar line only after its checkpoint row committed, so the
+        // table holds every checkpoint the sidecar has (and may hold more after a crash).
+        else if (!c.in_table && !table_positions.count(position))
+          found(position, Problem::missing_checkpoint,
+                "checkpoint at position " + std::to_string(position) + " in the " + c.source +
+                    " is not in the database's checkpoints table (checkpoint rows were deleted)");
       }
     }
 

@@ -20,6 +20,7 @@ enum class Problem {
   checkpoint_mismatch, // the row at a checkpoint's position has another hash (rewritten/rolled back)
   bad_signature,       // a checkpoint's signature does not verify with the trusted public key
   malformed,           // a row field is missing or not of the stored form
+  missing_checkpoint,  // the sidecar has a checkpoint the checkpoints table lacks (rows deleted)
 };
 
 std::string_view problem_name(Problem); // "hash_mismatch", "broken_link", ...
@@ -38,6 +39,8 @@ struct VerifyOptions {
 struct VerifyReport {
   uint64_t rows = 0;          // rows read
   uint64_t checkpoints = 0;   // checkpoints checked (table + sidecar)
+  uint64_t table_checkpoints = 0;   // of which in the database's checkpoints table
+  uint64_t sidecar_checkpoints = 0; // of which in the sidecar file
   uint64_t head_position = 0; // last row's position (0 when empty)
   std::string head_hash;      // last row's stored hash (genesis when empty)
   bool signatures_checked = false;
