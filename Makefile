@@ -16,8 +16,22 @@ DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
 # Extra tools for benchmarks and packaging checks.
 BENCH_PACKAGES   := wrk nginx-light
 PACKAGE_PACKAGES := rpm rpmlint lintian abigail-tools systemd man-db dpkg-dev file
+# Fuzzing (libFuzzer is clang's) and static checks; see docs/testing.md.
+CLANG_PACKAGES := clang libclang-rt-14-dev
+LINT_PACKAGES  := clang-tidy clang-format
 
-.PHONY: all deps build runtime run test soak bench package package-test format clean
+# Instrumented builds, each in its own directory.
+ASAN_DIR     ?= build-asan
+TSAN_DIR     ?= build-tsan
+FUZZ_DIR     ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := webhook json_codec canonical_json deployment http_request
+# Sources the format and lint checks cover (tests/abi-v1.0 is a frozen copy of the 1.0 header).
+CHECKED_SOURCES = $$(git ls-files 'host/*' 'plugin-api/*' 'plugins/*' 'tests/*' 'bench/*' 'examples/*' \
+  | grep -E '\.(c|h|cpp|hpp)$$' | grep -v '^tests/abi-v1.0/')
+
+.PHONY: all deps build runtime run test soak bench package package-test format format-check lint fuzz \
+  test-sanitize test-tsan clean
 
 all: build
 
@@ -75,5 +89,42 @@ package-test: package
 format:
 	find host plugin-api plugins tests bench examples -name '*.[ch]pp' -o -name '*.[ch]' | xargs clang-format -i
 
+# Fails when a file differs from .clang-format's style (`make format` rewrites them).
+format-check:
+	$(call install_missing,$(LINT_PACKAGES))
+	@echo $(CHECKED_SOURCES) | xargs clang-format --dry-run -Werror
+
+# clang-tidy with .clang-tidy over the project's .cpp files, from build/'s compile_commands.json.
+lint: build
+	$(call install_missing,$(LINT_PACKAGES))
+	run-clang-tidy-14 -p $(BUILD_DIR) -quiet -warnings-as-errors='*' \
+	  '^$(CURDIR)/(host|plugins|plugin-api|tests|bench|examples)/.*\.(c|cpp)$$'
+
+# Every fuzz target for FUZZ_SECONDS each (libFuzzer, ASan, UBSan, leak checks): fails on any
+# crash, leak or sanitizer report, leaving the input in $(FUZZ_DIR)/artifacts/.
+fuzz: deps
+	$(call install_missing,$(CLANG_PACKAGES))
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRADEHOST_FUZZ=ON \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	./scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer (gcc).
+test-sanitize: deps
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRADEHOST_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 1200
+
+# The bus and hot-reload tests with ThreadSanitizer (gcc): data races and lock-order problems.
+TSAN_TESTS := embedded_bus_test hot_reload_test
+test-tsan: deps
+	cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRADEHOST_SANITIZE=thread >/dev/null
+	cmake --build $(TSAN_DIR) -j $(JOBS) --target $(TSAN_TESTS)
+	for t in $(TSAN_TESTS); do \
+	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 setarch $$(uname -m) -R $(TSAN_DIR)/bin/$$t || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)

@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "config/deployment.hpp"
+#include "loader/plugin_allowlist.hpp"
 #include "loader/plugin_registry.hpp"
 #include "observability/log.hpp"
 
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 namespace th::cli {
 namespace {
@@ -19,7 +21,8 @@ constexpr const char *usage =
     "usage: tradehost plugins -c FILE [--json]\n"
     "\n"
     "Loads every *.so in the deployment's plugin_dirs and lists the plugins (name, kind,\n"
-    "version, ABI, SHA-256 prefix, path) and the files refused with the reason.\n"
+    "version, ABI, SHA-256 prefix, path) and the files refused with the reason. With a\n"
+    "plugin_allowlist, a library it does not admit is refused before it is mapped.\n"
     "\n"
     "  -c, --config FILE  deployment file\n"
     "      --json         print {\"plugins\": [...], \"refused\": [...]} instead of a table\n";
@@ -105,6 +108,18 @@ int plugins_command(const Args &args) {
   // The listing is the output; per-plugin log lines would only repeat it on stderr.
   log::set_level(log::Level::error);
   PluginRegistry registry;
+  // The deployment's allowlist judges each library before it is mapped, as the host does: an
+  // unlisted, tampered or unsigned library runs no code here either and is listed as refused.
+  std::optional<TemporaryPluginCache> cache;
+  if (plugin_allowlist(deployment).enabled()) {
+    try {
+      cache.emplace();
+    } catch (const std::exception &e) {
+      std::cerr << "tradehost plugins: " << e.what() << '\n';
+      return 1;
+    }
+    registry.set_load_options(load_options_for(deployment, cache->path()));
+  }
   registry.scan(deployment.plugin_dirs);
   const auto libraries = registry.libraries();
   const auto refused = registry.refusals();

@@ -98,11 +98,15 @@ std::vector<std::string> kill_switch_files(const Deployment &d) {
   return files;
 }
 
+// The admin section the endpoints check, swapped whole by a reload (token rotation).
+using AdminSection = std::atomic<std::shared_ptr<const nlohmann::json>>;
+
 // Admin endpoints need `Authorization: Bearer <admin.token>`; without a configured token they
 // are off. Returns the refusal, or nullopt when the caller may proceed.
-std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const Deployment &d,
+std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const AdminSection &section,
                                          const char *token_field) {
-  std::string token = d.admin.value(token_field, d.admin.value("token", ""));
+  const std::shared_ptr<const nlohmann::json> admin = section.load();
+  std::string token = admin->value(token_field, admin->value("token", ""));
   if (token.empty())
     return json_error(403, "admin endpoints are disabled: set admin.token");
   std::string_view auth = req.header("Authorization");
@@ -113,9 +117,9 @@ std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const Deploymen
   return std::nullopt;
 }
 
-void add_reload_route(gateway::Gateway &gw, Runtime &rt, HotReload &reload, std::string config_path) {
-  gw.add_route("POST", "/admin/reload", [&rt, &reload, config_path](const HttpRequest &req) {
-    if (auto refusal = refuse_admin(req, rt.deployment, "token"))
+void add_reload_route(gateway::Gateway &gw, const AdminSection &admin, HotReload &reload, std::string config_path) {
+  gw.add_route("POST", "/admin/reload", [&admin, &reload, config_path](const HttpRequest &req) {
+    if (auto refusal = refuse_admin(req, admin, "token"))
       return *refusal;
     auto r = reload.reload(config_path);
     HttpResponse response =
@@ -126,7 +130,7 @@ void add_reload_route(gateway::Gateway &gw, Runtime &rt, HotReload &reload, std:
   });
 }
 
-void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
+void add_host_routes(gateway::Gateway &gw, Runtime &rt, const AdminSection &admin) {
   gw.add_route("GET", "/positions", [&rt](const HttpRequest &) { return json_ok(rt.portfolio.snapshot()); });
 
   gw.add_route("GET", "/audit/head", [&rt](const HttpRequest &) {
@@ -176,8 +180,8 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt) {
 
   // POST /admin/kill-switch {"enabled": true|false}, with `Authorization: Bearer <admin token>`.
   // It creates or removes the risk chain's kill-switch files, which risk-limits watches.
-  gw.add_route("POST", "/admin/kill-switch", [&rt](const HttpRequest &req) {
-    if (auto refusal = refuse_admin(req, rt.deployment, "kill_switch_token"))
+  gw.add_route("POST", "/admin/kill-switch", [&rt, &admin](const HttpRequest &req) {
+    if (auto refusal = refuse_admin(req, admin, "kill_switch_token"))
       return *refusal;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean())
@@ -210,11 +214,44 @@ struct Service::State {
   std::string listen;
   std::string config_path;
   std::atomic<bool> running{false};
+  AdminSection admin;
+  nlohmann::json started_gateway; // the gateway section the server was built from
   std::unique_ptr<HotReload> reload;
   std::unique_ptr<DurableAcceptance> acceptance; // embedded bus: the gateway's inbox
   std::unique_ptr<gateway::Gateway> gateway;
   bool stopped = false;
 };
+
+// What a reload applies without a restart: the admin tokens, and the gateway's sources (secrets,
+// passphrases and allow_ips rotate; secret files are read again). Connections and requests in
+// progress are untouched.
+void Service::add_live_sections() {
+  State &s = *state_;
+  s.reload->add_live_section("admin", [&s](const Deployment &next) {
+    auto admin = std::make_shared<const nlohmann::json>(next.admin);
+    HotReload::LiveChange change;
+    if (*admin != *s.admin.load())
+      change.changes.push_back("admin tokens replaced");
+    change.apply = [&s, admin] { s.admin.store(admin); };
+    return change;
+  });
+  if (!(s.roles & role_gateway))
+    return;
+  s.reload->add_live_section("gateway", [&s](const Deployment &next) {
+    auto config = std::make_shared<gateway::GatewayConfig>(gateway::parse_gateway_config(next)); // throws
+    auto without_sources = [](nlohmann::json section) {
+      if (section.is_object())
+        section.erase("sources");
+      return section;
+    };
+    HotReload::LiveChange change;
+    change.changes = s.gateway->source_changes(*config);
+    if (without_sources(next.gateway) != without_sources(s.started_gateway))
+      change.notes.push_back("gateway settings other than sources changed: take effect after a restart");
+    change.apply = [&s, config] { s.gateway->replace_sources(*config); };
+    return change;
+  });
+}
 
 Service::Service(Runtime &rt, unsigned roles, std::string listen)
     : state_(std::make_unique<State>(rt, roles, std::move(listen))) {}
@@ -247,8 +284,11 @@ void Service::start() {
   s.acceptance = make_acceptance(rt.deployment, s.roles, *rt.bus, *rt.pipeline);
   Bus &gateway_bus = s.acceptance ? s.acceptance->gateway_bus() : *rt.bus;
   s.gateway = std::make_unique<gateway::Gateway>(std::move(config), gateway_bus, rt.metrics, std::move(options));
-  add_host_routes(*s.gateway, rt);
-  add_reload_route(*s.gateway, rt, *s.reload, s.config_path);
+  s.admin.store(std::make_shared<const nlohmann::json>(rt.deployment.admin));
+  s.started_gateway = rt.deployment.gateway;
+  add_live_sections();
+  add_host_routes(*s.gateway, rt, s.admin);
+  add_reload_route(*s.gateway, s.admin, *s.reload, s.config_path);
   rt.pipeline->start();
   rt.bus->start();
   s.running = true;

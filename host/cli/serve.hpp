@@ -26,6 +26,7 @@ public:
 
 private:
   struct State;
+  void add_live_sections(); // what a reload applies without a restart
   std::unique_ptr<State> state_;
 };
 

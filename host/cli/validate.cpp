@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "config/deployment.hpp"
+#include "loader/plugin_allowlist.hpp"
 #include "loader/plugin_params.hpp"
 #include "loader/plugin_registry.hpp"
 #include "observability/log.hpp"
@@ -11,6 +12,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 namespace th::cli {
 
@@ -110,6 +112,12 @@ int validate_command(const Args &args) {
   try {
     Deployment deployment = load_deployment(outcome.file);
     PluginRegistry registry;
+    // Libraries the allowlist does not admit are never mapped (their code would run at load).
+    std::optional<TemporaryPluginCache> cache;
+    if (plugin_allowlist(deployment).enabled()) {
+      cache.emplace();
+      registry.set_load_options(load_options_for(deployment, cache->path()));
+    }
     registry.scan(deployment.plugin_dirs);
     for (auto &refusal : registry.refusals())
       outcome.warnings.push_back(refusal_text(refusal));

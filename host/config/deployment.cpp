@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -36,13 +37,18 @@ SourceLocation Deployment::locate(std::string_view json_pointer) const {
 
 namespace {
 
-std::string read_file(const std::filesystem::path &path) {
+// At most `limit` bytes and one more, so an oversized file is refused without reading it all.
+std::string read_file(const std::filesystem::path &path, size_t limit = SIZE_MAX - 1) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw std::runtime_error(std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text;
+  char buffer[64 * 1024];
+  while (text.size() <= limit && in.read(buffer, sizeof buffer).gcount() > 0)
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+  if (text.size() > limit + 1)
+    text.resize(limit + 1);
+  return text;
 }
 
 const JsonSchema &deployment_schema_for(const std::filesystem::path &path,
@@ -219,7 +225,7 @@ Deployment load_deployment_text(const std::string &yaml_text, const std::string 
 Deployment load_deployment(const std::string &path) {
   std::string text;
   try {
-    text = read_file(path);
+    text = read_file(path, YamlLimits{}.max_document_bytes);
   } catch (const std::exception &e) {
     throw ConfigErrors({{{path, "", 0, 0}, std::string("cannot read the deployment: ") + e.what()}});
   }

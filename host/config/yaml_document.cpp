@@ -54,16 +54,20 @@ const std::string core_tag = "tag:yaml.org,2002:";
 
 class Reader {
 public:
-  Reader(const std::string &file, const EnvLookup &env, YamlDocument &out)
-      : file_(file), env_(env), out_(out) {}
+  Reader(const std::string &file, const EnvLookup &env, const YamlLimits &limits, YamlDocument &out)
+      : file_(file), env_(env), limits_(limits), out_(out) {}
 
   json convert(const YAML::Node &node, const std::string &pointer, const std::string &path,
                const YAML::Mark &where) {
     record(pointer, path, where);
+    charge(path, where, pointer.size());
     switch (node.Type()) {
-    case YAML::NodeType::Map:
+    case YAML::NodeType::Map: {
+      Nesting nesting(*this, path, where);
       return convert_map(node, pointer, path);
+    }
     case YAML::NodeType::Sequence: {
+      Nesting nesting(*this, path, where);
       json array = json::array();
       size_t index = 0;
       for (const YAML::Node &item : node) {
@@ -74,14 +78,45 @@ public:
       }
       return array;
     }
-    case YAML::NodeType::Scalar:
-      return convert_scalar(node, pointer);
+    case YAML::NodeType::Scalar: {
+      json value = convert_scalar(node, pointer);
+      if (value.is_string())
+        charge(path, where, value.get_ref<const std::string &>().size());
+      return value;
+    }
     default:
       return nullptr;
     }
   }
 
 private:
+  // One more value of `bytes` of text (its key path included): stops at a limit, naming where.
+  void charge(const std::string &path, const YAML::Mark &where, size_t bytes) {
+    text_bytes_ += bytes;
+    if (++values_ > limits_.max_values)
+      throw ConfigErrors({{location(path, where), "more than " + std::to_string(limits_.max_values) +
+                                                      " values once aliases are expanded (an alias bomb?)"}});
+    if (text_bytes_ > limits_.max_text_bytes)
+      throw ConfigErrors({{location(path, where), "more than " + std::to_string(limits_.max_text_bytes) +
+                                                      " bytes of text once aliases and ${VAR} are expanded"}});
+  }
+
+  // Depth of the mapping or sequence being read; the conversion recurses, so it is bounded.
+  class Nesting {
+  public:
+    Nesting(Reader &reader, const std::string &path, const YAML::Mark &where) : reader_(reader) {
+      if (++reader_.depth_ > reader_.limits_.max_depth)
+        throw ConfigErrors({{reader_.location(path, where),
+                             "nested deeper than " + std::to_string(reader_.limits_.max_depth) + " levels"}});
+    }
+    ~Nesting() { --reader_.depth_; }
+    Nesting(const Nesting &) = delete;
+    Nesting &operator=(const Nesting &) = delete;
+
+  private:
+    Reader &reader_;
+  };
+
   static bool usable(const YAML::Mark &m) { return m.line >= 0 && m.column >= 0; }
   static bool before(const YAML::Mark &a, const YAML::Mark &b) {
     return a.line < b.line || (a.line == b.line && a.column < b.column);
@@ -185,12 +220,21 @@ private:
 
   const std::string &file_;
   const EnvLookup &env_;
+  const YamlLimits &limits_;
   YamlDocument &out_;
+  size_t values_ = 0;
+  size_t text_bytes_ = 0;
+  size_t depth_ = 0;
 };
 
 } // namespace
 
-YamlDocument read_yaml_document(std::string_view text, const std::string &file, const EnvLookup &env) {
+YamlDocument read_yaml_document(std::string_view text, const std::string &file, const EnvLookup &env,
+                                const YamlLimits &limits) {
+  if (text.size() > limits.max_document_bytes)
+    throw ConfigErrors({{{file, "", 0, 0},
+                         "larger than " + std::to_string(limits.max_document_bytes) +
+                             " bytes, the most a deployment file may hold"}});
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
@@ -201,7 +245,7 @@ YamlDocument read_yaml_document(std::string_view text, const std::string &file, 
   }
   YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   YamlDocument out;
-  Reader reader(file, env, out);
+  Reader reader(file, env, limits, out);
   out.value = reader.convert(root, "", "", root.Mark());
   // A second document would be silently ignored: say so instead.
   if (documents.size() > 1) {

@@ -33,13 +33,9 @@ JsonSchema load_schema(const GatewayConfig &config, const GatewayOptions &option
                              "' is unusable: " + e.what());
   }
 }
-} // namespace
 
-Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOptions options)
-    : config_(std::move(config)), bus_(bus), metrics_(metrics), options_(std::move(options)) {
-  webhooks_ = std::make_unique<WebhookHandler>(config_, load_schema(config_, options_), bus_, metrics_,
-                                               options_.clock);
-  for (const auto &[name, source] : config_.sources)
+void warn_dev_secrets(const std::map<std::string, SourceConfig, std::less<>> &sources) {
+  for (const auto &[name, source] : sources)
     if (source.uses_dev_default())
       log::warn(
           "gateway_dev_secret",
@@ -47,6 +43,14 @@ Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOption
            {"message", "source '" + name + "' uses the development default secret or passphrase; set " +
                            (source.auth == AuthMode::hmac ? "TRADEHOST_WEBHOOK_SECRET" : "its passphrase") +
                            " before exposing the gateway"}});
+}
+} // namespace
+
+Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOptions options)
+    : config_(std::move(config)), bus_(bus), metrics_(metrics), options_(std::move(options)) {
+  webhooks_ = std::make_unique<WebhookHandler>(config_, load_schema(config_, options_), bus_, metrics_,
+                                               options_.clock);
+  warn_dev_secrets(config_.sources);
 
   HttpServerOptions server_options = config_.server;
   server_options.on_body_too_large = [this](const HttpRequest &r) {
@@ -127,6 +131,27 @@ void Gateway::stop() {
     return;
   server_->stop();
   log::info("gateway_stopped");
+}
+
+std::vector<std::string> Gateway::source_changes(const GatewayConfig &next) const {
+  std::vector<std::string> changes;
+  auto now = webhooks_->sources();
+  for (const auto &[name, source] : next.sources) {
+    auto it = now.find(name);
+    if (it == now.end())
+      changes.push_back("gateway source '" + name + "' added");
+    else if (!(it->second == source))
+      changes.push_back("gateway source '" + name + "' updated");
+  }
+  for (const auto &[name, source] : now)
+    if (!next.sources.count(name))
+      changes.push_back("gateway source '" + name + "' removed");
+  return changes;
+}
+
+void Gateway::replace_sources(const GatewayConfig &next) {
+  webhooks_->replace_sources(next.sources);
+  warn_dev_secrets(next.sources);
 }
 
 void Gateway::set_ready(bool ready) {

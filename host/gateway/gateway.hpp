@@ -74,7 +74,16 @@ public:
 
   uint16_t port() const;
   uint16_t tls_port() const;
+  // The configuration the gateway started with (sources: see replace_sources()).
   const GatewayConfig &config() const { return config_; }
+
+  // Secret rotation without a restart: the sources of `next` (secrets, passphrases, allow_ips,
+  // rate limits, mappings, sources added or removed) serve every request from now on; requests
+  // in progress finish with the sources they started with and no connection is dropped. Other
+  // settings of `next` need a restart and are not applied. source_changes() says what would
+  // change (source names only, never a secret).
+  std::vector<std::string> source_changes(const GatewayConfig &next) const;
+  void replace_sources(const GatewayConfig &next);
 
 private:
   HttpResponse healthz() const;

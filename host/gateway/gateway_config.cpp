@@ -82,15 +82,18 @@ private:
   const Locator &locate_;
 };
 
+// A secret is at most this long (a file holding more is not a secret file).
+constexpr size_t maximum_secret_bytes = 4096;
+
 std::string read_secret_file(const std::string &path, std::string &error) {
   std::ifstream in(path);
   if (!in) {
     error = "cannot read secret file '" + path + "'";
     return {};
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  std::string s(maximum_secret_bytes + 2, '\0'); // room for a final newline, and one byte more
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  s.resize(static_cast<size_t>(in.gcount()));
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
     s.pop_back();
   if (s.empty())
@@ -155,9 +158,15 @@ SourceConfig parse_source(Reader &r, const std::string &name, const json &spec, 
   for (size_t i = 0; i < s.secrets.size(); ++i)
     if (s.secrets[i].empty())
       r.fail(pointer + "/secrets/" + std::to_string(i), "is empty");
+    else if (s.secrets[i].size() > maximum_secret_bytes)
+      r.fail(pointer + "/secrets/" + std::to_string(i),
+             "is longer than " + std::to_string(maximum_secret_bytes) + " bytes");
   for (size_t i = 0; i < s.passphrases.size(); ++i)
     if (s.passphrases[i].empty())
       r.fail(pointer + "/passphrases/" + std::to_string(i), "is empty");
+    else if (s.passphrases[i].size() > maximum_secret_bytes)
+      r.fail(pointer + "/passphrases/" + std::to_string(i),
+             "is longer than " + std::to_string(maximum_secret_bytes) + " bytes");
   s.passphrase_field = r.get<std::string>(spec, pointer, "passphrase_field").value_or("passphrase");
   if (s.auth == AuthMode::hmac && s.secrets.empty())
     r.fail(pointer, "source '" + name + "' uses hmac auth but has no secrets or secret_files");

@@ -28,6 +28,7 @@ struct FieldMapping {
   bool upper = false;                     // upper-case a string value
   bool lower = false;                     // lower-case a string value
   bool number = false;                    // convert a numeric string to a number
+  bool operator==(const FieldMapping &) const = default;
 };
 
 enum class AuthMode { hmac, passphrase };
@@ -47,6 +48,7 @@ struct SourceConfig {
 
   // True when a secret or passphrase is a known development default (warned about at start-up).
   bool uses_dev_default() const;
+  bool operator==(const SourceConfig &) const = default; // a reload swaps in sources that differ
 };
 
 struct GatewayConfig {

@@ -92,9 +92,9 @@ TimeNs now_ns() {
 } // namespace
 
 struct WebhookHandler::Source {
-  const SourceConfig *config = nullptr; // null for the unknown-source bucket
+  const SourceConfig *config = nullptr; // in its Sources; null for the unknown-source bucket
   std::string name;
-  std::unique_ptr<TokenBucket> bucket;
+  std::shared_ptr<TokenBucket> bucket; // kept across replace_sources() while the limit is the same
   std::array<prometheus::Counter *, status_count> received{};
   prometheus::Counter *rate_limited = nullptr;
   std::vector<WebhookSigner> signers;                      // one per active secret
@@ -102,6 +102,11 @@ struct WebhookHandler::Source {
   std::set<std::string, std::less<>> allowed;
 
   void count(Status s) { received[s]->Increment(); }
+};
+
+struct WebhookHandler::Sources {
+  std::map<std::string, SourceConfig, std::less<>> configs;
+  std::map<std::string, std::unique_ptr<Source>, std::less<>> by_name;
 };
 
 std::string WebhookHandler::mint_corr_id(std::string_view source) {
@@ -153,34 +158,61 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
     };
   if (!clock_.steady)
     clock_.steady = [] { return std::chrono::steady_clock::now(); };
-  auto make = [&](const SourceConfig *sc, const std::string &name) {
-    auto s = std::make_unique<Source>();
-    s->config = sc;
-    s->name = name;
-    for (size_t i = 0; i < status_count; ++i)
-      s->received[i] =
-          &metrics.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
-    if (sc) {
-      s->bucket = std::make_unique<TokenBucket>(sc->rate_per_s, sc->burst, clock_.steady());
-      s->rate_limited = &metrics.gateway_rate_limit_exceeded.Add({{"client", name}});
-      for (auto &secret : sc->secrets)
-        s->signers.emplace_back(secret);
-      for (auto &p : sc->passphrases)
-        s->passphrase_digests.push_back(sha256(p));
-      s->allowed.insert(sc->allow_ips.begin(), sc->allow_ips.end());
-    }
-    return s;
-  };
-  for (auto &[name, sc] : config.sources)
-    sources_.emplace(name, make(&sc, name));
-  unknown_source_ = make(nullptr, "_unknown");
+  sources_.store(make_sources(config.sources, nullptr));
+  unknown_source_ = std::make_unique<Source>();
+  unknown_source_->name = "_unknown";
+  for (size_t i = 0; i < status_count; ++i)
+    unknown_source_->received[i] =
+        &metrics.gateway_webhooks_received.Add({{"source", "_unknown"}, {"status", status_names[i]}});
 }
 
 WebhookHandler::~WebhookHandler() = default;
 
-WebhookHandler::Source *WebhookHandler::find_source(std::string_view name) {
-  auto it = sources_.find(name);
-  return it == sources_.end() ? nullptr : it->second.get();
+std::shared_ptr<const WebhookHandler::Sources>
+WebhookHandler::make_sources(const std::map<std::string, SourceConfig, std::less<>> &configs,
+                             const Sources *previous) {
+  auto set = std::make_shared<Sources>();
+  set->configs = configs;
+  for (auto &[name, sc] : set->configs) {
+    auto s = std::make_unique<Source>();
+    s->config = &sc;
+    s->name = name;
+    for (size_t i = 0; i < status_count; ++i)
+      s->received[i] = &metrics_.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
+    s->rate_limited = &metrics_.gateway_rate_limit_exceeded.Add({{"client", name}});
+    // The same limit keeps its bucket: a reload neither refills nor empties it.
+    if (previous)
+      if (auto old = previous->by_name.find(name); old != previous->by_name.end() &&
+                                                    old->second->config->rate_per_s == sc.rate_per_s &&
+                                                    old->second->config->burst == sc.burst)
+        s->bucket = old->second->bucket;
+    if (!s->bucket)
+      s->bucket = std::make_shared<TokenBucket>(sc.rate_per_s, sc.burst, clock_.steady());
+    for (auto &secret : sc.secrets)
+      s->signers.emplace_back(secret);
+    for (auto &p : sc.passphrases)
+      s->passphrase_digests.push_back(sha256(p));
+    s->allowed.insert(sc.allow_ips.begin(), sc.allow_ips.end());
+    set->by_name.emplace(name, std::move(s));
+  }
+  return set;
+}
+
+void WebhookHandler::replace_sources(const std::map<std::string, SourceConfig, std::less<>> &sources) {
+  std::shared_ptr<const Sources> previous = sources_.load();
+  sources_.store(make_sources(sources, previous.get()));
+}
+
+std::map<std::string, SourceConfig, std::less<>> WebhookHandler::sources() const {
+  return sources_.load()->configs;
+}
+
+std::shared_ptr<WebhookHandler::Source> WebhookHandler::find_source(std::string_view name) const {
+  std::shared_ptr<const Sources> set = sources_.load();
+  auto it = set->by_name.find(name);
+  if (it == set->by_name.end())
+    return nullptr;
+  return std::shared_ptr<Source>(set, it->second.get()); // shares ownership of the whole set
 }
 
 HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, int http_status,
@@ -200,7 +232,8 @@ HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, in
 
 HttpResponse WebhookHandler::body_too_large(const HttpRequest &request) {
   auto name = request.path.substr(std::min(request.path.size(), prefix.size()));
-  Source *source = find_source(name);
+  std::shared_ptr<Source> held = find_source(name);
+  Source *source = held.get();
   return fail(source, mint_corr_id(name), 413, "GW-008",
               "request body over the limit of " + std::to_string(config_.server.max_body_bytes) + " bytes",
               json::array({{{"field", "body"},
@@ -234,7 +267,8 @@ void WebhookHandler::note_unknown_fields(const json &body, const std::string &co
 
 HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
-  Source *source = find_source(name);
+  std::shared_ptr<Source> held = find_source(name); // this request's sources, whatever a reload swaps in
+  Source *source = held.get();
   std::string corr_id = mint_corr_id(name); // sanitised, so an unknown name is safe too
   if (!source)
     return fail(nullptr, corr_id, 404, "GW-006",

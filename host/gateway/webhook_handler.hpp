@@ -12,6 +12,7 @@
 #include "gateway/replay_guard.hpp"
 #include "observability/metrics.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -45,13 +46,24 @@ public:
   // reduced to [A-Za-z0-9_-] (at most 40 characters).
   static std::string mint_corr_id(std::string_view source);
 
+  // Swaps in new sources (secrets, passphrases, allowlists, rate limits, mappings; sources added
+  // or removed) for every request that starts from now on; a request in progress finishes with
+  // the set it started with. Rate buckets and counters of a kept source carry over.
+  void replace_sources(const std::map<std::string, SourceConfig, std::less<>> &sources);
+  // The sources requests use now.
+  std::map<std::string, SourceConfig, std::less<>> sources() const;
+
 private:
   struct Source;
+  struct Sources; // one immutable set of sources, swapped whole
   struct Outcome;
   HttpResponse fail(Source *source, const std::string &corr_id, int http_status, std::string_view code,
                     std::string_view message, const nlohmann::json &errors = nlohmann::json::array());
   void note_unknown_fields(const nlohmann::json &body, const std::string &corr_id);
-  Source *find_source(std::string_view name);
+  // The source in the current set; the pointer keeps that set alive for the request.
+  std::shared_ptr<Source> find_source(std::string_view name) const;
+  std::shared_ptr<const Sources> make_sources(const std::map<std::string, SourceConfig, std::less<>> &configs,
+                                              const Sources *previous);
 
   const GatewayConfig &config_;
   JsonSchema schema_;
@@ -61,7 +73,7 @@ private:
   ReplayGuard replay_;
   IdempotencyStore idempotency_;
   IdempotencyStore ambiguous_requests_; // keyless signed requests whose 503 was ambiguous
-  std::map<std::string, std::unique_ptr<Source>, std::less<>> sources_;
+  std::atomic<std::shared_ptr<const Sources>> sources_;
   std::unique_ptr<Source> unknown_source_; // metrics for requests naming no configured source
   prometheus::Counter *replays_blocked_;
   prometheus::Counter *json_errors_;

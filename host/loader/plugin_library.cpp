@@ -8,8 +8,12 @@
 #include <openssl/evp.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <elf.h>
 #include <fstream>
@@ -157,22 +161,12 @@ std::string_view kind_name(int32_t kind) {
   }
 }
 
-std::string sha256_of_file(const std::filesystem::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read " + path.string());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("SHA-256 unavailable");
-  std::array<char, 64 * 1024> buffer;
-  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
-    if (in.eof())
-      break;
-  }
+namespace {
+
+std::string hex_digest(EVP_MD_CTX *ctx) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest.data(), &length);
+  EVP_DigestFinal_ex(ctx, digest.data(), &length);
   static const char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
@@ -183,10 +177,42 @@ std::string sha256_of_file(const std::filesystem::path &path) {
   return out;
 }
 
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+DigestContext sha256_context() {
+  DigestContext ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 unavailable");
+  return ctx;
+}
+
+} // namespace
+
+std::string sha256_of_bytes(std::string_view bytes) {
+  DigestContext ctx = sha256_context();
+  EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+  return hex_digest(ctx.get());
+}
+
+std::string sha256_of_file(const std::filesystem::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error("cannot read " + path.string());
+  DigestContext ctx = sha256_context();
+  std::array<char, 64 * 1024> buffer;
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+    if (in.eof())
+      break;
+  }
+  return hex_digest(ctx.get());
+}
+
 namespace {
 
-std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path,
-                                            const std::filesystem::path &reported) {
+// `sha256` is that of the bytes copied to `path` when known, else computed from the file.
+std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path, const std::filesystem::path &reported,
+                                            const std::string &sha256) {
   std::error_code fs_error;
   if (!std::filesystem::is_regular_file(path, fs_error))
     throw Refused{"not a regular file"};
@@ -283,7 +309,7 @@ std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path,
   }
 
   try {
-    identity.sha256 = sha256_of_file(path);
+    identity.sha256 = sha256.empty() ? sha256_of_file(path) : sha256;
   } catch (const std::exception &e) {
     throw Refused{e.what()};
   }
@@ -299,17 +325,84 @@ std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &
 
 namespace {
 
-// The private copy of file in cache_dir, named by content; written once, atomically.
-std::filesystem::path cached_copy(const std::filesystem::path &file, const std::filesystem::path &cache_dir,
-                                  const std::string &sha256) {
-  std::filesystem::create_directories(cache_dir);
-  auto copy = cache_dir / (file.stem().string() + "-" + sha256.substr(0, 16) + ".so");
-  if (!std::filesystem::exists(copy)) {
-    auto partial = copy;
-    partial += ".partial";
-    std::filesystem::copy_file(file, partial, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::rename(partial, copy);
+// A library is read into memory whole; far larger than any plugin is not one.
+constexpr uint64_t maximum_library_size = uint64_t{512} << 20;
+
+struct Descriptor {
+  int fd = -1;
+  ~Descriptor() {
+    if (fd >= 0)
+      ::close(fd);
   }
+};
+
+// The whole file through one descriptor: the one snapshot that is hashed, admitted, copied and
+// mapped, however the file changes meanwhile.
+std::string read_once(const std::filesystem::path &path) {
+  Descriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+  if (file.fd < 0)
+    throw Refused{std::string("cannot open: ") + std::strerror(errno)};
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode))
+    throw Refused{"not a regular file"};
+  if (static_cast<uint64_t>(st.st_size) > maximum_library_size)
+    throw Refused{"larger than " + std::to_string(maximum_library_size >> 20) + " MiB"};
+  std::string bytes;
+  bytes.reserve(static_cast<size_t>(st.st_size));
+  std::array<char, 64 * 1024> buffer;
+  for (;;) {
+    ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw Refused{std::string("cannot read: ") + std::strerror(errno)};
+    if (n == 0)
+      return bytes;
+    bytes.append(buffer.data(), static_cast<size_t>(n));
+    if (bytes.size() > maximum_library_size)
+      throw Refused{"larger than " + std::to_string(maximum_library_size >> 20) + " MiB"};
+  }
+}
+
+// Whether the file at path holds exactly these bytes.
+bool holds(const std::filesystem::path &path, std::string_view bytes) {
+  try {
+    return read_once(path) == bytes;
+  } catch (const Refused &) {
+    return false;
+  }
+}
+
+// The private copy of `bytes` in cache_dir, named by their SHA-256. An entry already there is
+// reused only when it holds these very bytes; otherwise a new file is written and renamed over
+// it, so no copy is ever changed in place (a mapped copy changed in place would change the code
+// running from it).
+std::filesystem::path cached_copy(std::string_view bytes, const std::string &stem,
+                                  const std::filesystem::path &cache_dir, const std::string &sha256) {
+  std::filesystem::create_directories(cache_dir);
+  std::error_code ignored; // only the host writes here
+  std::filesystem::permissions(cache_dir, std::filesystem::perms::owner_all, ignored);
+  auto copy = cache_dir / (stem + "-" + sha256 + ".so");
+  if (holds(copy, bytes))
+    return copy;
+  std::string partial = (cache_dir / ("." + stem + "-XXXXXX")).string();
+  Descriptor out{::mkstemp(partial.data())};
+  if (out.fd < 0)
+    throw std::runtime_error("cannot write the private copy in " + cache_dir.string() + ": " +
+                             std::strerror(errno));
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(out.fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      std::string why = std::strerror(errno);
+      ::unlink(partial.c_str());
+      throw std::runtime_error("cannot write the private copy " + partial + ": " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::fchmod(out.fd, S_IRUSR | S_IXUSR); // read-only: nothing rewrites a copy in place
+  std::filesystem::rename(partial, copy);
   return copy;
 }
 
@@ -324,18 +417,18 @@ std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &
     absolute = path;
   absolute = absolute.lexically_normal();
   try {
-    std::filesystem::path load_from = absolute;
-    if (options.admit || !options.cache_dir.empty()) {
-      if (!std::filesystem::is_regular_file(absolute, error))
-        throw Refused{"not a regular file"};
-      std::string sha = sha256_of_file(absolute);
-      if (options.admit)
-        if (std::string why = options.admit(absolute, sha); !why.empty())
-          throw Refused{why};
-      if (!options.cache_dir.empty())
-        load_from = cached_copy(absolute, options.cache_dir, sha);
+    if (options.cache_dir.empty()) {
+      if (options.admit) // admitting bytes other than those mapped would mean nothing
+        throw Refused{"an allowlist needs a private copy to map (LoadOptions::cache_dir is not set)"};
+      return load_checked(absolute, absolute, "");
     }
-    return load_checked(load_from, absolute);
+    // One read: the copy is written from the bytes that were hashed and admitted, and mapped.
+    std::string bytes = read_once(absolute);
+    std::string sha = sha256_of_bytes(bytes);
+    if (options.admit)
+      if (std::string why = options.admit(absolute, sha, bytes); !why.empty())
+        throw Refused{why};
+    return load_checked(cached_copy(bytes, absolute.stem().string(), options.cache_dir, sha), absolute, sha);
   } catch (const Refused &r) {
     if (refusal)
       *refusal = LoadRefusal{absolute, absolute.string() + ": " + r.reason};

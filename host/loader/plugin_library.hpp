@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace th {
 
@@ -46,17 +47,24 @@ struct LoadRefusal {
 std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal);
 
 struct LoadOptions {
-  // When set, the file is copied there (named by its SHA-256) and mapped from the copy: the
-  // original may then be overwritten safely while loaded, and every version maps from its own
-  // path (a reload of the same path could otherwise return the old mapping).
+  // When set, the file is read once through one descriptor; those bytes are hashed, admitted,
+  // written to a private copy there (named by their SHA-256) and exactly that copy is mapped. The
+  // original may then be rewritten at any moment without the mapped code differing from what was
+  // hashed and admitted, and every version maps from its own path (a reload of the same path
+  // could otherwise return the old mapping). An existing copy is reused only when it holds the
+  // same bytes.
   std::filesystem::path cache_dir;
-  // Called with the file's SHA-256 before anything is mapped: "" admits, else the reason.
-  std::function<std::string(const std::filesystem::path &file, const std::string &sha256)> admit;
+  // Called with the bytes read, their SHA-256 and the file they came from before anything is
+  // mapped: "" admits, else the reason. Needs cache_dir (without one every file is refused).
+  std::function<std::string(const std::filesystem::path &file, const std::string &sha256, std::string_view bytes)>
+      admit;
 };
 std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal,
                                                    const LoadOptions &options);
 
 // Hex SHA-256 of a file's bytes. Throws std::runtime_error when it cannot be read.
 std::string sha256_of_file(const std::filesystem::path &path);
+// Hex SHA-256 of bytes.
+std::string sha256_of_bytes(std::string_view bytes);
 
 } // namespace th

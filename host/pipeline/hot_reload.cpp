@@ -4,9 +4,6 @@
 #include "observability/log.hpp"
 #include "pipeline/instrument_filter.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -15,30 +12,6 @@
 
 namespace th {
 namespace {
-
-std::string read_file(const std::filesystem::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Ed25519 signature (raw 64 bytes, FILE.sig) of the file's bytes with the PEM public key.
-bool signature_valid(const std::string &public_key_file, const std::filesystem::path &file) {
-  FILE *f = std::fopen(public_key_file.c_str(), "r");
-  if (!f)
-    return false;
-  EVP_PKEY *key = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
-  if (!key)
-    return false;
-  std::string data = read_file(file), sig = read_file(file.string() + ".sig");
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char *>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char *>(data.data()), data.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  return ok;
-}
 
 const AgentConfig *find_agent(const Deployment &d, const std::string &id) {
   for (const auto &a : d.agents)
@@ -75,43 +48,19 @@ HotReloadOptions hot_reload_options(const Deployment &d) {
         a.params = rule["params"];
       o.auto_agents.push_back(std::move(a));
     }
-  if (auto it = doc.find("plugin_allowlist"); it != doc.end() && it->is_object()) {
-    if (it->contains("sha256"))
-      o.allowed_sha256 = (*it)["sha256"].get<std::vector<std::string>>();
-    o.allowlist_public_key = it->value("public_key", std::string());
-  }
+  o.allowlist = plugin_allowlist(d);
   return o;
-}
-
-std::string allowlist_refusal(const HotReloadOptions &o, const std::filesystem::path &file,
-                              const std::string &sha256) {
-  if (!o.allowlist_enabled())
-    return "";
-  if (std::find(o.allowed_sha256.begin(), o.allowed_sha256.end(), sha256) != o.allowed_sha256.end())
-    return "";
-  if (!o.allowlist_public_key.empty() && signature_valid(o.allowlist_public_key, file))
-    return "";
-  return file.string() + ": not on the plugin allowlist (sha256 " + sha256 + " is not listed" +
-         (o.allowlist_public_key.empty() ? ""
-                                         : " and " + file.string() + ".sig is missing or does not verify") +
-         ")";
-}
-
-LoadOptions load_options_for(const Deployment &d) {
-  HotReloadOptions reload_options = hot_reload_options(d);
-  LoadOptions load_options;
-  load_options.cache_dir = std::filesystem::path(d.data_dir) / "plugin-cache";
-  if (reload_options.allowlist_enabled())
-    load_options.admit = [reload_options](const std::filesystem::path &file, const std::string &sha256) {
-      return allowlist_refusal(reload_options, file, sha256);
-    };
-  return load_options;
 }
 
 HotReload::HotReload(Deployment &deployment, PluginRegistry &registry, Pipeline &pipeline, StageContext ctx,
                      std::string host_corr_id)
     : deployment_(deployment), registry_(registry), pipeline_(pipeline), ctx_(ctx),
-      host_corr_id_(std::move(host_corr_id)), options_(hot_reload_options(deployment)) {}
+      host_corr_id_(std::move(host_corr_id)), options_(hot_reload_options(deployment)),
+      running_(deployment.document), cache_dir_(std::filesystem::path(deployment.data_dir) / "plugin-cache") {}
+
+void HotReload::add_live_section(std::string section, LiveSection prepare) {
+  live_sections_.emplace_back(std::move(section), std::move(prepare));
+}
 
 HotReload::~HotReload() {
   watcher_.reset();
@@ -205,14 +154,9 @@ void HotReload::on_change(PluginWatcher::Change change, const std::filesystem::p
     return;
   }
 
+  // The registry's options carry the allowlist: it judges the bytes before anything is mapped.
   LoadRefusal refusal;
   auto library = registry_.load_unregistered(file, &refusal);
-  if (library) {
-    if (auto why = allowlist_refusal(options_, file, library->identity().sha256); !why.empty()) {
-      refusal = {file, why};
-      library.reset();
-    }
-  }
   if (!library) {
     log::error("plugin_refused", {{"path", file.string()}, {"reason", refusal.reason}});
     count(file.stem().string(), "refused");
@@ -297,30 +241,66 @@ void HotReload::on_change(PluginWatcher::Change change, const std::filesystem::p
     start_waiting_agents(library);
 }
 
+namespace {
+
+// Libraries already running that `allowlist` would not admit now (their private copies are
+// judged; FILE.sig beside the original file).
+std::vector<std::string> running_but_not_admitted(const PluginRegistry &registry, const PluginAllowlist &allowlist) {
+  std::vector<std::string> names;
+  if (!allowlist.enabled())
+    return names;
+  for (const auto &library : registry.libraries()) {
+    const PluginIdentity &id = library->identity();
+    std::ifstream in(id.loaded_from, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!allowlist_refusal(allowlist, id.path, id.sha256, bytes).empty())
+      names.push_back(id.name + " " + id.version);
+  }
+  return names;
+}
+
+} // namespace
+
 HotReload::Result HotReload::reload(const std::string &config_path) {
   std::lock_guard lock(mutex_);
   Result result;
   Deployment next;
+  std::vector<LiveChange> live;
+  // Nothing in a reload may take the host down: every failure is an error in the result.
   try {
     next = load_deployment(config_path);
+    for (const auto &err : validate_plugin_params(next, registry_))
+      result.errors.push_back(err.to_string());
+    for (const auto &[section, prepare] : live_sections_) {
+      try {
+        live.push_back(prepare(next));
+      } catch (const ConfigErrors &e) {
+        for (const auto &err : e.errors())
+          result.errors.push_back(err.to_string());
+      } catch (const std::exception &e) {
+        result.errors.push_back(config_path + ": " + section + ": " + e.what());
+      }
+    }
   } catch (const ConfigErrors &e) {
     for (const auto &err : e.errors())
       result.errors.push_back(err.to_string());
+  } catch (const std::exception &e) {
+    result.errors.push_back(config_path + ": cannot be loaded: " + e.what());
   }
-  if (result.errors.empty())
-    for (const auto &err : validate_plugin_params(next, registry_))
-      result.errors.push_back(err.to_string());
   if (!result.errors.empty()) {
     result.ok = false;
     log::error("reload_refused", {{"file", config_path}, {"errors", result.errors}});
     return result;
   }
 
+  // Compared with what runs, not with the previous file: a pending change is reported on every
+  // reload until the host restarts.
   for (const char *section :
        {"risk", "executors", "audit", "gateway", "bus", "plugin_dirs", "data_dir", "admin"}) {
-    auto a = deployment_.document.value(section, nlohmann::json()),
-         b = next.document.value(section, nlohmann::json());
-    if (a != b)
+    bool live_section = std::any_of(live_sections_.begin(), live_sections_.end(),
+                                    [&](const auto &s) { return s.first == section; });
+    if (!live_section &&
+        running_.value(section, nlohmann::json()) != next.document.value(section, nlohmann::json()))
       result.notes.push_back(std::string(section) + " changed: takes effect after a restart");
   }
   if (pipeline_.runs_agents()) {
@@ -349,8 +329,22 @@ HotReload::Result HotReload::reload(const std::string &config_path) {
         result.errors.push_back(problem);
     }
   }
+  for (auto &change : live) {
+    change.apply();
+    result.changes.insert(result.changes.end(), change.changes.begin(), change.changes.end());
+    result.notes.insert(result.notes.end(), change.notes.begin(), change.notes.end());
+  }
+  // The allowlist judges every library loaded from now on; the private copies stay where they are.
+  HotReloadOptions next_options = hot_reload_options(next);
+  if (next_options.allowlist.sha256 != options_.allowlist.sha256 ||
+      next_options.allowlist.public_key != options_.allowlist.public_key)
+    result.changes.push_back("plugin_allowlist replaced");
+  registry_.set_load_options(load_options_for(next, cache_dir_));
+  for (const auto &name : running_but_not_admitted(registry_, next_options.allowlist))
+    result.notes.push_back("plugin " + name +
+                           " runs but the plugin_allowlist no longer admits it: remove it or restart");
   deployment_ = std::move(next);
-  options_ = hot_reload_options(deployment_);
+  options_ = std::move(next_options);
   result.ok = result.errors.empty();
   log::info("reloaded", {{"file", config_path},
                          {"changes", result.changes},

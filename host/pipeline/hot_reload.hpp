@@ -1,8 +1,9 @@
 // Live changes while the host runs: plugin libraries dropped into, replaced in or removed from
 // the plugin directories (inotify), and configuration reloads (SIGHUP, POST /admin/reload).
 //
-// A new or replaced library is loaded from a private copy (so the file on disk can be
-// overwritten safely), checked against the optional allowlist, then:
+// A new or replaced library is read once, checked against the optional allowlist and loaded
+// from a private copy of exactly those bytes (so the file on disk can be overwritten at any
+// moment), then:
 //   - agents running an older build of it get a new instance with the same params, swapped in
 //     between two signals; the old instance finishes its signal, is stopped and destroyed, and
 //     the old library is unloaded once nothing references it;
@@ -12,13 +13,16 @@
 #pragma once
 
 #include "config/deployment.hpp"
+#include "loader/plugin_allowlist.hpp"
 #include "loader/plugin_registry.hpp"
 #include "loader/plugin_watcher.hpp"
 #include "pipeline/pipeline.hpp"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace th {
@@ -34,20 +38,9 @@ struct HotReloadOptions {
     nlohmann::json params = nlohmann::json::object();
   };
   std::vector<AutoAgent> auto_agents;
-  std::vector<std::string> allowed_sha256; // plugin_allowlist.sha256
-  std::string allowlist_public_key; // plugin_allowlist.public_key: Ed25519 PEM; FILE.sig signs the file
-  bool allowlist_enabled() const { return !allowed_sha256.empty() || !allowlist_public_key.empty(); }
+  PluginAllowlist allowlist; // plugin_allowlist (loader/plugin_allowlist.hpp)
 };
 HotReloadOptions hot_reload_options(const Deployment &);
-
-// How the deployment's libraries are loaded: from private copies under
-// <data_dir>/plugin-cache (so a loaded file can be replaced on disk and every version maps from
-// its own path), admitted by the allowlist when there is one.
-LoadOptions load_options_for(const Deployment &);
-
-// The allowlist's verdict on a library file: "" when allowed, else why not.
-std::string allowlist_refusal(const HotReloadOptions &, const std::filesystem::path &file,
-                              const std::string &sha256);
 
 class HotReload {
 public:
@@ -68,10 +61,25 @@ public:
     bool ok = true;
     std::vector<std::string> errors;  // why nothing changed
     std::vector<std::string> changes; // what was applied
-    std::vector<std::string> notes;   // sections that differ but need a restart
+    std::vector<std::string> notes;   // what differs from the running host but needs a restart
   };
-  // Validates config_path fully first; an invalid file changes nothing.
+  // Validates config_path fully first (every live section included); an invalid file changes
+  // nothing, and no file, however large or malformed, stops the host (errors in the result).
   Result reload(const std::string &config_path);
+
+  // A section another part of the host applies live (the gateway's sources, the admin tokens).
+  // `prepare` reads the next, already validated deployment and says what applying it would
+  // change; it throws ConfigErrors (or another std::exception) when the section is unusable, and
+  // then nothing at all changes. It is asked on every reload, also when the section's text is
+  // unchanged, because secrets may come from files whose content changed.
+  struct LiveChange {
+    std::vector<std::string> changes;
+    std::vector<std::string> notes; // parts of the section that still need a restart
+    std::function<void()> apply;    // called once everything validated; must not fail
+  };
+  using LiveSection = std::function<LiveChange(const Deployment &next)>;
+  // Before start(); `section` is then no longer reported as needing a restart.
+  void add_live_section(std::string section, LiveSection prepare);
 
 private:
   void start_waiting_agents(const std::shared_ptr<PluginLibrary> &library);
@@ -84,6 +92,9 @@ private:
   StageContext ctx_;
   std::string host_corr_id_;
   HotReloadOptions options_;
+  nlohmann::json running_; // the document the host started with: what restart-only sections run
+  std::filesystem::path cache_dir_; // the private copies (the running data_dir's plugin-cache)
+  std::vector<std::pair<std::string, LiveSection>> live_sections_;
   std::mutex mutex_; // one change at a time
   std::unique_ptr<PluginWatcher> watcher_;
   uint64_t audit_seq_ = 0;

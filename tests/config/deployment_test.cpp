@@ -175,3 +175,32 @@ TEST(Deployment, ShippedConfigsAreValid) {
 }
 
 } // namespace
+
+namespace {
+
+// Issue 14 finding 9: names, paths and tokens have natural bounds in the schema.
+TEST(Deployment, OverlongNamesPathsAndTokensAreRefused) {
+  const std::string base = "version: 1\nplugin_dirs: [/tmp]\n";
+  struct Case {
+    std::string yaml, path;
+  } cases[] = {
+      {"name: " + std::string(129, 'n') + "\n", "name"},
+      {"data_dir: /" + std::string(4096, 'd') + "\n", "data_dir"},
+      {"admin: {token: " + std::string(4097, 't') + "}\n", "admin.token"},
+      {"agents:\n  - id: a\n    strategy: {plugin: " + std::string(65, 'p') + "}\n", "agents[0].strategy.plugin"},
+      {"agents:\n  - id: a\n    strategy: {plugin: p}\n    instruments: [" + std::string(65, 'I') + "]\n",
+       "agents[0].instruments[0]"},
+  };
+  for (const auto &c : cases) {
+    try {
+      th::load_deployment_text(base + c.yaml, "t.yaml");
+      ADD_FAILURE() << c.path << " accepted";
+    } catch (const th::ConfigErrors &e) {
+      ASSERT_EQ(e.errors().size(), 1u) << e.what();
+      EXPECT_EQ(e.errors()[0].where.yaml_path, c.path);
+      EXPECT_NE(e.errors()[0].message.find("must be at most"), std::string::npos) << e.errors()[0].message;
+    }
+  }
+}
+
+} // namespace

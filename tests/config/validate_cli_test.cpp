@@ -71,6 +71,23 @@ TEST_F(ValidateCommand, PluginProblemsAreErrorsWithLocation) {
       << r.err;
 }
 
+// Issue 14 finding 9: a "billion laughs" file is a located error (exit 2), not std::bad_alloc.
+TEST_F(ValidateCommand, AnAliasBombIsAnErrorNotAnAbort) {
+  std::string body = "l0: &l0 [\"lol\"]\n";
+  for (int level = 1; level <= 9; ++level) {
+    std::string prev = "*l" + std::to_string(level - 1);
+    body += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [" + prev;
+    for (int i = 1; i < 10; ++i)
+      body += ", " + prev;
+    body += "]\n";
+  }
+  std::string file = write("bomb.yaml", body + "name: *l9\n");
+  CommandResult r = validate({"-c", file});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(file + ":"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("values once aliases are expanded"), std::string::npos) << r.err;
+}
+
 TEST_F(ValidateCommand, JsonOutputListsErrors) {
   std::string file =
       write("dup.yaml", "executors:\n  - {id: sim, plugin: exec-sim}\n  - {id: sim, plugin: exec-sim}\n");

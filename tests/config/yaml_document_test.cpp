@@ -169,6 +169,66 @@ TEST(YamlDocument, EmptyTextIsNull) {
   EXPECT_EQ(doc.locations.at("").line, 1);
 }
 
+// Issue 14 finding 9: nine lines of anchors stand for 10^9 values; reading must stop at the value
+// limit with an error naming the place, not copy until memory runs out.
+std::string billion_laughs() {
+  std::string text = "version: 1\nplugin_dirs: [/tmp]\nl0: &l0 [\"lol\"]\n";
+  for (int level = 1; level <= 9; ++level) {
+    std::string prev = "*l" + std::to_string(level - 1);
+    text += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [" + prev;
+    for (int i = 1; i < 10; ++i)
+      text += ", " + prev;
+    text += "]\n";
+  }
+  return text + "name: *l9\n";
+}
+
+std::string error_of(const std::string &text, const th::YamlLimits &limits = {}) {
+  try {
+    th::read_yaml_document(text, "t.yaml", fake_env({}), limits);
+  } catch (const th::ConfigErrors &e) {
+    return e.errors().at(0).to_string();
+  }
+  return "";
+}
+
+TEST(YamlDocument, AnAliasBombStopsAtTheValueLimit) {
+  std::string error = error_of(billion_laughs());
+  EXPECT_NE(error.find("more than 100000 values once aliases are expanded"), std::string::npos) << error;
+  EXPECT_EQ(error.rfind("t.yaml:", 0), 0u) << error;
+}
+
+TEST(YamlDocument, AliasesOfALongStringStopAtTheTextLimit) {
+  std::string text = "a: &a " + std::string(1 << 20, 'x') + "\nb: [";
+  for (int i = 0; i < 20; ++i)
+    text += std::string(i ? ", " : "") + "*a";
+  std::string error = error_of(text + "]\n");
+  EXPECT_NE(error.find("bytes of text once aliases and ${VAR} are expanded"), std::string::npos) << error;
+}
+
+TEST(YamlDocument, DeepNestingIsRefusedWithoutRecursingOnIt) {
+  EXPECT_NE(error_of("a: " + std::string(65, '[') + std::string(65, ']') + "\n").find("nested deeper than 64"),
+            std::string::npos);
+  EXPECT_TRUE(read("a: " + std::string(60, '[') + std::string(60, ']') + "\n").errors.empty());
+  // Far deeper than the converter's limit: yaml-cpp's parser refuses it first, as a syntax error.
+  EXPECT_NE(error_of(std::string(100000, '[')).find("YAML syntax error"), std::string::npos);
+}
+
+TEST(YamlDocument, AnOversizedDocumentIsRefusedBeforeParsing) {
+  th::YamlLimits small;
+  small.max_document_bytes = 64;
+  std::string error = error_of("a: " + std::string(100, 'x') + "\n", small);
+  EXPECT_NE(error.find("larger than 64 bytes"), std::string::npos) << error;
+}
+
+TEST(YamlDocument, ReferencesCountTowardsTheTextLimit) {
+  th::YamlLimits small;
+  small.max_text_bytes = 1000;
+  auto env = fake_env({{"BIG", std::string(600, 'y')}});
+  EXPECT_THROW(th::read_yaml_document("a: ${BIG}\nb: ${BIG}\n", "t.yaml", env, small), th::ConfigErrors);
+  EXPECT_NO_THROW(th::read_yaml_document("a: ${BIG}\n", "t.yaml", env, small));
+}
+
 TEST(JsonPointer, YamlPathsOfPointers) {
   json doc = json::parse(R"({"agents":[{"strategy":{"params":{"a.b":1,"x/y":2}}}],"m":{"0":true}})");
   EXPECT_EQ(th::yaml_path_of(doc, ""), "");

@@ -73,6 +73,11 @@ int HostProcess::kill() {
   return process_->wait(std::chrono::seconds(60));
 }
 
+void HostProcess::signal(int sig) {
+  if (process_)
+    process_->signal(sig);
+}
+
 std::string HostProcess::url(const std::string &path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
 }

@@ -39,6 +39,9 @@ public:
   int terminate();
   // SIGKILL and wait (a crash); start() again restarts on the same data directory.
   int kill();
+  // Sends a signal (e.g. SIGHUP: reload) without waiting.
+  void signal(int sig);
+  bool running() const { return process_ && process_->running(); }
 
   std::string url(const std::string &path) const;
   gateway::ClientResponse post_webhook(const std::string &body, const std::string &source = "test");

@@ -16,6 +16,26 @@ TEST(GatewayConfig, DefaultsFollowTheContract) {
   EXPECT_TRUE(c.sources.at("test").enabled);
 }
 
+// Issue 14 finding 9: a secret or passphrase longer than 4096 bytes is refused, and a secret
+// file is not read past that.
+TEST(GatewayConfig, OverlongSecretsAreRefused) {
+  const std::string long_secret(4097, 's');
+  try {
+    parse_gateway_config(json{{"sources",
+                               {{"a", {{"secrets", {long_secret}}}},
+                                {"b", {{"auth", "passphrase"}, {"passphrases", {long_secret}}}}}}},
+                         {});
+    FAIL() << "accepted";
+  } catch (const ConfigErrors &e) {
+    ASSERT_EQ(e.errors().size(), 2u) << e.what();
+    for (const auto &error : e.errors()) {
+      EXPECT_NE(error.message.find("longer than 4096 bytes"), std::string::npos) << error.message;
+      EXPECT_EQ(error.message.find(long_secret), std::string::npos); // never echoed
+    }
+  }
+  EXPECT_NO_THROW(parse_gateway_config(json{{"sources", {{"a", {{"secrets", {std::string(4096, 's')}}}}}}}, {}));
+}
+
 TEST(GatewayConfig, ReadsEveryField) {
   auto c = parse_gateway_config(json{{"listen", "0.0.0.0:9000"},
                                      {"threads", 3},

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -47,6 +48,13 @@ public:
         ++duplicates;
       ++by_strategy[i.strategy];
       ++by_agent[i.agent_id];
+    });
+    bus->subscribe({"test-audit", {th::Subject::audit_event}}, [this](const th::Delivery &d) {
+      auto &r = std::get<th::AuditRecord>(d.message.payload);
+      if (r.event_type != "plugin_loaded")
+        return;
+      std::lock_guard lock(mutex);
+      loaded_sha256.push_back(nlohmann::json::parse(r.data_json).value("sha256", ""));
     });
     pipeline->start();
     bus->start();
@@ -123,6 +131,7 @@ public:
   std::mutex mutex;
   std::set<std::string> seen;
   std::map<std::string, int> by_strategy, by_agent;
+  std::vector<std::string> loaded_sha256; // of every plugin_loaded audit event
   int duplicates = 0;
   int probes = 0;
 };
@@ -138,16 +147,42 @@ std::set<std::string> mapped_counter_copies() {
   return paths;
 }
 
-// Sum of tradehost_plugin_events_total{event="refused"} over plugins.
-double refused_count(th::Metrics &metrics) {
+// Sum of tradehost_plugin_events_total{event="refused"} over plugins (or for one plugin label).
+double refused_count(th::Metrics &metrics, const std::string &plugin = "") {
   std::istringstream in(metrics.serialize());
   double total = 0;
   for (std::string line; std::getline(in, line);)
     if (line.rfind("tradehost_plugin_events_total{", 0) == 0 &&
-        line.find(R"(event="refused")") != std::string::npos)
+        line.find(R"(event="refused")") != std::string::npos &&
+        (plugin.empty() || line.find("plugin=\"" + plugin + "\"") != std::string::npos))
       total += std::stod(line.substr(line.rfind(' ') + 1));
   return total;
 }
+
+std::string file_bytes(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// An Ed25519 key pair (k.pem, k.pub) in a fresh directory, removed with it.
+struct SigningKey {
+  SigningKey() {
+    char pattern[] = "/tmp/tradehost-keys-XXXXXX";
+    dir = ::mkdtemp(pattern);
+    auto [code, out] =
+        th::test::run_command("openssl genpkey -algorithm ed25519 -out " + dir + "/k.pem && openssl pkey -in " +
+                              dir + "/k.pem -pubout -out " + dir + "/k.pub");
+    EXPECT_EQ(code, 0) << out;
+  }
+  ~SigningKey() { fs::remove_all(dir); }
+  std::string public_key() const { return dir + "/k.pub"; }
+  void sign(const std::string &file, const std::string &signature) const {
+    auto [code, out] = th::test::run_command("openssl pkeyutl -sign -inkey " + dir + "/k.pem -rawin -in " +
+                                             file + " -out " + signature);
+    EXPECT_EQ(code, 0) << out;
+  }
+  std::string dir;
+};
 
 } // namespace
 
@@ -278,4 +313,118 @@ TEST(HotReload, TheAllowlistAdmitsALibrarySignedWithItsKey) {
   fs::rename(host.root + "/staging.so", host.plugin_dir + "/counter.so");
   EXPECT_TRUE(eventually([&] { return host.strategy_for_next_signal() == "counter@2.0.0"; }));
   fs::remove_all(keys);
+}
+
+// Issue 14 finding 13: a signed library renamed in, then rewritten in place for 0.2 s ending on
+// an unsigned build. Hash, signature check and private copy come from one read of one
+// descriptor and exactly that copy is mapped, so whatever the timing the unsigned bytes are
+// never loaded and no cache entry holds other bytes than its name says.
+TEST(HotReload, OverwritingASignedLibraryInPlaceNeverLoadsUnsignedCode) {
+  SigningKey key;
+  LiveHost host("plugin_allowlist:\n  public_key: " + key.public_key() + "\n", /*install_v1=*/false);
+  const std::string signed_bytes = file_bytes(counter("v2")), unsigned_bytes = file_bytes(counter("v1"));
+  const std::string signed_sha = th::sha256_of_file(counter("v2"));
+  const std::string unsigned_sha = th::sha256_of_file(counter("v1"));
+  auto overwrite = [](const std::string &path, const std::string &bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
+  };
+  constexpr int rounds = 3, names = 16;
+  for (int round = 0; round < rounds; ++round) {
+    for (int n = 0; n < names; ++n) {
+      const std::string name = "counter_" + std::to_string(round) + "_" + std::to_string(n);
+      const std::string target = host.plugin_dir + "/" + name + ".so";
+      overwrite(host.root + "/staging.so", signed_bytes);
+      key.sign(host.root + "/staging.so", target + ".sig");
+      fs::rename(host.root + "/staging.so", target);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      bool last_unsigned = false;
+      while (!last_unsigned || std::chrono::steady_clock::now() < until) {
+        last_unsigned = !last_unsigned;
+        overwrite(target, last_unsigned ? unsigned_bytes : signed_bytes);
+      }
+    }
+    // The watcher judges files in event order: once a later sentinel is judged, every rewrite is.
+    const std::string sentinel = "zz_sentinel_" + std::to_string(round);
+    std::ofstream(host.root + "/staging.so") << "not a library";
+    fs::rename(host.root + "/staging.so", host.plugin_dir + "/" + sentinel + ".so");
+    ASSERT_TRUE(eventually([&] { return refused_count(host.metrics, sentinel) > 0; }, std::chrono::seconds(120)));
+  }
+  host.bus->wait_idle(std::chrono::seconds(30));
+  {
+    std::lock_guard lock(host.mutex);
+    for (const auto &sha : host.loaded_sha256)
+      EXPECT_NE(sha, unsigned_sha) << "plugin_loaded with the unsigned build";
+  }
+  if (auto running = host.registry.find("counter")) {
+    EXPECT_EQ(running->identity().sha256, signed_sha);
+  }
+  for (const auto &mapped : mapped_counter_copies())
+    EXPECT_EQ(th::sha256_of_file(mapped), signed_sha) << mapped;
+  // Every cache entry holds the bytes its name says (NAME-<its SHA-256 in hex>.so).
+  for (const auto &entry : fs::directory_iterator(host.root + "/plugin-cache")) {
+    const std::string stem = entry.path().stem().string();
+    if (entry.path().extension() != ".so" || stem.find('-') == std::string::npos)
+      continue;
+    const std::string named = stem.substr(stem.rfind('-') + 1);
+    EXPECT_EQ(th::sha256_of_file(entry.path()).substr(0, named.size()), named) << entry.path();
+  }
+}
+
+// Issue 14 finding 9: a reload with a "billion laughs" file is refused with an error; the host
+// keeps running on the deployment it has.
+TEST(HotReload, AReloadWithAnAliasBombIsRefusedAndTheHostKeepsRunning) {
+  LiveHost host;
+  std::string bomb = host.base_yaml() + "l0: &l0 [\"lol\"]\n";
+  for (int level = 1; level <= 9; ++level) {
+    std::string prev = "*l" + std::to_string(level - 1);
+    bomb += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [" + prev;
+    for (int i = 1; i < 10; ++i)
+      bomb += ", " + prev;
+    bomb += "]\n";
+  }
+  host.write_config(bomb + "name: *l9\n");
+  auto result = host.reload->reload(host.config);
+  EXPECT_FALSE(result.ok);
+  ASSERT_FALSE(result.errors.empty());
+  EXPECT_NE(result.errors.front().find("values once aliases are expanded"), std::string::npos)
+      << result.errors.front();
+  EXPECT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
+}
+
+// Issue 14 finding 15: a reload replaces the allowlist for every library loaded afterwards.
+TEST(HotReload, AReloadedAllowlistJudgesTheNextLibraries) {
+  const std::string v1 = th::sha256_of_file(counter("v1")), v2 = th::sha256_of_file(counter("v2"));
+  LiveHost host("plugin_allowlist:\n  sha256: [\"" + v1 + "\"]\n");
+  host.install("v2"); // not listed yet
+  EXPECT_TRUE(eventually([&] { return refused_count(host.metrics) > 0; }));
+  EXPECT_EQ(host.strategy_for_next_signal(), "counter@1.0.0");
+
+  host.write_config(host.base_yaml() + "plugin_allowlist:\n  sha256: [\"" + v1 + "\", \"" + v2 + "\"]\n");
+  auto result = host.reload->reload(host.config);
+  ASSERT_TRUE(result.ok) << (result.errors.empty() ? "" : result.errors.front());
+  EXPECT_NE(std::find(result.changes.begin(), result.changes.end(), "plugin_allowlist replaced"),
+            result.changes.end());
+  host.install("v2"); // the same build, now listed
+  EXPECT_TRUE(eventually([&] { return host.strategy_for_next_signal() == "counter@2.0.0"; }));
+
+  // Listing only v1 again: v2 keeps running (it is not unloaded) and the reload says so.
+  host.write_config(host.base_yaml() + "plugin_allowlist:\n  sha256: [\"" + v1 + "\"]\n");
+  result = host.reload->reload(host.config);
+  ASSERT_TRUE(result.ok);
+  ASSERT_EQ(result.notes.size(), 1u);
+  EXPECT_NE(result.notes.front().find("counter 2.0.0 runs but the plugin_allowlist no longer admits it"),
+            std::string::npos)
+      << result.notes.front();
+}
+
+// A change that needs a restart is reported on every reload until the host restarts, not only
+// on the first one.
+TEST(HotReload, APendingRestartIsReportedOnEveryReload) {
+  LiveHost host;
+  host.write_config(host.base_yaml() + "bus: {queue_capacity: 1024}\n");
+  for (int i = 0; i < 2; ++i) {
+    auto result = host.reload->reload(host.config);
+    ASSERT_TRUE(result.ok);
+    EXPECT_EQ(result.notes, std::vector<std::string>{"bus changed: takes effect after a restart"}) << i;
+  }
 }

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 
@@ -80,6 +82,58 @@ TEST_F(PluginsCommand, TableShowsIdentityAndRefusals) {
   EXPECT_NE(row.find(good_.string()), std::string::npos) << row;
   EXPECT_NE(r.out.find("refused:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("x.so: not a shared library"), std::string::npos) << r.out;
+}
+
+// Paths of the shared objects this process has mapped.
+std::string mapped_paths() {
+  std::ifstream maps("/proc/self/maps");
+  std::ostringstream text;
+  text << maps.rdbuf();
+  return text.str();
+}
+
+int shell(const std::string &command) {
+  return std::system((command + " >/dev/null 2>&1").c_str());
+}
+
+// Issue 14 finding 14: with a plugin_allowlist, `plugins` judges each library as the host does,
+// before mapping it: an unsigned build, a tampered copy of a signed one and a build with another
+// library's signature are refused (and none of them is mapped), the signed one is listed.
+TEST_F(PluginsCommand, TheAllowlistJudgesLibrariesBeforeAnyIsMapped) {
+  const auto plugins = dir_.path() / "plugins";
+  const std::string key = (dir_.path() / "k").string();
+  ASSERT_EQ(shell("openssl genpkey -algorithm ed25519 -out " + key + ".pem && openssl pkey -in " + key +
+                  ".pem -pubout -out " + key + ".pub"),
+            0);
+  auto sign = [&](const std::filesystem::path &file) {
+    return shell("openssl pkeyutl -sign -inkey " + key + ".pem -rawin -in " + file.string() + " -out " +
+                 file.string() + ".sig");
+  };
+  ASSERT_EQ(sign(good_), 0);
+  const auto other = std::filesystem::path(LOADER_TEST_PLUGIN_DIR) / "v1_9.so"; // loadable, unsigned
+  std::filesystem::copy_file(other, plugins / "unsigned_build.so");
+  std::filesystem::copy_file(other, plugins / "wrongly_signed.so");
+  std::filesystem::copy_file(good_.string() + ".sig", plugins / "wrongly_signed.so.sig");
+  std::filesystem::copy_file(good_, plugins / "tampered_build.so");
+  std::ofstream(plugins / "tampered_build.so", std::ios::app) << "tampered";
+  std::filesystem::copy_file(good_.string() + ".sig", plugins / "tampered_build.so.sig");
+  std::ofstream(config_, std::ios::app) << "plugin_allowlist:\n  public_key: " << key << ".pub\n";
+
+  Captured r = run_plugins({"-c", config_, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["plugins"].size(), 1u) << r.out;
+  EXPECT_EQ(doc["plugins"][0]["path"], good_.string());
+  std::map<std::string, std::string> refused;
+  for (const auto &entry : doc["refused"])
+    refused[std::filesystem::path(entry["path"].get<std::string>()).filename().string()] = entry["reason"];
+  for (const char *name : {"unsigned_build.so", "wrongly_signed.so", "tampered_build.so"}) {
+    ASSERT_TRUE(refused.count(name)) << name << " not refused: " << r.out;
+    EXPECT_NE(refused[name].find("not on the plugin allowlist"), std::string::npos) << refused[name];
+  }
+  const std::string maps = mapped_paths();
+  for (const char *stem : {"unsigned_build", "wrongly_signed", "tampered_build"})
+    EXPECT_EQ(maps.find(stem), std::string::npos) << stem << " was mapped";
 }
 
 TEST_F(PluginsCommand, UsageAndConfigErrorsExitTwo) {
