@@ -59,7 +59,8 @@ public:
                                  "\" is already subscribed (the embedded bus does not share work)");
 
     auto subscription =
-        std::make_unique<Subscription>(spec.durable, std::move(handler), options_.queue_capacity);
+        std::make_unique<Subscription>(spec.durable, std::move(handler), options_.queue_capacity,
+                                       options_.max_slot_bytes);
     std::array<bool, subject_count> taken{};
     for (Subject subject : spec.subjects) {
       const auto index = static_cast<size_t>(subject);
@@ -227,8 +228,8 @@ public:
 
 private:
   struct Subscription {
-    Subscription(std::string durable_, Handler handler_, size_t capacity)
-        : durable(std::move(durable_)), handler(std::move(handler_)), ring(capacity) {}
+    Subscription(std::string durable_, Handler handler_, size_t capacity, size_t max_slot_bytes)
+        : durable(std::move(durable_)), handler(std::move(handler_)), ring(capacity, max_slot_bytes) {}
     std::string durable;
     std::string filter; // subjects joined with ","
     Handler handler;

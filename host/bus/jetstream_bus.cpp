@@ -1,6 +1,7 @@
 #include "bus/jetstream_bus.hpp"
 
 #include "events/json_codec.hpp"
+#include "events/json_depth.hpp"
 #include "events/json_writer.hpp"
 #include "observability/log.hpp"
 
@@ -972,7 +973,12 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
   message.subject = *subject;
   try {
     const char *data = natsMsg_GetData(msg);
-    auto json = nlohmann::json::parse(data, data + natsMsg_GetDataLength(msg));
+    std::string_view text(data, static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    // Anyone who may publish on the stream writes these: bound the nesting before decoding.
+    if (auto depth = check_json_depth(text, max_bus_json_depth); !depth.ok)
+      throw DecodeError(depth.field.empty() ? "body" : depth.field,
+                        "nested deeper than " + std::to_string(max_bus_json_depth) + " levels");
+    auto json = nlohmann::json::parse(text);
     message.payload = payload_from_json(*subject, json);
   } catch (const std::exception &e) {
     // A message that cannot be decoded never will be: terminate it so it does not loop.

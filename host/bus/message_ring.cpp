@@ -18,9 +18,41 @@ inline void cpu_relax() {
 
 } // namespace
 
-MessageRing::MessageRing(size_t min_capacity)
+size_t string_capacity(const Message &message) {
+  size_t total = 0;
+  auto add = [&total](const auto &...strings) {
+    // std::string's inline buffer holds 15 characters: capacity beyond it is on the heap.
+    ((total += strings.capacity() > 15 ? strings.capacity() : 0), ...);
+  };
+  auto intent = [&](const OrderIntent &o) {
+    add(o.corr_id, o.parent_corr_id, o.agent_id, o.instrument, o.strategy, o.extra_json);
+  };
+  std::visit(
+      [&](const auto &p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Signal>)
+          add(p.corr_id, p.parent_corr_id, p.instrument, p.source, p.extra_json);
+        else if constexpr (std::is_same_v<T, OrderIntent>)
+          intent(p);
+        else if constexpr (std::is_same_v<T, Rejection>) {
+          intent(p.intent);
+          add(p.rule, p.reason);
+        } else if constexpr (std::is_same_v<T, Fill>)
+          add(p.corr_id, p.parent_corr_id, p.fill_id, p.order_id, p.agent_id, p.instrument, p.rejection_reason,
+              p.execution_venue, p.extra_json);
+        else if constexpr (std::is_same_v<T, Reconcile>)
+          add(p.corr_id, p.parent_corr_id, p.reconcile_id, p.agent_id, p.account_id, p.instrument, p.extra_json);
+        else
+          add(p.event_id, p.correlation_id, p.event_type, p.service, p.data_json);
+      },
+      message.payload);
+  add(message.msg_id);
+  return total;
+}
+
+MessageRing::MessageRing(size_t min_capacity, size_t max_slot_bytes)
     : slots_(new Slot[std::bit_ceil(std::max<size_t>(min_capacity, 2))]),
-      mask_(std::bit_ceil(std::max<size_t>(min_capacity, 2)) - 1) {
+      mask_(std::bit_ceil(std::max<size_t>(min_capacity, 2)) - 1), max_slot_bytes_(max_slot_bytes) {
   for (uint64_t i = 0; i <= mask_; ++i)
     slots_[i].sequence.store(i, std::memory_order_relaxed);
 }

@@ -2,7 +2,8 @@
 // subscription. Each slot carries a sequence number (the classic bounded-ring scheme), so a
 // producer claims a slot with one compare-and-swap and the consumer takes lock-free batches.
 // Messages are copy-assigned into slots that keep their string capacity, so after warm-up a
-// message of the same shape costs no heap allocation. Nobody takes a lock per event: the
+// message of the same shape costs no heap allocation; a slot whose strings grew past a bound is
+// emptied once its message is handled, so the memory a ring keeps is bounded. Nobody takes a lock per event: the
 // consumer sleeps on an atomic (woken only when it actually sleeps) and producers blocked on a
 // full ring wait on a condition variable that the consumer signals only when someone waits.
 #pragma once
@@ -18,12 +19,16 @@
 
 namespace th {
 
+// Heap bytes the strings of a message hold (their capacities beyond the inline buffer).
+size_t string_capacity(const Message &message);
+
 class MessageRing {
 public:
   using Clock = std::chrono::steady_clock;
 
-  // Capacity is rounded up to a power of two (at least 2).
-  explicit MessageRing(size_t min_capacity);
+  // Capacity is rounded up to a power of two (at least 2). A handled slot whose strings hold more
+  // than max_slot_bytes of capacity is reset (its memory freed).
+  explicit MessageRing(size_t min_capacity, size_t max_slot_bytes = 16 * 1024);
   MessageRing(const MessageRing &) = delete;
   MessageRing &operator=(const MessageRing &) = delete;
 
@@ -69,6 +74,7 @@ private:
 
   std::unique_ptr<Slot[]> slots_;
   uint64_t mask_;
+  size_t max_slot_bytes_;
 
   alignas(64) std::atomic<uint64_t> enqueue_position_{0}; // producers
   alignas(64) uint64_t dequeue_position_ = 0;             // consumer only
@@ -90,6 +96,11 @@ template <class Handle> size_t MessageRing::drain(Handle &&handle, size_t limit)
       break;
     if (slot.deliver)
       handle(static_cast<const Message &>(slot.message));
+    if (string_capacity(slot.message) > max_slot_bytes_) {
+      // Destroyed and rebuilt empty: assigning an empty string would keep the capacity.
+      std::destroy_at(&slot.message);
+      std::construct_at(&slot.message);
+    }
     slot.sequence.store(dequeue_position_ + mask_ + 1, std::memory_order_release);
     ++dequeue_position_;
     ++taken;

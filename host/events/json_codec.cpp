@@ -3,6 +3,8 @@
 // into extra_json and merged back by the encoders so they survive unchanged.
 #include "events/json_codec.hpp"
 
+#include "events/json_depth.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -268,6 +270,8 @@ void put_if_set(json &j, const char *key, const std::optional<double> &value) {
 void merge_extra(json &j, const std::string &extra_json) {
   if (extra_json.empty())
     return;
+  if (!check_json_depth(extra_json, max_bus_json_depth).ok)
+    return; // not ours to repair either; dump() would recurse on it
   json extra = json::parse(extra_json, nullptr, /*allow_exceptions=*/false);
   if (!extra.is_object())
     return; // not ours to repair; the decoder only ever stores objects
@@ -394,7 +398,9 @@ json to_json(const AuditRecord &a) {
   if (a.data_json.empty()) {
     j["data"] = json::object();
   } else {
-    json data = json::parse(a.data_json, nullptr, /*allow_exceptions=*/false);
+    json data = check_json_depth(a.data_json, max_bus_json_depth).ok
+                    ? json::parse(a.data_json, nullptr, /*allow_exceptions=*/false)
+                    : json(json::value_t::discarded); // too deep to dump: carried as a string
     // Encoding never fails: text that is not JSON is carried as a string rather than lost.
     j["data"] = data.is_discarded() ? json(a.data_json) : std::move(data);
   }

@@ -98,7 +98,9 @@ bool WebhookSigner::verify(std::string_view timestamp, std::string_view nonce, s
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  // Digests first: a length mismatch returning early would tell how long the secret is.
+  auto da = sha256(a), db = sha256(b);
+  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
 std::array<uint8_t, 32> sha256(std::string_view data) {

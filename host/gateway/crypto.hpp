@@ -38,7 +38,8 @@ private:
   ::evp_mac_ctx_st *keyed_ = nullptr; // owned
 };
 
-// Equal length and bytes, in time independent of where they differ (CRYPTO_memcmp).
+// Equal length and bytes, in time independent of where they differ and of whether the lengths
+// differ: the SHA-256 digests of both are compared with CRYPTO_memcmp.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 // SHA-256 of data.

@@ -36,13 +36,19 @@ JsonSchema load_schema(const GatewayConfig &config, const GatewayOptions &option
 
 void warn_dev_secrets(const std::map<std::string, SourceConfig, std::less<>> &sources) {
   for (const auto &[name, source] : sources)
-    if (source.uses_dev_default())
-      log::warn(
-          "gateway_dev_secret",
-          {{"source", name},
-           {"message", "source '" + name + "' uses the development default secret or passphrase; set " +
-                           (source.auth == AuthMode::hmac ? "TRADEHOST_WEBHOOK_SECRET" : "its passphrase") +
-                           " before exposing the gateway"}});
+    if (source.uses_dev_default()) {
+      // Name the variable the deployment reads it from, or else where it is set.
+      bool hmac = source.auth == AuthMode::hmac;
+      std::string where = !source.secret_variable.empty()
+                              ? "the environment variable " + source.secret_variable
+                              : "gateway.sources." + name + (hmac ? ".secrets" : ".passphrases");
+      log::warn("gateway_dev_secret",
+                {{"source", name},
+                 {"variable", source.secret_variable},
+                 {"message", "source '" + name + "' uses the development default " +
+                                 (hmac ? "secret" : "passphrase") + "; set " + where +
+                                 " before exposing the gateway"}});
+    }
 }
 } // namespace
 
@@ -53,6 +59,16 @@ Gateway::Gateway(GatewayConfig config, Bus &bus, Metrics &metrics, GatewayOption
   warn_dev_secrets(config_.sources);
 
   HttpServerOptions server_options = config_.server;
+  // Refuse what needs no body (unknown source, address, missing signature headers) before reading it.
+  server_options.on_headers = [this](const HttpRequest &r) -> std::optional<HttpResponse> {
+    if (r.method == "POST" && r.path.substr(0, WebhookHandler::prefix.size()) == WebhookHandler::prefix)
+      return webhooks_->check_before_body(r);
+    return std::nullopt;
+  };
+  // A trusted proxy carries many clients on its connections.
+  auto proxies = std::make_shared<TrustedProxies>(config_.trusted_proxies, config_.forwarded_header);
+  if (!proxies->empty())
+    server_options.exempt_from_client_limit = [proxies](std::string_view a) { return proxies->trusted(a); };
   server_options.on_body_too_large = [this](const HttpRequest &r) {
     if (r.path.substr(0, WebhookHandler::prefix.size()) == WebhookHandler::prefix)
       return webhooks_->body_too_large(r);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -77,6 +78,7 @@ public:
   }
 
   std::vector<ConfigError> errors_;
+  const Locator &locate() const { return locate_; }
 
 private:
   const Locator &locate_;
@@ -99,6 +101,22 @@ std::string read_secret_file(const std::string &path, std::string &error) {
   if (s.empty())
     error = "secret file '" + path + "' is empty";
   return s;
+}
+
+// The ${VAR} on the deployment file's line of a value, so a warning can name the variable.
+std::string variable_at(const Locator &locate, const std::string &pointer) {
+  if (!locate)
+    return "";
+  SourceLocation where = locate(pointer);
+  if (where.file.empty() || where.line <= 0)
+    return "";
+  std::ifstream in(where.file);
+  std::string line;
+  for (int n = 0; n < where.line && std::getline(in, line); ++n) {
+  }
+  std::smatch match;
+  static const std::regex variable(R"(\$\{([A-Za-z_][A-Za-z0-9_]*))");
+  return std::regex_search(line, match, variable) ? match[1].str() : "";
 }
 
 FieldMapping parse_mapping(Reader &r, const std::string &target, const json &spec,
@@ -172,14 +190,31 @@ SourceConfig parse_source(Reader &r, const std::string &name, const json &spec, 
     r.fail(pointer, "source '" + name + "' uses hmac auth but has no secrets or secret_files");
   if (s.auth == AuthMode::passphrase && s.passphrases.empty())
     r.fail(pointer, "source '" + name + "' uses passphrase auth but has no passphrases or passphrase_files");
-  s.allow_ips = r.strings(spec, pointer, "allow_ips");
-  for (size_t i = 0; i < s.allow_ips.size(); ++i) {
-    boost::system::error_code ec;
-    auto address = boost::asio::ip::make_address(s.allow_ips[i], ec);
-    if (ec)
-      r.fail(pointer + "/allow_ips/" + std::to_string(i), "'" + s.allow_ips[i] + "' is not an IP address");
-    else
-      s.allow_ips[i] = address.to_string(); // canonical form, compared with the peer's
+  if (s.auth == AuthMode::hmac && !spec.contains("secret_files"))
+    s.secret_variable = variable_at(r.locate(), pointer + "/secrets/0");
+  else if (s.auth == AuthMode::passphrase && !spec.contains("passphrase_files"))
+    s.secret_variable = variable_at(r.locate(), pointer + "/passphrases/0");
+  // One entry may carry a comma-separated list, so a single ${VAR} can override the whole list
+  // (e.g. TRADINGVIEW_ALLOW_IPS=127.0.0.1 to test the tradingview source locally).
+  auto entries = r.strings(spec, pointer, "allow_ips");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    std::string_view list = entries[i];
+    do {
+      auto comma = list.find(',');
+      std::string item(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      boost::system::error_code ec;
+      auto address = boost::asio::ip::make_address(item, ec);
+      if (ec)
+        r.fail(pointer + "/allow_ips/" + std::to_string(i), "'" + item + "' is not an IP address");
+      else if (address.is_v6() && address.to_v6().is_v4_mapped())
+        s.allow_ips.push_back(
+            boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).to_string());
+      else
+        s.allow_ips.push_back(address.to_string()); // canonical form, compared with the peer's
+    } while (!list.empty());
   }
   if (auto it = spec.find("rate_limit"); it != spec.end()) {
     if (!it->is_object())
@@ -235,7 +270,9 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
   r.only_keys(section, "",
               {"listen", "threads", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
                "body_timeout_ms", "idle_timeout_ms", "replay_window_s", "idempotency_ttl_s", "max_nonces",
-               "max_idempotency_keys", "publish_timeout_ms", "signal_schema", "tls", "sources"});
+               "max_idempotency_keys", "publish_timeout_ms", "signal_schema", "tls", "sources", "max_json_depth",
+               "max_connections", "max_connections_per_client", "max_inflight_body_bytes", "trusted_proxies",
+               "forwarded_header"});
   auto &s = c.server;
   s.listen = r.get<std::string>(section, "", "listen").value_or(s.listen);
   try {
@@ -265,6 +302,32 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
   c.max_idempotency_keys =
       r.get<size_t>(section, "", "max_idempotency_keys").value_or(c.max_idempotency_keys);
   c.signal_schema_file = r.get<std::string>(section, "", "signal_schema").value_or("");
+  c.max_json_depth = r.get<size_t>(section, "", "max_json_depth").value_or(c.max_json_depth);
+  if (c.max_json_depth < 2 || c.max_json_depth > 1000)
+    r.fail("/max_json_depth", "must be between 2 and 1000 (each level is a stack frame when a body is copied)");
+  s.max_connections = r.get<size_t>(section, "", "max_connections").value_or(s.max_connections);
+  s.max_connections_per_client =
+      r.get<size_t>(section, "", "max_connections_per_client").value_or(s.max_connections_per_client);
+  s.max_inflight_body_bytes =
+      r.get<size_t>(section, "", "max_inflight_body_bytes").value_or(s.max_inflight_body_bytes);
+  for (auto [key, value] : {std::pair{"max_connections", s.max_connections},
+                             {"max_connections_per_client", s.max_connections_per_client},
+                             {"max_inflight_body_bytes", s.max_inflight_body_bytes}})
+    if (value == 0)
+      r.fail(std::string("/") + key, "must be positive");
+  if (s.max_inflight_body_bytes < s.max_body_bytes)
+    r.fail("/max_inflight_body_bytes", "must be at least max_body_bytes (" + std::to_string(s.max_body_bytes) +
+                                           "), or no body at the limit could be read");
+  c.trusted_proxies = r.strings(section, "", "trusted_proxies");
+  for (size_t i = 0; i < c.trusted_proxies.size(); ++i)
+    if (!TrustedProxies::valid_entry(c.trusted_proxies[i]))
+      r.fail("/trusted_proxies/" + std::to_string(i),
+             "'" + c.trusted_proxies[i] + "' is not an IP address or CIDR range");
+  std::string forwarded = r.get<std::string>(section, "", "forwarded_header").value_or("x-forwarded-for");
+  if (forwarded == "forwarded")
+    c.forwarded_header = ForwardedHeader::forwarded;
+  else if (forwarded != "x-forwarded-for")
+    r.fail("/forwarded_header", "must be x-forwarded-for or forwarded, not '" + forwarded + "'");
   if (auto it = section.find("tls"); it != section.end() && !it->is_null()) {
     if (!it->is_object())
       r.fail("/tls", "must be {listen, cert_file, key_file}");

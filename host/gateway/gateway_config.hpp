@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/source_location.hpp"
+#include "gateway/client_address.hpp"
 #include "gateway/http_server.hpp"
 
 #include <nlohmann/json.hpp>
@@ -40,11 +41,15 @@ struct SourceConfig {
   std::vector<std::string> secrets; // hmac: every active secret (rotation: old and new)
   std::string passphrase_field = "passphrase";
   std::vector<std::string> passphrases;
-  std::vector<std::string> allow_ips; // empty = any address
+  std::vector<std::string> allow_ips; // empty = any address; an entry may list several, comma-separated
   double rate_per_s = 1000;
   double burst = 2000;
   std::vector<std::string> idempotency_fields; // derive a key from these body fields when no header
   std::vector<FieldMapping> mapping;
+
+  // The environment variable the deployment file reads the first secret or passphrase from
+  // (its ${VAR}), or "" when the file names none (named in the development-default warning).
+  std::string secret_variable;
 
   // True when a secret or passphrase is a known development default (warned about at start-up).
   bool uses_dev_default() const;
@@ -58,6 +63,9 @@ struct GatewayConfig {
   size_t max_nonces = 1'000'000;
   size_t max_idempotency_keys = 1'000'000;
   std::chrono::milliseconds publish_timeout{1000}; // how long a full bus may hold a request
+  size_t max_json_depth = 64;                      // nesting of a webhook body (arrays and objects)
+  std::vector<std::string> trusted_proxies;        // addresses or CIDR ranges whose forwarded header counts
+  ForwardedHeader forwarded_header = ForwardedHeader::x_forwarded_for;
   std::string signal_schema_file; // empty = schemas/signal.schema.json found by find_signal_schema()
   std::map<std::string, SourceConfig, std::less<>> sources;
 };

@@ -5,6 +5,11 @@
 // no allocation in the server once its buffers have grown. Timeouts are deadlines stored on the
 // connection and checked by a sweep timer per thread: a timer per read or write would update the
 // timer queue twice per request.
+//
+// Hostile clients: framing errors are answered (400/501) and the connection closed; a request
+// refused before its body is read (by on_headers, a limit, or a framing error) is closed
+// gracefully: the send side is shut down and what the client still sends is read and dropped
+// for a short while, so the answer is not lost to a reset.
 #include "gateway/http_server.hpp"
 
 #include "observability/log.hpp"
@@ -22,8 +27,10 @@
 #include <atomic>
 #include <charconv>
 #include <list>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 namespace th::gateway {
 
@@ -83,6 +90,10 @@ struct RequestParts {
   std::vector<HttpHeader> headers;
   bool expect_continue = false;
   bool too_many_headers = false;
+  int version = 11;
+  size_t host_count = 0;
+  int refusal_status = 0; // a framing refusal found while parsing (400, 501) with its detail
+  const char *refusal = "";
 
   void clear() {
     method.clear();
@@ -92,16 +103,36 @@ struct RequestParts {
     field_spans.clear();
     headers.clear();
     expect_continue = too_many_headers = false;
+    version = 11;
+    host_count = 0;
+    refusal_status = 0;
+    refusal = "";
+  }
+  void refuse(int status, const char *detail) {
+    if (!refusal_status) {
+      refusal_status = status;
+      refusal = detail;
+    }
   }
 };
+
+// Transfer-Encoding as this server implements it: chunked alone (optional whitespace around it).
+bool is_chunked_only(beast::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+    value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+    value.remove_suffix(1);
+  return beast::iequals(value, "chunked");
+}
 
 class RequestParser final : public http::basic_parser<true> {
 public:
   RequestParser(RequestParts &parts, size_t max_headers) : parts_(parts), max_headers_(max_headers) {}
 
 private:
-  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int,
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int version,
                        beast::error_code &) override {
+    parts_.version = version;
     parts_.method.assign(method.data(), method.size());
     parts_.target.assign(target.data(), target.size());
   }
@@ -117,6 +148,15 @@ private:
     }
     if (name == http::field::expect && beast::iequals(value, "100-continue"))
       parts_.expect_continue = true;
+    if (name == http::field::host)
+      ++parts_.host_count;
+    // Beast frames an unknown coding by Content-Length (or reads to EOF): a proxy that honours the
+    // coding would frame the stream differently, so refuse it (RFC 9112 6.1).
+    if (name == http::field::transfer_encoding && !is_chunked_only(value)) {
+      parts_.refuse(501, "unsupported Transfer-Encoding: only chunked is implemented");
+      ec = http::error::bad_transfer_encoding;
+      return;
+    }
     auto &text = parts_.field_text;
     auto at = static_cast<uint32_t>(text.size());
     text.append(name_text.data(), name_text.size());
@@ -125,7 +165,14 @@ private:
                                   static_cast<uint32_t>(at + name_text.size()),
                                   static_cast<uint32_t>(value.size())});
   }
-  void on_header_impl(beast::error_code &) override {}
+  void on_header_impl(beast::error_code &ec) override {
+    if (parts_.host_count > 1)
+      parts_.refuse(400, "more than one Host header");
+    else if (parts_.host_count == 0 && parts_.version >= 11)
+      parts_.refuse(400, "an HTTP/1.1 request needs a Host header");
+    if (parts_.refusal_status)
+      ec = http::error::bad_field;
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t> &length, beast::error_code &) override {
     if (length) // within the body limit: Beast checked it before this call
       parts_.body.reserve(static_cast<size_t>(*length));
@@ -183,6 +230,14 @@ struct HttpServer::Impl {
   std::chrono::milliseconds sweep_interval{100};
   uint16_t port = 0, tls_port = 0;
 
+  std::atomic<size_t> inflight_body_bytes{0};
+  std::mutex clients_mutex; // guards the connection counts (touched at accept and close only)
+  size_t open_connections = 0;
+  std::unordered_map<std::string, size_t> connections_per_client;
+  // Accepting backs off while descriptors run out ([0] plain, [1] TLS); on the first worker's io_context.
+  std::optional<asio::steady_timer> accept_backoff[2];
+  std::chrono::milliseconds accept_delay[2]{};
+
   explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
   tcp::acceptor open(const std::string &listen) {
@@ -208,15 +263,46 @@ struct HttpServer::Impl {
   }
 
   void accept(tcp::acceptor &acceptor, bool tls);
+  void back_off(tcp::acceptor &acceptor, bool tls, const boost::system::error_code &why);
   void sweep(Worker &worker);
+
+  // Counts a new connection unless a limit is reached (then it is answered 503 and closed).
+  bool admit(const std::string &client) {
+    std::lock_guard lock(clients_mutex);
+    if (open_connections >= options.max_connections)
+      return false;
+    bool exempt = options.exempt_from_client_limit && options.exempt_from_client_limit(client);
+    auto &mine = connections_per_client[client];
+    if (!exempt && mine >= options.max_connections_per_client) {
+      if (mine == 0)
+        connections_per_client.erase(client);
+      return false;
+    }
+    ++mine;
+    ++open_connections;
+    return true;
+  }
+  void release(const std::string &client) {
+    std::lock_guard lock(clients_mutex);
+    --open_connections;
+    auto it = connections_per_client.find(client);
+    if (it != connections_per_client.end() && --it->second == 0)
+      connections_per_client.erase(it);
+  }
 };
 
 namespace {
 
 template <class Stream> class Session final : public Connection {
 public:
-  Session(HttpServer::Impl &server, Worker &worker, Stream stream, std::string client)
-      : server_(server), worker_(worker), stream_(std::move(stream)), client_(std::move(client)) {}
+  Session(HttpServer::Impl &server, Worker &worker, Stream stream, std::string client, bool admitted)
+      : server_(server), worker_(worker), stream_(std::move(stream)), client_(std::move(client)),
+        admitted_(admitted) {}
+  ~Session() override {
+    release_body();
+    if (admitted_)
+      server_.release(client_);
+  }
 
   void start() override {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
@@ -224,10 +310,10 @@ public:
       stream_.async_handshake(asio::ssl::stream_base::server, [this](beast::error_code ec) {
         if (ec)
           return end();
-        wait_for_request();
+        admitted_ ? wait_for_request() : refuse_connection();
       });
     } else {
-      wait_for_request();
+      admitted_ ? wait_for_request() : refuse_connection();
     }
   }
 
@@ -295,17 +381,66 @@ private:
     // Beast checks Content-Length against the body limit as the header ends.
     if (ec == http::error::body_limit)
       return reply_too_large();
-    if (ec && ec != http::error::need_more)
-      return end(); // not HTTP
-    if (parser_->is_done())
-      return respond();
+    if (ec && ec != http::error::need_more) {
+      if (parts_.refusal_status)
+        return reply_simple(parts_.refusal_status, parts_.refusal);
+      return reply_simple(400, "malformed HTTP request: " + ec.message());
+    }
     if (parser_->is_header_done() && !header_seen_) {
       header_seen_ = true;
       deadline = Clock::now() + options().body_timeout;
-      if (parts_.expect_continue)
+      if (options().on_headers) {
+        HttpRequest request = view();
+        request.body = {};
+        if (auto refusal = options().on_headers(request)) {
+          refusal->close = true; // the body is never read
+          return write(*refusal, false, server_.router.pattern_of(request.method, request.path));
+        }
+      }
+      if (auto length = parser_->content_length(); length && !reserve_body(static_cast<size_t>(*length)))
+        return reply_busy();
+      if (!parser_->is_done() && parts_.expect_continue)
         return write_continue();
     }
+    if (parts_.body.size() > reserved_ && !reserve_body(parts_.body.size())) // chunked: as it grows
+      return reply_busy();
+    if (parser_->is_done())
+      return respond();
     read_more();
+  }
+
+  // Counts the body towards the server's in-flight bytes; false (nothing counted) over the cap.
+  bool reserve_body(size_t total) {
+    if (total <= reserved_)
+      return true;
+    size_t more = total - reserved_;
+    auto &inflight = server_.inflight_body_bytes;
+    if (inflight.fetch_add(more, std::memory_order_relaxed) + more > options().max_inflight_body_bytes) {
+      inflight.fetch_sub(more, std::memory_order_relaxed);
+      return false;
+    }
+    reserved_ = total;
+    return true;
+  }
+  void release_body() {
+    if (reserved_)
+      server_.inflight_body_bytes.fetch_sub(reserved_, std::memory_order_relaxed);
+    reserved_ = 0;
+  }
+
+  void reply_busy() {
+    auto response = json_error(503, "server busy: too many request bodies in flight; retry");
+    response.headers.emplace_back("Retry-After", "1");
+    response.close = true;
+    write(response, false, "other");
+  }
+
+  // Over a connection limit: one 503, then a graceful close.
+  void refuse_connection() {
+    auto response = json_error(503, "server busy: too many connections; retry");
+    response.headers.emplace_back("Retry-After", "1");
+    response.close = true;
+    write(response, false, "other");
   }
 
   void write_continue() {
@@ -341,6 +476,7 @@ private:
       log::error("http_handler_failed", {{"path", std::string(request.path)}, {"error", e.what()}});
       response = json_error(500, "internal error");
     }
+    release_body(); // handled: the body is no longer in flight
     write(response, parser_->keep_alive(), server_.router.pattern_of(request.method, request.path));
   }
 
@@ -364,6 +500,8 @@ private:
 
   void write(const HttpResponse &response, bool keep_alive, std::string_view route) {
     keep_alive_ = keep_alive && !response.close;
+    // Closed by the server with input possibly unread: close gracefully.
+    linger_ = response.close;
     output_.assign("HTTP/1.1 ");
     append_number(output_, static_cast<unsigned>(response.status));
     output_ += ' ';
@@ -388,9 +526,31 @@ private:
                             std::chrono::duration<double>(Clock::now() - started_).count());
     deadline = Clock::now() + options().body_timeout;
     asio::async_write(stream_, asio::buffer(output_), [this](beast::error_code ec, size_t) {
+      if (!ec && linger_)
+        return linger();
       if (ec || !keep_alive_)
         return end();
       wait_for_request();
+    });
+  }
+
+  // Shuts the send side (the client sees the end of the answer) and reads and drops what the
+  // client still sends until it closes or a short deadline passes, so closing does not reset
+  // the connection before the client has read the answer.
+  void linger() {
+    release_body();
+    beast::error_code ignored;
+    lowest(stream_).shutdown(tcp::socket::shutdown_send, ignored);
+    deadline = Clock::now() + std::min<std::chrono::milliseconds>(options().header_timeout, linger_time);
+    if (input_.size() < min_read)
+      input_.resize(min_read);
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(input_.data(), input_.size()), [this](beast::error_code ec, size_t) {
+      if (ec)
+        return end();
+      drain();
     });
   }
 
@@ -407,6 +567,7 @@ private:
 
   static constexpr size_t min_read = 4096;
   static constexpr size_t retained_body_bytes = 64 * 1024;
+  static constexpr std::chrono::milliseconds linger_time{1000};
 
   HttpServer::Impl &server_;
   Worker &worker_;
@@ -419,13 +580,16 @@ private:
   bool header_seen_ = false;
   std::string output_;
   bool keep_alive_ = false;
+  bool linger_ = false;
+  bool admitted_;         // counted in the server's connection totals
+  size_t reserved_ = 0;   // this request's bytes in HttpServer::Impl::inflight_body_bytes
   Clock::time_point started_ = Clock::now();
 };
 
 template <class Stream>
-void adopt(HttpServer::Impl &server, Worker &worker, Stream stream, std::string client) {
+void adopt(HttpServer::Impl &server, Worker &worker, Stream stream, std::string client, bool admitted) {
   auto &slot = worker.connections.emplace_front();
-  slot = std::make_unique<Session<Stream>>(server, worker, std::move(stream), std::move(client));
+  slot = std::make_unique<Session<Stream>>(server, worker, std::move(stream), std::move(client), admitted);
   slot->self = worker.connections.begin();
   slot->start();
 }
@@ -438,21 +602,46 @@ void HttpServer::Impl::accept(tcp::acceptor &acceptor, bool tls) {
   // The socket belongs to the worker that will serve it; this handler runs on the accepting one.
   acceptor.async_accept(
       worker.ioc, [this, &acceptor, &worker, tls](beast::error_code ec, tcp::socket socket) {
-        if (!running)
+        if (!running || ec == asio::error::operation_aborted)
           return;
+        if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+            ec == asio::error::no_buffer_space || ec == asio::error::no_memory)
+          return back_off(acceptor, tls, ec); // retrying at once would spin: the backlog stays ready
         if (!ec) {
+          accept_delay[tls] = std::chrono::milliseconds(0);
           socket.set_option(tcp::no_delay(true), ec);
           std::string client = peer_address(socket);
-          asio::post(worker.ioc,
-                     [this, &worker, tls, socket = std::move(socket), client = std::move(client)]() mutable {
-                       if (tls)
-                         adopt(*this, worker, TlsStream(std::move(socket), *ssl), std::move(client));
-                       else
-                         adopt(*this, worker, std::move(socket), std::move(client));
-                     });
+          bool admitted = admit(client);
+          asio::post(worker.ioc, [this, &worker, tls, admitted, socket = std::move(socket),
+                                  client = std::move(client)]() mutable {
+            if (tls)
+              adopt(*this, worker, TlsStream(std::move(socket), *ssl), std::move(client), admitted);
+            else
+              adopt(*this, worker, std::move(socket), std::move(client), admitted);
+          });
         }
         accept(acceptor, tls);
       });
+}
+
+void HttpServer::Impl::back_off(tcp::acceptor &acceptor, bool tls, const boost::system::error_code &why) {
+  auto &delay = accept_delay[tls];
+  if (delay.count() == 0)
+    log::warn("http_accept_backoff", {{"error", why.message()},
+                                      {"open_connections", [this] {
+                                         std::lock_guard lock(clients_mutex);
+                                         return open_connections;
+                                       }()}});
+  // 10 ms doubling to 1 s: existing connections are served meanwhile and free descriptors.
+  delay = std::clamp(delay * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  auto &timer = accept_backoff[tls];
+  if (!timer)
+    timer.emplace(acceptor.get_executor());
+  timer->expires_after(delay);
+  timer->async_wait([this, &acceptor, tls](beast::error_code ec) {
+    if (!ec && running)
+      accept(acceptor, tls);
+  });
 }
 
 void HttpServer::Impl::sweep(Worker &worker) {
@@ -526,6 +715,8 @@ void HttpServer::stop() {
     if (worker->thread.joinable())
       worker->thread.join();
   boost::system::error_code ignored;
+  for (auto &timer : i.accept_backoff)
+    timer.reset();
   if (i.acceptor)
     i.acceptor->close(ignored);
   if (i.tls_acceptor)

@@ -39,6 +39,15 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_timeout{30'000};   // to read the body after the headers
   std::chrono::milliseconds idle_timeout{60'000};   // keep-alive: waiting for the next request
   std::optional<TlsOptions> tls;
+  size_t max_connections = 4096;            // open connections, all clients together
+  size_t max_connections_per_client = 256;  // open connections from one peer address
+  size_t max_inflight_body_bytes = 64 << 20; // bodies being read or handled, all connections
+
+  // Called once a request's headers are complete, before its body is read: a response refuses
+  // the request there (the body is never read; the connection is closed after the answer).
+  std::function<std::optional<HttpResponse>(const HttpRequest &)> on_headers;
+  // Peer addresses exempt from max_connections_per_client (trusted proxies carry many clients).
+  std::function<bool(std::string_view address)> exempt_from_client_limit;
 
   // The 413 response (the gateway answers GW-008 with a corr_id); the default is a plain JSON error.
   std::function<HttpResponse(const HttpRequest &)> on_body_too_large;

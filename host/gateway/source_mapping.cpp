@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 namespace th::gateway {
 
@@ -56,7 +57,8 @@ nlohmann::json transform(const FieldMapping &m, nlohmann::json value) {
     if (m.number) {
       double d = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (ec == std::errc() && end == s.data() + s.size())
+      // "NaN", "inf" and "infinity" parse too: they stay text, which validation refuses (422).
+      if (ec == std::errc() && end == s.data() + s.size() && std::isfinite(d))
         return d;
     }
     return s;

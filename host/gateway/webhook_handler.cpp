@@ -1,7 +1,10 @@
 #include "gateway/webhook_handler.hpp"
 
 #include "events/json_codec.hpp"
+#include "events/json_depth.hpp"
+#include "events/utf8.hpp"
 #include "gateway/crypto.hpp"
+#include "gateway/passphrase_field.hpp"
 #include "gateway/request_id.hpp"
 #include "gateway/source_mapping.hpp"
 #include "observability/log.hpp"
@@ -145,6 +148,7 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
       clock_(std::move(clock)), replay_(config.replay_window_s, config.max_nonces),
       idempotency_(config.idempotency_ttl_s, config.max_idempotency_keys),
       ambiguous_requests_(config.replay_window_s * 2, 100'000),
+      proxies_(config.trusted_proxies, config.forwarded_header),
       replays_blocked_(&metrics.gateway_replay_attacks_blocked.Add({})),
       json_errors_(&metrics.gateway_validation_errors.Add({{"type", "json"}})),
       schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})),
@@ -222,7 +226,7 @@ HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, in
   r.status = http_status;
   json body = {
       {"detail", std::string(code) + ": " + std::string(message)}, {"corr_id", corr_id}, {"errors", errors}};
-  r.body = body.dump();
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace); // names from the request may be invalid UTF-8
   log::info(
       "webhook_refused",
       {{"source", source ? source->name : "_unknown"}, {"status", http_status}, {"detail", body["detail"]}},
@@ -251,7 +255,9 @@ void WebhookHandler::note_unknown_fields(const json &body, const std::string &co
       auto it = unknown_field_counters_.find(key);
       if (it == unknown_field_counters_.end()) {
         // Bounded label set: past 256 names everything counts under "_other" and is not logged.
-        std::string label = unknown_field_counters_.size() < 256 ? key.substr(0, 64) : "_other";
+        // Cut on a character boundary: a label value must stay valid UTF-8 (promtool).
+        std::string label =
+            unknown_field_counters_.size() < 256 ? std::string(utf8_prefix(key, 64)) : "_other";
         if (label != "_other")
           log::info("unknown_field", {{"field_name", label}}, corr_id);
         counter = &metrics_.unknown_fields.Add({{"field_name", label}});
@@ -265,20 +271,64 @@ void WebhookHandler::note_unknown_fields(const json &body, const std::string &co
   }
 }
 
-HttpResponse WebhookHandler::handle(const HttpRequest &request) {
+std::optional<HttpResponse> WebhookHandler::check_before_body(const HttpRequest &request) {
   std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
-  std::shared_ptr<Source> held = find_source(name); // this request's sources, whatever a reload swaps in
+  std::shared_ptr<Source> held; // this request's sources, whatever a reload swaps in
+  return check_headers(request, held, mint_corr_id(name));
+}
+
+std::optional<HttpResponse> WebhookHandler::check_headers(const HttpRequest &request,
+                                                          std::shared_ptr<Source> &held,
+                                                          const std::string &corr_id) {
+  std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
+  held = find_source(name);
   Source *source = held.get();
-  std::string corr_id = mint_corr_id(name); // sanitised, so an unknown name is safe too
   if (!source)
     return fail(nullptr, corr_id, 404, "GW-006",
-                "unknown webhook source '" + std::string(name.substr(0, 64)) + "'");
+                "unknown webhook source '" + std::string(utf8_prefix(name, 64)) + "'");
   const SourceConfig &sc = *source->config;
   if (!sc.enabled)
     return fail(source, corr_id, 403, "GW-007", "source '" + sc.name + "' is disabled");
-  if (!source->allowed.empty() && !source->allowed.count(request.client_address))
-    return fail(source, corr_id, 403, "GW-007", "client address not allowed for source '" + sc.name + "'",
-                json::array({{{"field", "client_address"}, {"message", "not on the source's allowlist"}}}));
+  if (!source->allowed.empty()) {
+    std::string client = proxies_.client_of(request);
+    if (!source->allowed.count(client))
+      return fail(source, corr_id, 403, "GW-007",
+                  "client address " + client + " is not allowed for source '" + sc.name + "'",
+                  json::array({{{"field", "client_address"},
+                                {"message", client + " is not on the source's allowlist"}}}));
+  }
+  if (sc.auth != AuthMode::hmac)
+    return std::nullopt;
+  auto timestamp = request.header("X-Timestamp");
+  auto nonce = request.header("X-Nonce");
+  auto signature = request.header("X-Signature");
+  json missing;
+  if (timestamp.empty())
+    missing.push_back({{"field", "X-Timestamp"}, {"message", "header required"}});
+  if (nonce.empty())
+    missing.push_back({{"field", "X-Nonce"}, {"message", "header required"}});
+  if (signature.empty())
+    missing.push_back({{"field", "X-Signature"}, {"message", "header required"}});
+  if (!missing.is_null())
+    return fail(source, corr_id, 401, "GW-001", "missing signature headers", missing);
+  int64_t timestamp_s = 0;
+  if (!parse_unix_seconds(timestamp, timestamp_s))
+    return fail(source, corr_id, 401, "GW-001", "X-Timestamp is not unix seconds",
+                json::array({{{"field", "X-Timestamp"}, {"message", "must be an integer (unix seconds)"}}}));
+  if (nonce.size() > 128)
+    return fail(source, corr_id, 401, "GW-001", "X-Nonce longer than 128 characters",
+                json::array({{{"field", "X-Nonce"}, {"message", "at most 128 characters"}}}));
+  return std::nullopt;
+}
+
+HttpResponse WebhookHandler::handle(const HttpRequest &request) {
+  std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
+  std::string corr_id = mint_corr_id(name); // sanitised, so an unknown name is safe too
+  std::shared_ptr<Source> held; // this request's sources, whatever a reload swaps in
+  if (auto refusal = check_headers(request, held, corr_id))
+    return std::move(*refusal);
+  Source *source = held.get();
+  const SourceConfig &sc = *source->config;
 
   int64_t now_s = clock_.unix_seconds();
   std::string_view nonce, timestamp;
@@ -286,23 +336,8 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     timestamp = request.header("X-Timestamp");
     nonce = request.header("X-Nonce");
     auto signature = request.header("X-Signature");
-    json missing;
-    if (timestamp.empty())
-      missing.push_back({{"field", "X-Timestamp"}, {"message", "header required"}});
-    if (nonce.empty())
-      missing.push_back({{"field", "X-Nonce"}, {"message", "header required"}});
-    if (signature.empty())
-      missing.push_back({{"field", "X-Signature"}, {"message", "header required"}});
-    if (!missing.is_null())
-      return fail(source, corr_id, 401, "GW-001", "missing signature headers", missing);
     int64_t timestamp_s = 0;
-    if (!parse_unix_seconds(timestamp, timestamp_s))
-      return fail(
-          source, corr_id, 401, "GW-001", "X-Timestamp is not unix seconds",
-          json::array({{{"field", "X-Timestamp"}, {"message", "must be an integer (unix seconds)"}}}));
-    if (nonce.size() > 128)
-      return fail(source, corr_id, 401, "GW-001", "X-Nonce longer than 128 characters",
-                  json::array({{{"field", "X-Nonce"}, {"message", "at most 128 characters"}}}));
+    parse_unix_seconds(timestamp, timestamp_s); // checked by check_headers
     if (signature.substr(0, 7) == "sha256=")
       signature.remove_prefix(7);
     bool valid = false;
@@ -333,21 +368,27 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     return fail(source, corr_id, http_status, code, message, errors);
   };
 
-  json body;
-  try {
-    body = json::parse(request.body);
-  } catch (const json::parse_error &e) {
+  // Nesting is bounded before anything can recurse on it (copies, dump(), validation).
+  if (auto depth = check_json_depth(request.body, config_.max_json_depth); !depth.ok) {
     json_errors_->Increment();
-    return refuse(
-        400, "GW-004", "body is not JSON",
-        json::array({{{"field", "body"}, {"message", "not JSON (at byte " + std::to_string(e.byte) + ")"}}}));
+    return refuse(400, "GW-004", "body nested deeper than " + std::to_string(config_.max_json_depth) + " levels",
+                  json::array({{{"field", depth.field.empty() ? "body" : depth.field},
+                                {"message", "nested deeper than " + std::to_string(config_.max_json_depth) +
+                                                " levels (arrays and objects)"}}}));
   }
+  auto not_json = [&](const std::string &why) {
+    json_errors_->Increment();
+    return refuse(400, "GW-004", "body is not JSON", json::array({{{"field", "body"}, {"message", why}}}));
+  };
 
   if (sc.auth == AuthMode::passphrase) {
-    const json *given = body.is_object() ? find_field(body, sc.passphrase_field) : nullptr;
+    // Authenticate from one scan of the text, before a document is built for the body.
+    auto scan = scan_passphrase(request.body, sc.passphrase_field);
+    if (!scan.json_ok)
+      return not_json("not JSON (at byte " + std::to_string(scan.byte) + ")");
     bool valid = false;
-    if (given && given->is_string()) {
-      auto digest = sha256(given->get_ref<const std::string &>());
+    if (scan.value) {
+      auto digest = sha256(*scan.value);
       std::string_view d(reinterpret_cast<const char *>(digest.data()), digest.size());
       for (const auto &p : source->passphrase_digests)
         valid |= constant_time_equal(std::string_view(reinterpret_cast<const char *>(p.data()), p.size()), d);
@@ -356,8 +397,18 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
       return refuse(401, "GW-001", "passphrase missing or wrong",
                     json::array({{{"field", sc.passphrase_field},
                                   {"message", "missing or not an active passphrase"}}}));
-    body.erase(sc.passphrase_field); // never passed on
   }
+
+  json body;
+  try {
+    body = json::parse(request.body);
+  } catch (const json::parse_error &e) {
+    return not_json("not JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception &) { // out_of_range.406: a number beyond a double, e.g. 1e400
+    return not_json("a number is out of range (beyond a double)");
+  }
+  if (sc.auth == AuthMode::passphrase)
+    erase_found_field(body, sc.passphrase_field); // never passed on, wherever it was found
 
   int retry_after_s = 1;
   if (!source->bucket->try_take(clock_.steady(), retry_after_s)) {

@@ -5,6 +5,7 @@
 
 #include "bus/bus.hpp"
 #include "config/json_schema.hpp"
+#include "gateway/client_address.hpp"
 #include "gateway/gateway_config.hpp"
 #include "gateway/http_types.hpp"
 #include "gateway/idempotency_store.hpp"
@@ -18,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -39,6 +41,10 @@ public:
   static constexpr std::string_view prefix = "/webhook/";
 
   HttpResponse handle(const HttpRequest &request);
+  // The checks that need no body (source, address, signature headers), run by the server as the
+  // headers arrive so a request that would be refused anyway is not read: a response refuses it.
+  // handle() runs the same checks again.
+  std::optional<HttpResponse> check_before_body(const HttpRequest &request);
   // GW-008 for a body over the limit (called by the server before the body is read).
   HttpResponse body_too_large(const HttpRequest &request);
 
@@ -64,6 +70,9 @@ private:
   std::shared_ptr<Source> find_source(std::string_view name) const;
   std::shared_ptr<const Sources> make_sources(const std::map<std::string, SourceConfig, std::less<>> &configs,
                                               const Sources *previous);
+  // The checks of check_before_body(); `held` is set when the request names a configured source.
+  std::optional<HttpResponse> check_headers(const HttpRequest &request, std::shared_ptr<Source> &held,
+                                            const std::string &corr_id);
 
   const GatewayConfig &config_;
   JsonSchema schema_;
@@ -73,6 +82,7 @@ private:
   ReplayGuard replay_;
   IdempotencyStore idempotency_;
   IdempotencyStore ambiguous_requests_; // keyless signed requests whose 503 was ambiguous
+  TrustedProxies proxies_;
   std::atomic<std::shared_ptr<const Sources>> sources_;
   std::unique_ptr<Source> unknown_source_; // metrics for requests naming no configured source
   prometheus::Counter *replays_blocked_;

@@ -123,3 +123,18 @@ TEST(Timestamp, Rfc3339Milliseconds) {
 
 } // namespace
 } // namespace th::audit
+
+namespace th::audit {
+namespace {
+
+// Issue 14: no parser recurses on attacker-controlled depth. The canonical parser stops at 256
+// levels with an error instead of 100,000 stack frames.
+TEST(AuditCanonicalJson, DeepNestingIsRefusedWithoutRecursingFurther) {
+  EXPECT_EQ(canonicalize(std::string(200, '[') + std::string(200, ']')),
+            std::string(200, '[') + std::string(200, ']'));
+  EXPECT_THROW(canonicalize(std::string(100'000, '[') + std::string(100'000, ']')), CanonicalJsonError);
+  EXPECT_THROW(canonicalize(std::string(100'000, '{')), CanonicalJsonError);
+}
+
+} // namespace
+} // namespace th::audit

@@ -2,6 +2,7 @@
 #include "gateway_fixture.hpp"
 
 #include "config/deployment.hpp"
+#include "observability/log.hpp"
 
 namespace th::gateway::testing {
 namespace {
@@ -160,6 +161,48 @@ TEST(GatewayConfig, ShippedDeploymentsHaveValidGatewaySections) {
       ADD_FAILURE() << e.what();
     }
   }
+}
+
+} // namespace
+} // namespace th::gateway::testing
+
+namespace th::gateway::testing {
+namespace {
+
+// The tradingview source's addresses can be overridden through the environment (a
+// comma-separated list in one ${VAR}), so it can be tried from 127.0.0.1.
+TEST(GatewayConfig, DevConfigAllowIpsComeFromTheEnvironment) {
+  std::string path = std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml";
+  ::unsetenv("TRADINGVIEW_ALLOW_IPS");
+  EXPECT_EQ(parse_gateway_config(load_deployment(path)).sources.at("tradingview").allow_ips,
+            (std::vector<std::string>{"52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"}));
+  ::setenv("TRADINGVIEW_ALLOW_IPS", "127.0.0.1, ::1", 1);
+  EXPECT_EQ(parse_gateway_config(load_deployment(path)).sources.at("tradingview").allow_ips,
+            (std::vector<std::string>{"127.0.0.1", "::1"}));
+  ::setenv("TRADINGVIEW_ALLOW_IPS", "127.0.0.1,not-an-address", 1);
+  EXPECT_THROW(parse_gateway_config(load_deployment(path)), ConfigErrors);
+  ::unsetenv("TRADINGVIEW_ALLOW_IPS");
+}
+
+// The development-default warning names the variable the deployment reads the secret from.
+TEST(GatewayConfig, DevSecretWarningNamesTheVariable) {
+  ::unsetenv("TRADINGVIEW_PASSPHRASE");
+  ::unsetenv("TRADEHOST_WEBHOOK_SECRET");
+  auto config = parse_gateway_config(load_deployment(std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml"));
+  EXPECT_EQ(config.sources.at("tradingview").secret_variable, "TRADINGVIEW_PASSPHRASE");
+  EXPECT_EQ(config.sources.at("test").secret_variable, "TRADEHOST_WEBHOOK_SECRET");
+  TempDir dir;
+  log::set_file(dir.file("log.jsonl"));
+  {
+    auto bus = make_embedded_bus();
+    Metrics metrics;
+    config.signal_schema_file = schema_path();
+    Gateway gateway(config, *bus, metrics);
+  }
+  std::string text = read_text(dir.file("log.jsonl"));
+  EXPECT_NE(text.find("set the environment variable TRADINGVIEW_PASSPHRASE"), std::string::npos) << text;
+  EXPECT_NE(text.find("set the environment variable TRADEHOST_WEBHOOK_SECRET"), std::string::npos) << text;
+  EXPECT_EQ(text.find("dev-passphrase"), std::string::npos) << text;
 }
 
 } // namespace

@@ -194,6 +194,15 @@ public:
   void send(std::string_view bytes) {
     boost::asio::write(socket_, boost::asio::buffer(bytes.data(), bytes.size()));
   }
+  // Makes read() throw when no byte arrives within `limit` (an answer that never comes).
+  void set_read_timeout(std::chrono::milliseconds limit) {
+    timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  void close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
   // Reads one response; throws on a closed connection.
   boost::beast::http::response<boost::beast::http::string_body> read() {
     boost::beast::http::response<boost::beast::http::string_body> response;

@@ -1,0 +1,69 @@
+// What the embedded bus keeps after large messages: a slot frees strings beyond max_slot_bytes
+// once its message is handled, so a burst of large bodies does not stay resident (issue 14,
+// finding 5: 150 webhooks with a 1 MB field used to pin 1 MB in each slot they passed through).
+#include "bus/embedded_bus.hpp"
+#include "bus/message_ring.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <unistd.h>
+
+namespace th {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Resident set size of this process, from /proc/self/statm.
+size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t total = 0, resident = 0;
+  statm >> total >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+Message large_signal(size_t extra_bytes) {
+  Signal s;
+  s.corr_id = "test_0000000000000000000000";
+  s.instrument = "BTC/USDT";
+  s.source = "test";
+  s.extra_json = "{\"x\":\"" + std::string(extra_bytes, 'a') + "\"}";
+  return Message{Subject::signals_normalized, s, {}};
+}
+
+TEST(EmbeddedBusMemory, LargeMessagesDoNotStayResidentInTheSlots) {
+  auto bus = make_embedded_bus({.queue_capacity = 16384});
+  std::atomic<int> seen{0};
+  bus->subscribe({"agents", {Subject::signals_normalized}}, [&](const Delivery &) { ++seen; });
+  bus->subscribe({"audit", {Subject::signals_normalized}}, [&](const Delivery &) { ++seen; });
+  bus->start();
+  // Warm up with small messages so the rings' own pages are resident in the baseline.
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(bus->publish(large_signal(10), 5s), PublishStatus::ok);
+  ASSERT_TRUE(bus->wait_idle(20s));
+  const size_t baseline = resident_bytes();
+  {
+    Message big = large_signal(1 << 20);
+    for (int i = 0; i < 150; ++i)
+      ASSERT_EQ(bus->publish(big, 5s), PublishStatus::ok);
+  }
+  ASSERT_TRUE(bus->wait_idle(20s));
+  EXPECT_EQ(seen.load(), 2 * 1150);
+  const size_t after = resident_bytes();
+  // Before: 2 subscriptions x 150 slots x 1 MB = 300 MB stayed resident.
+  EXPECT_LT(after, baseline + (32u << 20)) << "baseline " << (baseline >> 20) << " MB, after " << (after >> 20)
+                                           << " MB";
+  bus->stop();
+}
+
+TEST(EmbeddedBusMemory, StringCapacityCountsTheHeapPartOfEveryString) {
+  EXPECT_EQ(string_capacity(Message{}), 0u);
+  auto m = large_signal(1000);
+  EXPECT_GE(string_capacity(m), 1000u);
+  AuditRecord a;
+  a.data_json = std::string(5000, 'x');
+  EXPECT_GE(string_capacity(Message{Subject::audit_event, a, {}}), 5000u);
+}
+
+} // namespace
+} // namespace th
