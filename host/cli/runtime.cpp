@@ -50,6 +50,20 @@ void Runtime::audit_startup() {
   }
 }
 
+void Runtime::open_portfolio_record(unsigned roles) {
+  if (!(roles & (role_exec | role_agent)))
+    return;
+  std::string file =
+      deployment.data_dir + "/portfolio/" + ((roles & role_exec) ? "fills.jsonl" : "agent-mirror.jsonl");
+  auto [fills, torn] = portfolio.open_record(file, deployment.bus.inbox_fsync);
+  auto positions = portfolio.snapshot()["positions"];
+  log::info("portfolio_restored", {{"file", file},
+                                   {"fills", fills},
+                                   {"torn_bytes", torn},
+                                   {"books", positions.size()},
+                                   {"role", (roles & role_exec) ? "portfolio" : "mirror"}});
+}
+
 std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice bus) {
   auto rt = std::make_unique<Runtime>();
   try {

@@ -28,6 +28,11 @@ struct Runtime {
   StageContext stage_context() { return {*bus, metrics, portfolio, clock}; }
   // Publishes config_loaded and one plugin_loaded per library on audit.event.
   void audit_startup();
+  // Rebuilds the portfolio from its record in data_dir/portfolio and keeps recording fills
+  // there: fills.jsonl for a process with the exec role (the portfolio of record),
+  // agent-mirror.jsonl for an agent-only process (its mirror of the same fills); nothing for
+  // other roles. Throws std::runtime_error when the record cannot be opened (docs/guarantees.md).
+  void open_portfolio_record(unsigned roles);
 };
 
 // Which bus a command runs on: the deployment's, or an in-process one whatever it says.

@@ -130,8 +130,23 @@ void add_reload_route(gateway::Gateway &gw, const AdminSection &admin, HotReload
   });
 }
 
-void add_host_routes(gateway::Gateway &gw, Runtime &rt, const AdminSection &admin) {
-  gw.add_route("GET", "/positions", [&rt](const HttpRequest &) { return json_ok(rt.portfolio.snapshot()); });
+void add_host_routes(gateway::Gateway &gw, Runtime &rt, const AdminSection &admin, unsigned roles) {
+  // Positions live where the fills are applied: the exec role's portfolio (of record) and the
+  // agent role's mirror of the same fills. Elsewhere there is nothing true to show: 404 naming
+  // the role that has them, never an empty list that reads as "flat".
+  gw.add_route("GET", "/positions", [&rt, roles](const HttpRequest &) {
+    if (!(roles & (role_exec | role_agent))) {
+      HttpResponse r =
+          json_ok({{"detail", "this process runs no portfolio: positions live in the exec role's "
+                              "process (GET /positions there, default port 8004)"},
+                   {"positions_role", "exec"}});
+      r.status = 404;
+      return r;
+    }
+    nlohmann::json body = rt.portfolio.snapshot();
+    body["source"] = (roles & role_exec) ? "portfolio" : "mirror";
+    return json_ok(body);
+  });
 
   gw.add_route("GET", "/audit/head", [&rt](const HttpRequest &) {
     nlohmann::json sinks = nlohmann::json::array();
@@ -263,6 +278,7 @@ Service::~Service() {
 void Service::start() {
   State &s = *state_;
   Runtime &rt = s.rt;
+  rt.open_portfolio_record(s.roles); // positions and PnL as the last process left them
   for (const auto &p : rt.pipeline->build(s.roles))
     log::warn("deployment_problem", {{"problem", p}});
 
@@ -287,7 +303,7 @@ void Service::start() {
   s.admin.store(std::make_shared<const nlohmann::json>(rt.deployment.admin));
   s.started_gateway = rt.deployment.gateway;
   add_live_sections();
-  add_host_routes(*s.gateway, rt, s.admin);
+  add_host_routes(*s.gateway, rt, s.admin, s.roles);
   add_reload_route(*s.gateway, s.admin, *s.reload, s.config_path);
   rt.pipeline->start();
   rt.bus->start();

@@ -1,7 +1,9 @@
 // The portfolio: every fill updates positions and PnL. Where this process runs the executors,
 // the resulting reconcile is published on executions.fill's companion subject
 // executions.reconcile; elsewhere the stage only mirrors positions for get_position().
-// Plugins with on_fill see the fills (strategies only their own agent's).
+// Plugins with on_fill see the fills (strategies only their own agent's), each fill_id once: a
+// duplicate (Portfolio::record) changes nothing and reaches no plugin; its stored reconcile is
+// published again under the same message id (the process that owns the portfolio only).
 #pragma once
 
 #include "loader/plugin_instance.hpp"

@@ -1,5 +1,8 @@
 #include "portfolio/portfolio.hpp"
 
+#include "observability/log.hpp"
+#include "portfolio/portfolio_store.hpp"
+
 #include <cmath>
 
 namespace th {
@@ -25,18 +28,62 @@ double Portfolio::last_price_of(std::string_view instrument, const Book &book) c
   return it != last_price_.end() ? it->second : book.last_fill_price;
 }
 
+Portfolio::Portfolio() = default;
+Portfolio::~Portfolio() = default;
+
+namespace {
+bool has_quantity(const Fill &fill) {
+  return fill.quantity_filled > 0 &&
+         (fill.fill_status == TH_FILL_COMPLETE || fill.fill_status == TH_FILL_PARTIAL) &&
+         (fill.side == TH_SIDE_BUY || fill.side == TH_SIDE_SELL);
+}
+} // namespace
+
 std::optional<Reconcile> Portfolio::apply(const Fill &fill) {
-  if (!(fill.quantity_filled > 0))
+  Outcome o = record(fill);
+  if (o.kind != Outcome::applied)
     return std::nullopt;
-  if (fill.fill_status != TH_FILL_COMPLETE && fill.fill_status != TH_FILL_PARTIAL)
-    return std::nullopt;
-  if (fill.side != TH_SIDE_BUY && fill.side != TH_SIDE_SELL)
-    return std::nullopt;
+  return std::move(o.reconcile);
+}
+
+Portfolio::Outcome Portfolio::record(const Fill &fill) {
+  Outcome out;
+  if (!has_quantity(fill))
+    return out;
+  std::lock_guard lock(mutex_);
+  if (auto seen = applied_.find(fill.fill_id); seen != applied_.end()) {
+    ++duplicates_;
+    out.kind = Outcome::duplicate;
+    Reconcile stored;
+    if (store_ && seen->second >= 0 && store_->read_reconcile(static_cast<uint64_t>(seen->second), stored))
+      out.reconcile = std::move(stored);
+    return out;
+  }
+  auto key = std::make_pair(fill.agent_id, fill.instrument);
+  auto it = books_.find(key);
+  Book next = it != books_.end() ? it->second : Book{};
+  Reconcile r = apply_to(next, fill);
+  int64_t offset = -1;
+  if (store_) {
+    // Recorded before it is applied. A fill that cannot be recorded is still applied (it
+    // happened at the venue; forgetting it would understate the position risk checks read),
+    // and the failure is logged: a restart would not find it.
+    std::string error;
+    offset = store_->append(fill, r, error);
+    if (!error.empty())
+      log::error("portfolio_record_failed",
+                 {{"file", store_->path()}, {"fill_id", fill.fill_id}, {"reason", error}}, fill.corr_id);
+  }
+  books_[std::move(key)] = next;
+  applied_.emplace(fill.fill_id, offset);
+  out.kind = Outcome::applied;
+  out.reconcile = std::move(r);
+  return out;
+}
+
+Reconcile Portfolio::apply_to(Book &b, const Fill &fill) const {
   const double price = fill.avg_fill_price;
   const double delta = fill.side == TH_SIDE_BUY ? fill.quantity_filled : -fill.quantity_filled;
-
-  std::lock_guard lock(mutex_);
-  Book &b = books_[{fill.agent_id, fill.instrument}];
   const int64_t day = utc_day(fill.fill_timestamp_ns);
   if (day != b.today_day) {
     b.realized_today = 0;
@@ -83,6 +130,38 @@ std::optional<Reconcile> Portfolio::apply(const Fill &fill) {
   r.unrealized_pnl = unrealized(last_price_of(fill.instrument, b), b.avg_entry_price, b.quantity);
   r.reconcile_timestamp_ns = fill.fill_timestamp_ns;
   return r;
+}
+
+std::pair<uint64_t, uint64_t> Portfolio::open_record(const std::string &path, bool fsync) {
+  std::lock_guard lock(mutex_);
+  PortfolioStore::Loaded loaded;
+  auto store = PortfolioStore::open(
+      path, fsync,
+      [this](const Fill &fill, const Reconcile &, uint64_t offset) {
+        if (!has_quantity(fill) || applied_.count(fill.fill_id))
+          return;
+        Book &b = books_[{fill.agent_id, fill.instrument}];
+        apply_to(b, fill);
+        applied_.emplace(fill.fill_id, static_cast<int64_t>(offset));
+      },
+      loaded);
+  store_ = std::move(store);
+  return {loaded.fills, loaded.torn_bytes};
+}
+
+std::string Portfolio::record_path() const {
+  std::lock_guard lock(mutex_);
+  return store_ ? store_->path() : std::string();
+}
+
+uint64_t Portfolio::fills_applied() const {
+  std::lock_guard lock(mutex_);
+  return applied_.size();
+}
+
+uint64_t Portfolio::duplicates() const {
+  std::lock_guard lock(mutex_);
+  return duplicates_;
 }
 
 void Portfolio::mark(std::string_view instrument, double price) {

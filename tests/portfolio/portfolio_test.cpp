@@ -1,7 +1,15 @@
-// th::Portfolio: average-cost accounting, fees, per-agent books, totals and the daily reset.
+// th::Portfolio: average-cost accounting, fees, per-agent books, totals and the daily reset;
+// idempotency on fill_id and the durable record a restart rebuilds the books from.
 #include "portfolio/portfolio.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 namespace {
 
@@ -202,3 +210,113 @@ TEST(Portfolio, RealizedTodayResetsWhenTheUtcDayOfTheFillChanges) {
 }
 
 } // namespace
+
+// --- Idempotency on fill_id and the durable record (portfolio_store.hpp) ---
+
+namespace {
+
+std::string temp_record() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "portfolio-record-XXXXXX").string();
+  if (!::mkdtemp(pattern.data()))
+    throw std::runtime_error("mkdtemp failed");
+  return pattern + "/portfolio/fills.jsonl";
+}
+
+std::string read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+} // namespace
+
+TEST(Portfolio, AFillIdIsAppliedOnce) {
+  th::Portfolio p;
+  auto f = buy(100, 10);
+  EXPECT_EQ(p.record(f).kind, th::Portfolio::Outcome::applied);
+  auto again = p.record(f);
+  EXPECT_EQ(again.kind, th::Portfolio::Outcome::duplicate);
+  EXPECT_FALSE(again.reconcile); // no record: nothing stored to publish again
+  EXPECT_DOUBLE_EQ(p.position("agent_a", "AAPL").quantity, 100);
+  EXPECT_EQ(p.duplicates(), 1u);
+}
+
+TEST(PortfolioRecord, ARestartRebuildsTheBooksAndRemembersFillIds) {
+  std::string path = temp_record();
+  auto f1 = buy(100, 150);
+  auto f2 = sell(40, 155); // realises 5 * 40 = 200
+  f2.fees = {1.0, 0, 0};
+  nlohmann::json before;
+  {
+    th::Portfolio p;
+    EXPECT_EQ(p.open_record(path).first, 0u);
+    ASSERT_TRUE(p.apply(f1));
+    ASSERT_TRUE(p.apply(f2));
+    before = p.snapshot();
+  }
+  th::Portfolio p;
+  auto [fills, torn] = p.open_record(path);
+  EXPECT_EQ(fills, 2u);
+  EXPECT_EQ(torn, 0u);
+  EXPECT_EQ(p.snapshot(), before);
+  th_position pos = p.position("agent_a", "AAPL", t0);
+  EXPECT_DOUBLE_EQ(pos.quantity, 60);
+  EXPECT_DOUBLE_EQ(pos.avg_entry_price, 150);
+  EXPECT_DOUBLE_EQ(pos.realized_pnl_today, 199); // the daily loss limit reads it after a restart
+  // A fill redelivered after the restart is applied once, and its stored reconcile comes back.
+  auto again = p.record(f2);
+  EXPECT_EQ(again.kind, th::Portfolio::Outcome::duplicate);
+  ASSERT_TRUE(again.reconcile);
+  EXPECT_EQ(again.reconcile->reconcile_id, "rec-" + f2.fill_id);
+  EXPECT_DOUBLE_EQ(again.reconcile->new_position, 60);
+  EXPECT_DOUBLE_EQ(p.position("agent_a", "AAPL").quantity, 60);
+}
+
+TEST(PortfolioRecord, ATornLastLineIsCutOffAndTheNextFillStartsClean) {
+  std::string path = temp_record();
+  {
+    th::Portfolio p;
+    p.open_record(path);
+    p.apply(buy(100, 10));
+  }
+  std::string whole = read_file(path);
+  { std::ofstream(path, std::ios::app) << R"({"fill":{"corr_id":"corr_torn)"; } // kill -9 inside write()
+  {
+    th::Portfolio p;
+    auto [fills, torn] = p.open_record(path);
+    EXPECT_EQ(fills, 1u);
+    EXPECT_GT(torn, 0u);
+    EXPECT_EQ(read_file(path), whole);
+    p.apply(buy(50, 12));
+  }
+  th::Portfolio p;
+  EXPECT_EQ(p.open_record(path).first, 2u);
+  EXPECT_DOUBLE_EQ(p.position("agent_a", "AAPL").quantity, 150);
+}
+
+TEST(PortfolioRecord, ADamagedLineBeforeTheLastRefusesToStart) {
+  std::string path = temp_record();
+  {
+    th::Portfolio p;
+    p.open_record(path);
+    p.apply(buy(100, 10));
+  }
+  std::string text = read_file(path);
+  std::ofstream(path, std::ios::trunc) << "garbage\n" << text;
+  th::Portfolio p;
+  try {
+    p.open_record(path);
+    FAIL() << "a damaged record was accepted";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find(":1: not a stored fill"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PortfolioRecord, ASecondOwnerOfTheSameFileIsRefused) {
+  std::string path = temp_record();
+  th::Portfolio first;
+  first.open_record(path);
+  th::Portfolio second;
+  EXPECT_THROW(second.open_record(path), std::runtime_error);
+}
