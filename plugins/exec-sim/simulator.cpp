@@ -142,6 +142,73 @@ void Simulator::cancel(std::string_view instrument, Order &order, int64_t timest
             order.quantity, 0, timestamp_ns, reason, 0, order.fills_emitted);
 }
 
+void Simulator::stop() {
+  cancel_working("EXEC-105",
+                 "EXEC-105: cancelled at shutdown: the simulator keeps no orders across a restart", false);
+}
+
+void Simulator::cancel_working(std::string_view code, std::string_view reason, bool cancel_fills) {
+  auto tif_name = [](int32_t tif) { return tif == TH_TIF_GTC ? "GTC" : tif == TH_TIF_DAY ? "DAY" : "other"; };
+  auto type_name = [](int32_t type) {
+    return type == TH_ORDER_LIMIT        ? "limit"
+           : type == TH_ORDER_STOP       ? "stop"
+           : type == TH_ORDER_STOP_LIMIT ? "stop_limit"
+                                         : "market";
+  };
+  auto side_name = [](int32_t side) { return side == TH_SIDE_BUY ? "buy" : "sell"; };
+  int64_t now = now_ns();
+  for (auto &[instrument, b] : books_) {
+    for (Order &o : b.resting) {
+      if (o.remaining <= 0)
+        continue;
+      nlohmann::json data = {{"order_id", "sim-" + o.corr_id},
+                             {"agent_id", o.agent_id},
+                             {"instrument", instrument},
+                             {"kind", "order"},
+                             {"side", side_name(o.side)},
+                             {"order_type", type_name(o.type)},
+                             {"time_in_force", tif_name(o.tif)},
+                             {"quantity", o.quantity},
+                             {"remaining", o.remaining},
+                             {"code", code},
+                             {"reason", reason},
+                             {"venue", venue}};
+      if (o.has_limit)
+        data["price_limit"] = o.price_limit;
+      if (o.type == TH_ORDER_STOP || o.type == TH_ORDER_STOP_LIMIT)
+        data["stop_price"] = o.stop_price;
+      if (cancel_fills)
+        cancel(instrument, o, now, reason);
+      audit("order_cancelled", o.corr_id, data.dump());
+      o.remaining = 0;
+      order_finished(b, o);
+    }
+    std::erase_if(b.resting, [](const Order &o) { return o.remaining <= 0; });
+    for (Protection &p : b.protections) {
+      if (p.quantity <= 0)
+        continue;
+      nlohmann::json data = {{"order_id", "sim-" + p.entry_corr_id + "-protection"},
+                             {"protects_order_id", "sim-" + p.entry_corr_id},
+                             {"agent_id", p.agent_id},
+                             {"instrument", instrument},
+                             {"kind", "protection"},
+                             {"side", side_name(p.entry_side == TH_SIDE_BUY ? TH_SIDE_SELL : TH_SIDE_BUY)},
+                             {"quantity", p.quantity},
+                             {"code", code},
+                             {"reason", reason},
+                             {"venue", venue}};
+      if (p.stop_loss > 0)
+        data["stop_level"] = p.stop_level;
+      if (p.take_profit > 0)
+        data["target_level"] = p.target_level;
+      audit("order_cancelled", p.entry_corr_id, data.dump());
+      p.quantity = 0;
+      p.entry_working = false;
+    }
+    b.protections.clear();
+  }
+}
+
 std::string Simulator::validate(const th_order_intent &in, const InstrumentBook *book) const {
   if (!(std::isfinite(in.quantity) && in.quantity >= min_quantity))
     return "EXEC-001: quantity must be >= 0.001, got " + number(in.quantity);

@@ -62,6 +62,10 @@ public:
 
   void on_signal(const th_signal &signal);
   void on_order_intent(const th_order_intent &intent);
+  // The simulator keeps no orders across a restart: at stop every working order (resting GTC
+  // and DAY orders, protective stops and targets) is cancelled, each with an `order_cancelled`
+  // audit event (EXEC-105). README.md, "Shutdown".
+  void stop();
 
 private:
   // How one execution attempt ended.
@@ -88,6 +92,9 @@ private:
                  double quantity_requested, double price, int64_t timestamp_ns, std::string_view reason,
                  double slippage_bps, uint32_t fill_number);
   void cancel(std::string_view instrument, Order &order, int64_t timestamp_ns, std::string_view reason);
+  // Cancels every working order and protection, recording each with an `order_cancelled` audit
+  // event; with `cancel_fills`, resting orders also get their `cancelled` fill.
+  void cancel_working(std::string_view code, std::string_view reason, bool cancel_fills);
 
   Params params_;
   RandomSource random_;

@@ -165,3 +165,38 @@ TEST(StateRestart, TheTrailsNetPositionNeverExceedsMaxPositionAcrossRestarts) {
   auto [code, out] = host.tradehost("audit verify " + host.audit_db());
   EXPECT_EQ(code, 0) << out;
 }
+
+// Finding 9, exec-sim: its working orders do not survive a restart, so a clean stop cancels each
+// and records it (order_cancelled, EXEC-105) in the trail.
+TEST(StateRestart, AStopRecordsACancelForEachProtectiveStopOfTheSimulator) {
+  HostProcess host;
+  host.start();
+  std::vector<std::string> corr_ids;
+  for (double price : {150.0, 151.0}) {
+    auto r = host.post_webhook(buy(price));
+    ASSERT_EQ(r.status, 200) << r.body;
+    corr_ids.push_back(json::parse(r.body)["corr_id"]);
+  }
+  ASSERT_TRUE(eventually([&] { return quantity_of(host, "momentum_v1", "AAPL") == 200; }))
+      << positions(host).dump();
+  ASSERT_EQ(host.terminate(), 0) << host.log();
+
+  auto [code, out] = host.tradehost("audit export " + host.audit_db());
+  ASSERT_EQ(code, 0) << out;
+  std::map<std::string, json> cancels; // corr_id -> data
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    auto row = json::parse(line, nullptr, false);
+    if (row.is_object() && row.value("event_type", "") == "order_cancelled")
+      cancels[row["correlation_id"]] =
+          row["data"].is_string() ? json::parse(row["data"].get<std::string>()) : row["data"];
+  }
+  ASSERT_EQ(cancels.size(), 2u) << out;
+  for (auto &c : corr_ids) {
+    EXPECT_EQ(cancels[c]["code"], "EXEC-105") << c;
+    EXPECT_EQ(cancels[c]["kind"], "protection") << c;
+    EXPECT_EQ(cancels[c]["quantity"], 100) << c;
+  }
+  auto [vcode, vout] = host.tradehost("audit verify " + host.audit_db());
+  EXPECT_EQ(vcode, 0) << vout;
+}

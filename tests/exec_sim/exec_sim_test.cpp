@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <regex>
 #include <string>
@@ -780,3 +781,50 @@ TEST(ExecSimDeterminism, TwoInstancesInOneProcessAreIndependent) {
 }
 
 } // namespace
+
+// ---- shutdown (issue 13 finding 9): nothing rests silently across a restart ----------------------
+
+TEST(ExecSimShutdown, StopCancelsEveryRestingOrderAndProtectionWithAnAuditEventEach) {
+  Sim sim;
+  sim.price(100);
+  sim.send(limit(buy(10, "corr_gtc_limit"), 95)); // rests: 100 > 95
+  sim.send(stop(sell(5, "corr_gtc_stop"), 90));   // rests: not triggered
+  Intent entry = buy(20, "corr_protected");       // fills, leaves a protective stop
+  entry.stop_loss = 0.02;
+  sim.send(entry);
+  size_t fills_before = sim.fills().size();
+  ASSERT_EQ(fills_before, 1u);
+  sim.h.recorder.audits.clear();
+
+  ASSERT_EQ(sim.h.d->stop(sim.h.inst), TH_OK) << sim.h.error();
+  EXPECT_EQ(sim.fills().size(), fills_before) << "stop emits no fills (the host's stages are stopping)";
+  std::map<std::string, nlohmann::json> cancelled; // order_id -> data
+  for (auto &[type, data] : sim.h.recorder.audits) {
+    ASSERT_EQ(type, "order_cancelled");
+    auto j = nlohmann::json::parse(data);
+    cancelled[j["order_id"]] = j;
+  }
+  ASSERT_EQ(cancelled.size(), 3u);
+  auto &gtc = cancelled["sim-corr_gtc_limit"];
+  EXPECT_EQ(gtc["code"], "EXEC-105");
+  EXPECT_EQ(gtc["kind"], "order");
+  EXPECT_EQ(gtc["time_in_force"], "GTC");
+  EXPECT_EQ(gtc["order_type"], "limit");
+  EXPECT_EQ(gtc["remaining"], 10);
+  EXPECT_EQ(gtc["agent_id"], "agent_a");
+  EXPECT_EQ(cancelled["sim-corr_gtc_stop"]["order_type"], "stop");
+  auto &protection = cancelled["sim-corr_protected-protection"];
+  EXPECT_EQ(protection["kind"], "protection");
+  EXPECT_EQ(protection["quantity"], 20);
+  EXPECT_EQ(protection["side"], "sell");
+  EXPECT_NEAR(protection["stop_level"].get<double>(), 98, 0.1);
+  EXPECT_NE(protection["reason"].get<std::string>().find("EXEC-105: cancelled at shutdown"),
+            std::string::npos);
+
+  // Nothing works any more: a price that would have filled the limit and hit the stop does nothing.
+  sim.h.recorder.audits.clear();
+  sim.price(80);
+  EXPECT_EQ(sim.fills().size(), fills_before);
+  ASSERT_EQ(sim.h.d->stop(sim.h.inst), TH_OK);
+  EXPECT_TRUE(sim.h.recorder.audits.empty()) << "a second stop cancels nothing again";
+}
