@@ -3,6 +3,7 @@
 // the default) and jetstream_bus.hpp (NATS JetStream).
 #pragma once
 
+#include "bus/key_value.hpp"
 #include "events/events.hpp"
 
 #include <chrono>
@@ -97,6 +98,13 @@ public:
   virtual void stop() = 0;
 
   virtual BusHealth health() const = 0;
+
+  // A key-value bucket `name` shared by every process on this bus, each record kept for `ttl`
+  // after its last write (JetStream: the bucket "{stream}_{name}", created or opened at start()).
+  // Null on buses that are not shared between processes (embedded, sequential).
+  virtual std::shared_ptr<KeyValue> key_value(const std::string & /*name*/, std::chrono::seconds /*ttl*/) {
+    return nullptr;
+  }
 };
 
 } // namespace th

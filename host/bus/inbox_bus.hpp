@@ -26,6 +26,9 @@ public:
   bool wait_settled(std::chrono::milliseconds timeout) override { return inner_.wait_settled(timeout); }
   void stop() override { inner_.stop(); }
   BusHealth health() const override { return inner_.health(); }
+  std::shared_ptr<KeyValue> key_value(const std::string &name, std::chrono::seconds ttl) override {
+    return inner_.key_value(name, ttl);
+  }
 
   // The most recent signal whose publish succeeded (seq 0: none yet): what the retirer looks
   // for in the trail to know that everything handed to the sinks before it is committed.

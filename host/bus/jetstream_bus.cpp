@@ -1,5 +1,8 @@
 #include "bus/jetstream_bus.hpp"
 
+#include "bus/jetstream_key_value.hpp"
+#include "bus/nats_status.hpp"
+
 #include "events/json_codec.hpp"
 #include "events/json_depth.hpp"
 #include "events/json_writer.hpp"
@@ -27,15 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int64_t ns_per_s = 1'000'000'000;
-
-std::string nats_error(natsStatus status) {
-  natsStatus last = NATS_OK;
-  const char *text = nats_GetLastError(&last);
-  std::string out = natsStatus_GetText(status);
-  if (text && *text && last == status)
-    out += " (" + std::string(text) + ")";
-  return out;
-}
 
 std::string join(const std::vector<std::string> &items, const char *separator = ", ") {
   std::string out;
@@ -112,6 +106,7 @@ public:
   bool wait_idle(std::chrono::milliseconds timeout) override;
   void stop() override;
   BusHealth health() const override;
+  std::shared_ptr<KeyValue> key_value(const std::string &name, std::chrono::seconds ttl) override;
 
 private:
   void connect();
@@ -194,6 +189,9 @@ private:
   mutable Clock::time_point health_refreshed_{};
 
   std::shared_ptr<DeferredAcks> deferred_ = std::make_shared<DeferredAcks>();
+
+  std::mutex buckets_mutex_;
+  std::vector<std::shared_ptr<JetStreamKeyValue>> buckets_; // bound at start(), unbound at stop
 };
 
 // A delivery whose handler stores it asynchronously (the audit stage, acking only what every
@@ -283,6 +281,9 @@ void JetStreamBus::start() {
     }
     for (auto &declared : declared_)
       ensure_consumer(*declared);
+    std::lock_guard lock(buckets_mutex_);
+    for (auto &bucket : buckets_)
+      bucket->bind(js_);
   } catch (...) {
     close_connection();
     throw;
@@ -1132,6 +1133,15 @@ void JetStreamBus::stop() {
   log::info("jetstream.stopped", {{"stream", options_.stream}});
 }
 
+std::shared_ptr<KeyValue> JetStreamBus::key_value(const std::string &name, std::chrono::seconds ttl) {
+  auto bucket = std::make_shared<JetStreamKeyValue>(options_.stream + "_" + name, ttl, options_.replicas);
+  std::lock_guard lock(buckets_mutex_);
+  if (js_) // already started
+    bucket->bind(js_);
+  buckets_.push_back(bucket);
+  return bucket;
+}
+
 void JetStreamBus::close_connection() {
   for (auto &subscription : subscriptions_) {
     // Destroy only: since nats.c 3.4 this never deletes the durable consumer.
@@ -1144,6 +1154,11 @@ void JetStreamBus::close_connection() {
     for (auto &inbox : inboxes_)
       natsSubscription_Destroy(inbox->sub);
     inboxes_.clear();
+  }
+  {
+    std::lock_guard lock(buckets_mutex_);
+    for (auto &bucket : buckets_)
+      bucket->unbind();
   }
   if (js_)
     jsCtx_Destroy(js_);

@@ -109,6 +109,12 @@ std::array<uint8_t, 32> sha256(std::string_view data) {
   return digest;
 }
 
+std::string hex_prefix(const std::array<uint8_t, 32> &digest, size_t bytes) {
+  std::string out;
+  append_hex(out, digest.data(), std::min(bytes, digest.size()));
+  return out;
+}
+
 std::string random_hex(size_t bytes) {
   thread_local std::mt19937_64 generator{[] {
     std::random_device device;

@@ -45,6 +45,9 @@ bool constant_time_equal(std::string_view a, std::string_view b);
 // SHA-256 of data.
 std::array<uint8_t, 32> sha256(std::string_view data);
 
+// The first `bytes` bytes of a digest as lower-case hex.
+std::string hex_prefix(const std::array<uint8_t, 32> &digest, size_t bytes = 32);
+
 // n random bytes as 2n lower-case hex characters (a per-thread generator seeded from the OS).
 std::string random_hex(size_t bytes);
 

@@ -21,7 +21,8 @@ class IdempotencyStore {
 public:
   using Digest = std::array<uint8_t, 32>;
   // retry: an ambiguous key taken over (first_corr_id is the corr_id to publish under again).
-  enum class Outcome { reserved, duplicate, conflict, in_progress, retry };
+  // unavailable: only a shared store (shared_requests.hpp) answers it, when it cannot be reached.
+  enum class Outcome { reserved, duplicate, conflict, in_progress, retry, unavailable };
 
   IdempotencyStore(int64_t ttl_s, size_t max_keys);
 

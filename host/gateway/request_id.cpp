@@ -16,13 +16,7 @@ std::string request_message_id(std::string_view source, std::string_view idempot
   } else {
     return std::string(corr_id) + ":signal";
   }
-  static constexpr char digits[] = "0123456789abcdef";
-  auto digest = sha256(input);
-  for (size_t i = 0; i < 16; ++i) {
-    id.push_back(digits[digest[i] >> 4]);
-    id.push_back(digits[digest[i] & 15]);
-  }
-  return id;
+  return id + hex_prefix(sha256(input), 16);
 }
 
 } // namespace th::gateway

@@ -154,6 +154,14 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
       schema_errors_(&metrics.gateway_validation_errors.Add({{"type", "schema"}})),
       signals_published_(
           &metrics.bus_published.Add({{"subject", std::string(subject_name(Subject::signals_normalized))}})) {
+  // Shared with every replica on a JetStream bus; the embedded bus keeps them in memory only.
+  auto nonces = bus_.key_value("nonces", std::chrono::seconds(2 * std::max<int64_t>(config.replay_window_s, 1)));
+  auto keys = nonces ? bus_.key_value("idempotency", std::chrono::seconds(std::max<int64_t>(config.idempotency_ttl_s, 1)))
+                     : nullptr;
+  if (nonces && keys) {
+    const int64_t publish_s = std::chrono::duration_cast<std::chrono::seconds>(config.publish_timeout).count();
+    shared_ = std::make_unique<SharedRequests>(std::move(nonces), std::move(keys), 2 * publish_s + 5);
+  }
   if (!clock_.unix_seconds)
     clock_.unix_seconds = [] {
       return std::chrono::duration_cast<std::chrono::seconds>(
@@ -331,6 +339,12 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   const SourceConfig &sc = *source->config;
 
   int64_t now_s = clock_.unix_seconds();
+  std::optional<IdempotencyStore::Digest> digest; // of the body, when first needed
+  auto body_digest = [&]() -> const IdempotencyStore::Digest & {
+    if (!digest)
+      digest = sha256(request.body);
+    return *digest;
+  };
   std::string_view nonce, timestamp;
   if (sc.auth == AuthMode::hmac) {
     timestamp = request.header("X-Timestamp");
@@ -349,6 +363,24 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
           json::array({{{"field", "X-Signature"},
                         {"message", "not the HMAC-SHA256 of timestamp.nonce.body with an active secret"}}}));
     auto verdict = replay_.check(sc.name, nonce, timestamp_s, now_s);
+    if (verdict == ReplayGuard::Verdict::ok && shared_) {
+      std::string first;
+      switch (shared_->use_nonce(sc.name, nonce, body_digest(), first)) {
+      case SharedRequests::Nonce::fresh:
+        break;
+      case SharedRequests::Nonce::retry: // the same request after its ambiguous 503
+        corr_id = std::move(first);
+        break;
+      case SharedRequests::Nonce::reused:
+        verdict = ReplayGuard::Verdict::reused_nonce;
+        break;
+      case SharedRequests::Nonce::unavailable:
+        replay_.forget(sc.name, nonce);
+        return fail(source, corr_id, 503, "GW-009",
+                    "replay protection cannot be checked (the shared nonce store did not answer); nothing "
+                    "was accepted: retry");
+      }
+    }
     if (verdict != ReplayGuard::Verdict::ok) {
       replays_blocked_->Increment();
       bool stale = verdict == ReplayGuard::Verdict::stale_timestamp;
@@ -361,10 +393,16 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     }
   }
   // Past this point a refusal gives the nonce back, so the same signed request may be retried.
+  auto forget_nonce = [&] {
+    if (nonce.empty())
+      return;
+    replay_.forget(sc.name, nonce);
+    if (shared_)
+      shared_->forget_nonce(sc.name, nonce);
+  };
   auto refuse = [&](int http_status, std::string_view code, std::string_view message,
                     const json &errors = json::array()) {
-    if (!nonce.empty())
-      replay_.forget(sc.name, nonce);
+    forget_nonce();
     return fail(source, corr_id, http_status, code, message, errors);
   };
 
@@ -464,36 +502,41 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   if (!key.empty()) {
     scoped_key = sc.name + '\n' + key;
     std::string first;
-    switch (idempotency_.reserve(scoped_key, sha256(request.body), corr_id, now_s, first)) {
-    case IdempotencyStore::Outcome::reserved:
+    using Key = IdempotencyStore::Outcome;
+    switch (shared_ ? shared_->reserve(scoped_key, body_digest(), corr_id, now_s, first)
+                    : idempotency_.reserve(scoped_key, body_digest(), corr_id, now_s, first)) {
+    case Key::reserved:
       break;
-    case IdempotencyStore::Outcome::retry: // after an ambiguous 503: same corr_id, same message id
+    case Key::retry: // after an ambiguous 503: same corr_id, same message id
       corr_id = first;
       break;
-    case IdempotencyStore::Outcome::duplicate: {
+    case Key::duplicate: {
       source->count(duplicate);
-      if (!nonce.empty())
-        replay_.forget(sc.name, nonce);
+      forget_nonce();
       HttpResponse r;
       r.body = json{{"status", "duplicate"}, {"corr_id", first}}.dump();
       return r;
     }
-    case IdempotencyStore::Outcome::conflict:
+    case Key::conflict:
       return refuse(
           409, "GW-005", "idempotency key already used with another body",
           json::array({{{"field", "X-Idempotency-Key"}, {"message", "used before with a different body"}}}));
-    case IdempotencyStore::Outcome::in_progress:
+    case Key::in_progress:
       return refuse(409, "GW-005", "a request with this idempotency key is in progress",
                     json::array({{{"field", "X-Idempotency-Key"}, {"message", "in progress"}}}));
+    case Key::unavailable:
+      return refuse(503, "GW-009",
+                    "the idempotency key cannot be checked (the shared key store did not answer); nothing was "
+                    "accepted: retry");
     }
   }
 
   // A signed request without a key that got an ambiguous 503 is known by its signature instead.
   std::string request_key;
-  if (scoped_key.empty() && !nonce.empty() && !ambiguous_requests_.empty()) {
+  if (!shared_ && scoped_key.empty() && !nonce.empty() && !ambiguous_requests_.empty()) {
     request_key = sc.name + '\n' + std::string(timestamp) + '\n' + std::string(nonce);
     std::string first;
-    if (ambiguous_requests_.reserve(request_key, sha256(request.body), corr_id, now_s, first) ==
+    if (ambiguous_requests_.reserve(request_key, body_digest(), corr_id, now_s, first) ==
         IdempotencyStore::Outcome::retry)
       corr_id = first;
     ambiguous_requests_.release(request_key);
@@ -536,19 +579,33 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
     // The bus did not confirm, which need not mean it did not store (a JetStream leader lost
     // with the PubAck): the key stays, as ambiguous, so a retry goes out under the same corr_id
     // and message id and is accepted at most once.
-    if (!scoped_key.empty())
-      idempotency_.mark_ambiguous(scoped_key);
-    else if (!nonce.empty())
-      ambiguous_requests_.remember_ambiguous(
-          request_key.empty() ? sc.name + '\n' + std::string(timestamp) + '\n' + std::string(nonce) : request_key,
-          sha256(request.body), corr_id, now_s);
     log::error("webhook_bus_unavailable", {{"source", sc.name}, {"msg_id", message.msg_id}}, corr_id);
-    return refuse(503, "GW-009",
-                  "the bus did not confirm the signal; it may have been accepted: retry the same request "
-                  "(same X-Idempotency-Key, or the same signed request), which is accepted at most once");
+    static constexpr std::string_view ambiguous =
+        "the bus did not confirm the signal; it may have been accepted: retry the same request "
+        "(same X-Idempotency-Key, or the same signed request), which is accepted at most once";
+    if (!scoped_key.empty()) {
+      if (shared_)
+        shared_->mark_ambiguous(scoped_key, body_digest(), corr_id, now_s);
+      else
+        idempotency_.mark_ambiguous(scoped_key);
+    } else if (!nonce.empty()) {
+      replay_.forget(sc.name, nonce);
+      if (shared_) // the nonce stays used, and names the corr_id its retry publishes under
+        shared_->mark_nonce_ambiguous(sc.name, nonce, body_digest(), corr_id);
+      else
+        ambiguous_requests_.remember_ambiguous(
+            request_key.empty() ? sc.name + '\n' + std::string(timestamp) + '\n' + std::string(nonce) : request_key,
+            body_digest(), corr_id, now_s);
+      return fail(source, corr_id, 503, "GW-009", ambiguous);
+    }
+    return refuse(503, "GW-009", ambiguous);
   }
-  if (!scoped_key.empty())
-    idempotency_.commit(scoped_key);
+  if (!scoped_key.empty()) {
+    if (shared_)
+      shared_->commit(scoped_key, body_digest(), corr_id, now_s);
+    else
+      idempotency_.commit(scoped_key);
+  }
   if (status == PublishStatus::duplicate) { // the bus held this request already (a retry)
     source->count(duplicate);
     HttpResponse r;

@@ -11,6 +11,7 @@
 #include "gateway/idempotency_store.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/replay_guard.hpp"
+#include "gateway/shared_requests.hpp"
 #include "observability/metrics.hpp"
 
 #include <atomic>
@@ -82,6 +83,7 @@ private:
   ReplayGuard replay_;
   IdempotencyStore idempotency_;
   IdempotencyStore ambiguous_requests_; // keyless signed requests whose 503 was ambiguous
+  std::unique_ptr<SharedRequests> shared_; // on a shared bus: nonces and keys of every replica
   TrustedProxies proxies_;
   std::atomic<std::shared_ptr<const Sources>> sources_;
   std::unique_ptr<Source> unknown_source_; // metrics for requests naming no configured source

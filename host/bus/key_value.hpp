@@ -1,0 +1,38 @@
+// A bucket of small records shared by every process on one bus, each record expiring a fixed
+// time after its last write (JetStream key-value on the JetStream bus; the embedded buses have
+// none). Every operation is atomic on its key, so processes can use one bucket to agree on who
+// saw a request first. Safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace th {
+
+class KeyValue {
+public:
+  enum class Result {
+    ok,          // done (get: found)
+    exists,      // create: the key holds a live record, returned in value/revision
+    missing,     // get, update: no live record
+    conflict,    // update: the record changed since `revision`
+    unavailable, // the bucket could not be reached or did not answer: the outcome is unknown
+  };
+
+  virtual ~KeyValue() = default;
+
+  // Writes `value` only if the key holds no live record (ok: revision is the record's); on
+  // exists, `existing` and `revision` hold the live record.
+  virtual Result create(const std::string &key, const std::string &value, std::string &existing,
+                        uint64_t &revision) = 0;
+  virtual Result get(const std::string &key, std::string &value, uint64_t &revision) = 0;
+  // Writes `value` only if the record is still at `revision`; on ok, revision is the new one.
+  virtual Result update(const std::string &key, const std::string &value, uint64_t &revision) = 0;
+  virtual Result put(const std::string &key, const std::string &value) = 0; // unconditional
+  virtual Result erase(const std::string &key) = 0;
+
+};
+
+// Keys hold only [A-Za-z0-9_=-] (hex of a digest is the usual choice) and values are short text.
+
+} // namespace th
