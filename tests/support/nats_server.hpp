@@ -22,6 +22,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -33,23 +34,27 @@ extern char **environ;
 namespace th::test {
 
 // A loopback TCP port that was free a moment ago (the kernel's choice for port 0).
+// A free loopback port below the kernel's ephemeral range (32768-60999 by default), so that
+// while a test restarts its server on the same port no other test's bind(0) and no client
+// connection's source port can take it meanwhile (a flake seen under parallel ctest).
 inline int free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    throw std::runtime_error("free_loopback_port: socket() failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) != 0) {
+  static std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<int> range(20000, 32767);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      throw std::runtime_error("free_loopback_port: socket() failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int port = range(random);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0;
     ::close(fd);
-    throw std::runtime_error("free_loopback_port: bind() failed");
+    if (free)
+      return port;
   }
-  int port = ntohs(address.sin_port);
-  ::close(fd);
-  return port;
+  throw std::runtime_error("free_loopback_port: no free port in 20000-32767");
 }
 
 // True when something accepts TCP connections and sends the NATS INFO line on the port.
