@@ -72,10 +72,12 @@ test: build
 	# full parallel run in four and passes alone; until it is fixed a red CI would hide the rest.
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600 --repeat until-pass:2
 
-# Crash-consistency soak: SOAK_KILLS kill -9 points under webhook load (the quick version is in `make test`).
+# Crash-consistency soak: SOAK_KILLS kill -9 points under webhook load, embedded and JetStream
+# (host, nats-server, stream leader); the quick versions are in `make test`.
 SOAK_KILLS ?= 30
 soak: build
 	TRADEHOST_SOAK_KILLS=$(SOAK_KILLS) $(BUILD_DIR)/bin/crash_consistency_test --gtest_filter='CrashConsistency.Soak'
+	TRADEHOST_SOAK_KILLS=$(SOAK_KILLS) $(BUILD_DIR)/bin/jetstream_crash_test --gtest_filter='JetStreamCrash.Soak'
 
 bench: build
 	$(call install_missing,$(BENCH_PACKAGES))
