@@ -9,7 +9,7 @@ run() {
   printf '\n== %s ==\n' "$name"
   "$@" || { echo "benchmark $name failed"; status=1; }
 }
-for b in abi bus exec audit jetstream hot_reload; do
+for b in abi bus exec audit jetstream hot_reload crypto; do
   [ -x "$build/bin/bench_$b" ] && run "$b" "$build/bin/bench_$b"
 done
 [ -x "$here/bench/gateway/run.sh" ] && BUILD_DIR="$build" run gateway "$here/bench/gateway/run.sh"
