@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace th {
 
@@ -30,9 +31,11 @@ public:
   virtual Result update(const std::string &key, const std::string &value, uint64_t &revision) = 0;
   virtual Result put(const std::string &key, const std::string &value) = 0; // unconditional
   virtual Result erase(const std::string &key) = 0;
-
 };
 
 // Keys hold only [A-Za-z0-9_=-] (hex of a digest is the usual choice) and values are short text.
+
+// `text` as such a key, one to one: bytes outside [A-Za-z0-9_-] become "=XX" (hex; '.' too).
+std::string kv_key(std::string_view text);
 
 } // namespace th

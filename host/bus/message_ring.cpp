@@ -25,7 +25,7 @@ size_t string_capacity(const Message &message) {
     ((total += strings.capacity() > 15 ? strings.capacity() : 0), ...);
   };
   auto intent = [&](const OrderIntent &o) {
-    add(o.corr_id, o.parent_corr_id, o.agent_id, o.instrument, o.strategy, o.extra_json);
+    add(o.corr_id, o.parent_corr_id, o.agent_id, o.order_id, o.instrument, o.strategy, o.extra_json);
   };
   std::visit(
       [&](const auto &p) {
@@ -38,10 +38,11 @@ size_t string_capacity(const Message &message) {
           intent(p.intent);
           add(p.rule, p.reason);
         } else if constexpr (std::is_same_v<T, Fill>)
-          add(p.corr_id, p.parent_corr_id, p.fill_id, p.order_id, p.agent_id, p.instrument, p.rejection_reason,
-              p.execution_venue, p.extra_json);
+          add(p.corr_id, p.parent_corr_id, p.fill_id, p.order_id, p.agent_id, p.instrument,
+              p.rejection_reason, p.execution_venue, p.extra_json);
         else if constexpr (std::is_same_v<T, Reconcile>)
-          add(p.corr_id, p.parent_corr_id, p.reconcile_id, p.agent_id, p.account_id, p.instrument, p.extra_json);
+          add(p.corr_id, p.parent_corr_id, p.reconcile_id, p.agent_id, p.account_id, p.instrument,
+              p.extra_json);
         else
           add(p.event_id, p.correlation_id, p.event_type, p.service, p.data_json);
       },

@@ -1,5 +1,6 @@
 #include "cli/acceptance.hpp"
 
+#include "bus/file_key_value.hpp"
 #include "cli/trail_reader.hpp"
 #include "events/json_codec.hpp"
 #include "observability/log.hpp"
@@ -17,9 +18,10 @@ constexpr std::string_view decision_prefix = "decision_made:";
 
 // How far one accepted signal got, as the trail shows it.
 struct Progress {
-  bool decided = false;                                   // decision_made or order_rejected
+  bool decided = false;                                     // decision_made or order_rejected
   std::vector<std::pair<std::string, std::string>> intents; // approved: (message id, intent JSON)
-  std::unordered_set<std::string> filled_agents;          // agents with a fill_received
+  std::unordered_set<std::string> filled_orders;            // order ids with a fill_received
+  std::unordered_set<std::string> filled_agents;            // agents with a fill lacking an order id
 };
 
 } // namespace
@@ -93,7 +95,9 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
           p.intents.emplace_back(std::string(id), std::string(row.data));
         } else if (row.event_type == "fill_received") {
           auto data = nlohmann::json::parse(row.data, nullptr, false);
-          if (data.is_object())
+          if (data.is_object() && !data.value("order_id", std::string()).empty())
+            p.filled_orders.insert(data.value("order_id", std::string()));
+          else if (data.is_object())
             p.filled_agents.insert(data.value("agent_id", std::string()));
         }
       });
@@ -110,8 +114,8 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
     const Progress &p = progress[corr_id];
     // Published again in any case: the sinks skip rows they hold, executors and the portfolio
     // see the price, and an undecided signal reaches the agents.
-    if (bus_.publish(Message{Subject::signals_normalized, std::move(e.signal), std::move(e.msg_id)}, timeout) ==
-        PublishStatus::unavailable)
+    if (bus_.publish(Message{Subject::signals_normalized, std::move(e.signal), std::move(e.msg_id)},
+                     timeout) == PublishStatus::unavailable)
       throw std::runtime_error("inbox recovery: the bus refused signal " + corr_id);
     last_recovered_ = corr_id;
     if (!p.decided) {
@@ -121,7 +125,10 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
     ++r.already_decided;
     for (const auto &[msg_id, data] : p.intents) {
       OrderIntent intent = order_intent_from_json(nlohmann::json::parse(data));
-      if (p.filled_agents.count(intent.agent_id))
+      // Filled: done. Otherwise it goes to the execution stage again, whose order store decides:
+      // never handed over -> handed over now; handed over -> its recorded fills again, or in doubt.
+      if (intent.order_id.empty() ? p.filled_agents.count(intent.agent_id) != 0
+                                  : p.filled_orders.count(intent.order_id) != 0)
         continue;
       log::warn("inbox_intent_resent",
                 {{"agent", intent.agent_id},
@@ -236,6 +243,8 @@ void DurableAcceptance::close_after_clean_stop() {
   inbox_.seal_current();
   for (const auto &s : inbox_.segments())
     inbox_.retire(s.id);
+  if (orders_)
+    orders_->clear(); // no intent can come again: the hand-over records are done with
 }
 
 std::unique_ptr<DurableAcceptance> make_acceptance(const Deployment &d, unsigned roles, Bus &bus,
@@ -254,7 +263,14 @@ std::unique_ptr<DurableAcceptance> make_acceptance(const Deployment &d, unsigned
                    {"reason", "bus.inbox.fsync is on but the sink's synchronous is not 'full': after a "
                               "power loss the trail may lack what the inbox already retired"}});
     }
-  return std::make_unique<DurableAcceptance>(bus, pipeline, std::move(options));
+  auto acceptance = std::make_unique<DurableAcceptance>(bus, pipeline, std::move(options));
+  // The executor's hand-overs, so an intent resent at recovery never reaches it twice.
+  if (roles & role_exec) {
+    acceptance->orders_ = std::make_shared<FileKeyValue>(std::filesystem::path(d.data_dir) / "orders.journal",
+                                                         d.bus.inbox_fsync);
+    pipeline.execution().set_order_store(acceptance->orders_);
+  }
+  return acceptance;
 }
 
 } // namespace th::cli

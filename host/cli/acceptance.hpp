@@ -7,7 +7,8 @@
 //    the inbox and looks each signal up in the audit trail: a signal with no decision there is
 //    published again with its corr_id (the sinks skip the rows they already hold: event ids are
 //    the same); a decided one goes past the agents (never decided twice) and its approved
-//    intents that have no fill in the trail go to the executor again, with their message ids.
+//    intents that have no fill in the trail go to the execution stage again, with their message
+//    ids; its order store (data_dir/orders.journal) hands each order to the executor at most once.
 //  - A retirer thread deletes inbox segments once everything their signals caused is in the
 //    trail: it seals a segment, waits until the bus has settled everything published before
 //    (Bus::wait_settled), then waits until the trail holds a signal accepted after that instant
@@ -16,6 +17,7 @@
 #pragma once
 
 #include "bus/bus.hpp"
+#include "bus/file_key_value.hpp"
 #include "bus/inbox.hpp"
 #include "bus/inbox_bus.hpp"
 #include "config/deployment.hpp"
@@ -33,7 +35,7 @@ namespace th::cli {
 
 struct AcceptanceOptions {
   InboxOptions inbox;
-  std::vector<std::string> trails; // audit-sqlite databases; the first one is read at recovery
+  std::vector<std::string> trails;             // audit-sqlite databases; the first one is read at recovery
   std::chrono::milliseconds segment_age{1000}; // a segment with lines is sealed after this long
 };
 
@@ -66,6 +68,9 @@ private:
   Inbox inbox_;
   InboxBus inbox_bus_;
   std::string last_recovered_; // corr_id of the last signal recover() published
+  // The execution stage's order store (data_dir/orders.journal); cleared after a clean stop.
+  std::shared_ptr<FileKeyValue> orders_;
+  friend std::unique_ptr<DurableAcceptance> make_acceptance(const Deployment &, unsigned, Bus &, Pipeline &);
   bool recovered_ = false;
 
   struct Settled {

@@ -71,6 +71,7 @@ th_order_intent view_of(const OrderIntent &o) {
   v.take_profit = o.risk_params.take_profit.value_or(0);
   v.max_slippage_bps = o.risk_params.max_slippage_bps.value_or(0);
   v.extra_json = view_of(o.extra_json);
+  v.order_id = view_of(o.order_id);
   return v;
 }
 
@@ -173,6 +174,7 @@ void assign_from(OrderIntent &out, const th_order_intent &in) {
   r.max_slippage_bps = optional_if(REACHES(in, T, max_slippage_bps) && (flags & TH_INTENT_HAS_MAX_SLIPPAGE),
                                    in.max_slippage_bps);
   REACHES(in, T, extra_json) ? assign(out.extra_json, in.extra_json) : out.extra_json.clear();
+  REACHES(in, T, order_id) ? assign(out.order_id, in.order_id) : out.order_id.clear(); // ABI 1.1
 }
 
 void assign_from(Fill &out, const th_fill &in) {

@@ -41,6 +41,9 @@ struct OrderIntent {
   std::string corr_id;
   std::string parent_corr_id;
   std::string agent_id;
+  // The host's client order id, "{corr_id}.{agent_id}.{n}" (contract v1.1 addition): assigned by
+  // the agent stage, unique per agent and intent, the same when the signal is redelivered.
+  std::string order_id;
   std::string instrument;
   int32_t side = 0;          // TH_SIDE_*
   int32_t order_type = 0;    // TH_ORDER_*

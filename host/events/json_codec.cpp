@@ -291,6 +291,7 @@ void put_intent_fields(json &j, const OrderIntent &o) {
   j["corr_id"] = o.corr_id;
   put_if_set(j, "parent_corr_id", o.parent_corr_id);
   j["agent_id"] = o.agent_id;
+  put_if_set(j, "order_id", o.order_id);
   j["instrument"] = o.instrument;
   j["side"] = side_name(o.side);
   j["quantity"] = o.quantity;
@@ -599,6 +600,8 @@ void decode_intent(const json &j, OrderIntent &o, Rejection *rejection) {
       read_required_time(v, k, o.timestamp_ns, seen, intent_timestamp);
     else if (k == "parent_corr_id")
       read_optional_string(v, k, o.parent_corr_id);
+    else if (k == "order_id")
+      read_optional_string(v, k, o.order_id);
     else if (k == "price_limit")
       o.price_limit = get_optional_number(v, k);
     else if (k == "stop_price")

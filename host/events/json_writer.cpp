@@ -98,6 +98,7 @@ void write_intent_members(ObjectWriter &w, const OrderIntent &o) {
   w.string("corr_id", o.corr_id);
   w.string_if_set("parent_corr_id", o.parent_corr_id);
   w.string("agent_id", o.agent_id);
+  w.string_if_set("order_id", o.order_id);
   w.string("instrument", o.instrument);
   w.string("side", side_name(o.side));
   w.number("quantity", o.quantity);

@@ -4,16 +4,58 @@
 #include "events/json_codec.hpp"
 #include "observability/log.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <charconv>
 #include <chrono>
 #include <thread>
 
 namespace th {
 namespace {
 // The signal being dispatched on this thread, so intents emitted during on_signal() inherit its
-// corr_id, and a per-signal counter that makes intent ids stable across redeliveries.
+// corr_id, and a counter of the intents the current agent emitted for it, which makes order ids
+// and decision message ids stable across redeliveries (the same signal, the same agent, the same
+// intents in the same order).
 thread_local const Signal *current_signal = nullptr;
 thread_local uint32_t intents_this_signal = 0;
+// While set (a signal on a bus with a decision store), decisions are collected here, recorded,
+// and only then published.
+thread_local std::vector<Message> *collected_decisions = nullptr;
+
+// The record of a signal's decisions: {"v":1,"decisions":[{"subject":..,"msg_id":..,"payload":..}]}.
+std::string decisions_record(const std::vector<Message> &decisions) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto &m : decisions)
+    list.push_back(
+        {{"subject", subject_name(m.subject)}, {"msg_id", m.msg_id}, {"payload", to_json(m.payload)}});
+  return nlohmann::json{{"v", 1}, {"decisions", std::move(list)}}.dump();
+}
+
+std::vector<Message> decisions_from_record(const std::string &text) {
+  std::vector<Message> out;
+  auto j = nlohmann::json::parse(text);
+  for (const auto &d : j.at("decisions")) {
+    auto subject = subject_from_name(d.at("subject").get<std::string>());
+    if (!subject)
+      throw std::runtime_error("decision record: unknown subject " + d.at("subject").dump());
+    out.push_back(
+        Message{*subject, payload_from_json(*subject, d.at("payload")), d.at("msg_id").get<std::string>()});
+  }
+  return out;
+}
 } // namespace
+
+void assign_order_id(OrderIntent &intent, uint32_t n) {
+  char digits[16];
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  intent.order_id.assign(intent.corr_id).append(".").append(intent.agent_id).append(".").append(digits, end);
+}
+
+void decision_msg_id(const OrderIntent &intent, uint32_t n, std::string &out) {
+  char digits[16];
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.assign(intent.corr_id).append(":decision:").append(intent.agent_id).append(":").append(digits, end);
+}
 
 AgentStage::AgentStage(StageContext ctx, RiskChain &risk)
     : StageServices(ctx), risk_(risk), agents_(std::make_shared<const Agents>()) {
@@ -101,7 +143,74 @@ std::vector<std::shared_ptr<PluginInstance>> AgentStage::instances() const {
   return all;
 }
 
-void AgentStage::on_signal(const Signal &signal) {
+KeyValue *AgentStage::decision_store() {
+  // Kept far beyond any redelivery (max_deliver x ack_wait).
+  std::call_once(decisions_once_,
+                 [&] { decisions_ = ctx_.bus.key_value("decisions", std::chrono::hours(24 * 7)); });
+  return decisions_.get(); // throws above: tried again with the next signal
+}
+
+void AgentStage::publish_recorded(const Signal &signal, const std::string &record) {
+  std::vector<Message> decisions = decisions_from_record(record);
+  log::info("decisions_reused",
+            {{"decisions", decisions.size()},
+             {"reason", "the signal was decided before: the recorded decisions are published again (the bus "
+                        "drops the copies it holds), no agent is asked again"}},
+            signal.corr_id);
+  for (const auto &m : decisions)
+    if (publish(m) != TH_OK)
+      throw std::runtime_error("the bus refused a recorded decision of " + signal.corr_id);
+}
+
+void AgentStage::on_signal(const Signal &signal, bool redelivered) {
+  // With a decision store (JetStream), a redelivered signal that was decided gets its first
+  // decisions again (issue 13 finding 8), and a new signal's decisions are recorded before they
+  // are published. Without one (embedded), decisions go out as they are made.
+  KeyValue *store = decision_store();
+  const std::string key = store ? kv_key(signal.corr_id) : std::string();
+  if (store && redelivered) {
+    std::string record;
+    uint64_t revision = 0;
+    switch (store->get(key, record, revision)) {
+    case KeyValue::Result::ok:
+      publish_recorded(signal, record);
+      return;
+    case KeyValue::Result::missing:
+      break; // never decided (or nothing to decide): the agents see it
+    default:
+      throw std::runtime_error("cannot read the decisions of " + signal.corr_id + " (delivered again later)");
+    }
+  }
+  std::vector<Message> decisions;
+  collected_decisions = store ? &decisions : nullptr;
+  struct Reset {
+    ~Reset() { collected_decisions = nullptr; }
+  } reset;
+  dispatch(signal);
+  collected_decisions = nullptr;
+  if (decisions.empty())
+    return; // nothing decided: a redelivery asks the agents again
+  // Recorded only if nothing is recorded for the signal yet: a copy of it delivered again as a new
+  // message (beyond the stream's duplicate window) gets the decisions recorded first.
+  std::string existing;
+  uint64_t revision = 0;
+  switch (store->create(key, decisions_record(decisions), existing, revision)) {
+  case KeyValue::Result::ok:
+    break;
+  case KeyValue::Result::exists:
+    publish_recorded(signal, existing);
+    return;
+  default:
+    throw std::runtime_error("cannot record the decisions of " + signal.corr_id +
+                             " (nothing was published; the signal is delivered again and decided then)");
+  }
+  for (const auto &m : decisions)
+    if (publish(m) != TH_OK)
+      throw std::runtime_error("the bus refused a decision of " + signal.corr_id +
+                               " (recorded: its redelivery publishes it)");
+}
+
+void AgentStage::dispatch(const Signal &signal) {
   size_t action = signal.action > 0 && signal.action < static_cast<int32_t>(signals_received_.size())
                       ? static_cast<size_t>(signal.action)
                       : 0;
@@ -114,10 +223,10 @@ void AgentStage::on_signal(const Signal &signal) {
       check->on_signal(view);
   std::shared_ptr<const Agents> agents = agents_.load();
   current_signal = &signal;
-  intents_this_signal = 0;
   for (auto &a : *agents) {
     if (!a.filter.matches(signal.instrument))
       continue;
+    intents_this_signal = 0;
     auto start = std::chrono::steady_clock::now();
     th_status st = a.instance->on_signal(view);
     a.latency->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -128,6 +237,14 @@ void AgentStage::on_signal(const Signal &signal) {
           signal.corr_id);
   }
   current_signal = nullptr;
+}
+
+uint32_t AgentStage::next_unsolicited(const OrderIntent &intent) {
+  std::lock_guard lock(unsolicited_mutex_);
+  // Numbered from 1001 so they never meet the numbers of the intents emitted inside on_signal().
+  if (unsolicited_.size() > 100000)
+    unsolicited_.clear(); // bounded: a corr_id this old is not redelivered
+  return 1000 + ++unsolicited_[intent.corr_id + "\n" + intent.agent_id];
 }
 
 void AgentStage::on_fill(const Fill &fill) {
@@ -156,8 +273,11 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
               intent.corr_id);
     return TH_INVALID_ARGUMENT;
   }
-  uint32_t n = current_signal ? ++intents_this_signal : 0;
-  std::string id_suffix = c.instance_id + ":" + std::to_string(n);
+  // Outside on_signal() (a strategy's own thread, on_fill) the number counts per corr_id and
+  // agent in this process instead.
+  uint32_t n = current_signal && current_signal->corr_id == intent.corr_id ? ++intents_this_signal
+                                                                           : next_unsolicited(intent);
+  assign_order_id(intent, n);
 
   // Fail closed: an intent nobody can audit is not traded (its rejection is held by the sinks).
   Verdict verdict = audit_ && !audit_->available()
@@ -168,17 +288,25 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
     r.intent = intent;
     r.rule = verdict.rule;
     r.reason = verdict.reason;
-    rejected.msg_id = intent.corr_id + ":rejected:" + id_suffix;
+    decision_msg_id(intent, n, rejected.msg_id); // the same id as its approval would have had
     ++rejections_;
     ctx_.metrics.agent_risk_checks_failed.Add({{"reason", verdict.rule}}).Increment();
     log::info("order_rejected",
               {{"agent", c.instance_id}, {"rule", verdict.rule}, {"reason", verdict.reason}}, intent.corr_id);
-    return publish(rejected);
+    return decide(rejected);
   }
-  message.msg_id = intent.corr_id + ":intent:" + id_suffix;
+  decision_msg_id(intent, n, message.msg_id);
   ++intents_;
   ctx_.metrics.agent_decisions_made.Add({{"strategy", intent.strategy}}).Increment();
-  return publish(message);
+  return decide(message);
+}
+
+th_status AgentStage::decide(const Message &decision) {
+  if (collected_decisions && current_signal && corr_id_of(decision) == current_signal->corr_id) {
+    collected_decisions->push_back(decision); // published by on_signal() once recorded
+    return TH_OK;
+  }
+  return publish(decision);
 }
 
 } // namespace th

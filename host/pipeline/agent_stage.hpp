@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace th {
@@ -43,8 +44,9 @@ public:
   bool has_agent(const std::string &id) const;
   std::vector<std::shared_ptr<PluginInstance>> instances() const;
 
-  // Bus handler for signals.normalized.
-  void on_signal(const Signal &signal);
+  // Bus handler for signals.normalized; `redelivered` as the bus says (Delivery::redelivered).
+  // Throws when the decision store cannot be read or written: the bus then delivers it again.
+  void on_signal(const Signal &signal, bool redelivered = false);
   // A fill for one of the agents (strategies see only their own agent's fills).
   void on_fill(const Fill &fill);
 
@@ -64,6 +66,12 @@ private:
   };
   using Agents = std::vector<Agent>;
   Agent make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter);
+  // The number of an intent emitted outside on_signal() for its corr_id and agent.
+  uint32_t next_unsolicited(const OrderIntent &intent);
+  void dispatch(const Signal &signal);                         // risk checks' and agents' on_signal
+  th_status decide(const Message &decision);                   // publishes, or collects for on_signal()
+  KeyValue *decision_store();                                  // the bus's "decisions" table, or nullptr
+  void publish_recorded(const Signal &signal, const std::string &record);
 
   RiskChain &risk_;
   const AuditStage *audit_ = nullptr;
@@ -71,6 +79,17 @@ private:
   std::atomic<std::shared_ptr<const Agents>> agents_;
   std::mutex changes_; // serialises writers; readers never take it
   std::atomic<uint64_t> intents_{0}, rejections_{0};
+  std::once_flag decisions_once_;
+  std::shared_ptr<KeyValue> decisions_;
+  std::mutex unsolicited_mutex_;
+  std::unordered_map<std::string, uint32_t> unsolicited_;
 };
+
+// The host's ids for the n-th intent (from 1) an agent emitted for a signal: the order id
+// "{corr_id}.{agent_id}.{n}" (set on the intent) and the decision's message id
+// "{corr_id}:decision:{agent_id}:{n}", the same for an approval and a rejection, so a redelivered
+// signal decided differently is a duplicate to the bus.
+void assign_order_id(OrderIntent &intent, uint32_t n);
+void decision_msg_id(const OrderIntent &intent, uint32_t n, std::string &out);
 
 } // namespace th

@@ -1,13 +1,37 @@
 #include "pipeline/execution_stage.hpp"
 
 #include "events/c_view.hpp"
+#include "events/json_codec.hpp"
 #include "events/json_writer.hpp"
 #include "observability/log.hpp"
+#include "pipeline/agent_stage.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace th {
 namespace {
 thread_local const OrderIntent *current_intent = nullptr;
+// While an order is handed over with a store, the fills its executor emits meanwhile (also
+// published) are kept here for its hand-over record.
+thread_local std::vector<Fill> *captured_fills = nullptr;
+
+constexpr const char *handing_over = R"({"v":1,"state":"handing_over"})";
+
+std::string handed_over_record(const std::vector<Fill> &fills) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto &f : fills)
+    list.push_back(to_json(f));
+  return nlohmann::json{{"v", 1}, {"state", "handed_over"}, {"fills", std::move(list)}}.dump();
+}
+
+std::string fill_msg_id(const Fill &fill) {
+  return fill.corr_id + ":fill:" + fill.fill_id;
+}
 } // namespace
+
+void ExecutionStage::handle(const Delivery &delivery) {
+  handle(delivery.message);
+}
 
 void ExecutionStage::handle(const Message &message) {
   if (auto *signal = std::get_if<Signal>(&message.payload)) {
@@ -24,22 +48,19 @@ void ExecutionStage::handle(const Message &message) {
     on_intent(*intent);
 }
 
-void ExecutionStage::on_intent(const OrderIntent &intent) {
-  if (executors_.empty()) {
-    log::warn("intent_unrouted", {{"reason", "no executor in this deployment"}}, intent.corr_id);
-    return;
-  }
-  auto &executor = executors_.front();
+KeyValue *ExecutionStage::order_store() {
+  std::call_once(orders_once_, [&] {
+    if (!orders_) // kept far beyond any redelivery (max_deliver x ack_wait)
+      orders_ = ctx_.bus.key_value("orders", std::chrono::hours(24 * 7));
+  }); // throws: tried again with the next intent
+  return orders_.get();
+}
+
+void ExecutionStage::publish_sent(const OrderIntent &intent, const std::string &executor_id) {
   // One message per thread, refilled in place: its strings keep their capacity.
   thread_local Message sent{Subject::audit_event, AuditRecord{}, {}};
   auto &r = std::get<AuditRecord>(sent.payload);
-  const std::string &executor_id = executor->context().instance_id;
-  r.event_id.assign("order_sent:")
-      .append(intent.corr_id)
-      .append(":")
-      .append(intent.agent_id)
-      .append(":")
-      .append(executor_id);
+  r.event_id.assign("order_sent:").append(intent.order_id);
   r.correlation_id = intent.corr_id;
   r.event_type = "order_sent";
   r.timestamp_ns = intent.timestamp_ns;
@@ -47,13 +68,128 @@ void ExecutionStage::on_intent(const OrderIntent &intent) {
   write_json(intent, r.data_json);
   sent.msg_id = r.event_id;
   publish(sent);
+}
 
+void ExecutionStage::resume(const OrderIntent &intent, const std::string &record,
+                            const std::string &executor_id) {
+  auto j = nlohmann::json::parse(record, nullptr, false);
+  const std::string state = j.is_object() ? j.value("state", "") : "";
+  publish_sent(intent, executor_id); // the same row: the sinks keep one
+  if (state == "handed_over" && j.contains("fills") && j["fills"].is_array()) {
+    // Its fills go out again (the bus and the sinks drop the copies they hold): at least once.
+    size_t n = 0;
+    for (const auto &f : j["fills"]) {
+      Message m{Subject::executions_fill, fill_from_json(f), {}};
+      m.msg_id = fill_msg_id(std::get<Fill>(m.payload));
+      if (publish(m) != TH_OK)
+        throw std::runtime_error("the bus refused a recorded fill of order " + intent.order_id);
+      ++n;
+    }
+    log::info("order_already_sent",
+              {{"order_id", intent.order_id},
+               {"fills", n},
+               {"effect", "not handed to the executor again; its recorded fills are published again"}},
+              intent.corr_id);
+    return;
+  }
+  // Handed over, outcome unknown (the process stopped inside the executor call): never resent.
+  ++in_doubt_;
+  log::error("order_in_doubt",
+             {{"order_id", intent.order_id},
+              {"executor", executor_id},
+              {"reason", "handed to the executor before a restart or outage, outcome not recorded"},
+              {"effect", "not sent again; check the order at the venue"}},
+             intent.corr_id);
+  Message m{Subject::audit_event, AuditRecord{}, {}};
+  auto &r = std::get<AuditRecord>(m.payload);
+  r.event_id = "order_in_doubt:" + intent.order_id;
+  r.correlation_id = intent.corr_id;
+  r.event_type = "order_in_doubt";
+  r.timestamp_ns = ctx_.clock.now_ns();
+  r.service = executor_id;
+  write_json(intent, r.data_json);
+  m.msg_id = r.event_id;
+  publish(m);
+}
+
+void ExecutionStage::on_intent(const OrderIntent &given) {
+  // An intent from a producer that predates order ids (a 1.0 trail read back at recovery, another
+  // host version on a shared stream) gets the id of its agent's first intent for the signal.
+  const OrderIntent *with_id = &given;
+  thread_local OrderIntent completed;
+  if (given.order_id.empty()) {
+    completed = given;
+    assign_order_id(completed, 1);
+    with_id = &completed;
+  }
+  const OrderIntent &intent = *with_id;
+  if (executors_.empty()) {
+    log::warn("intent_unrouted", {{"reason", "no executor in this deployment"}}, intent.corr_id);
+    return;
+  }
+  auto &executor = executors_.front();
+  const std::string &executor_id = executor->context().instance_id;
+
+  // At most once to the executor (issue 13 finding 15): the hand-over is recorded before the
+  // call; an order already recorded is resumed from its record instead.
+  KeyValue *store = order_store();
+  const std::string key = store ? kv_key(intent.order_id) : std::string();
+  if (store) {
+    std::optional<std::string> known;
+    {
+      std::lock_guard lock(recent_mutex_);
+      if (auto it = recent_.find(intent.order_id); it != recent_.end())
+        known = it->second; // this process handed it over; its record may not be stored yet
+    }
+    if (known) {
+      if (store->put(key, *known) != KeyValue::Result::ok)
+        log::warn("order_record_not_stored", {{"order_id", intent.order_id}}, intent.corr_id);
+      resume(intent, *known, executor_id);
+      return;
+    }
+    std::string existing;
+    uint64_t revision = 0;
+    switch (store->create(key, handing_over, existing, revision)) {
+    case KeyValue::Result::ok:
+      break;
+    case KeyValue::Result::exists:
+      resume(intent, existing, executor_id);
+      return;
+    default:
+      // Not handed over: the intent is delivered again and handed over then.
+      throw std::runtime_error("cannot record the hand-over of order " + intent.order_id);
+    }
+  }
+  publish_sent(intent, executor_id);
+
+  std::vector<Fill> fills;
   current_intent = &intent;
+  captured_fills = store ? &fills : nullptr;
   th_status st = executor->on_order_intent(intent);
   current_intent = nullptr;
+  captured_fills = nullptr;
   if (st != TH_OK)
     log::error("executor_failed",
                {{"executor", executor->context().instance_id}, {"error", executor->error()}}, intent.corr_id);
+  if (!store)
+    return;
+  // The fills emitted during the call are part of the record: a redelivery (their publish may
+  // have failed) publishes them again, without asking the executor.
+  std::string record = handed_over_record(fills);
+  {
+    std::lock_guard lock(recent_mutex_);
+    if (recent_order_.size() >= 65536) {
+      recent_.erase(recent_order_.front());
+      recent_order_.pop_front();
+    }
+    recent_.emplace(intent.order_id, record);
+    recent_order_.push_back(intent.order_id);
+  }
+  if (store->put(key, record) != KeyValue::Result::ok)
+    log::warn("order_record_not_stored",
+              {{"order_id", intent.order_id},
+               {"effect", "kept in this process; a restart before it is stored finds the order in doubt"}},
+              intent.corr_id);
 }
 
 th_status ExecutionStage::emit_fill(const InstanceContext &c, const th_fill &in) {
@@ -65,6 +201,8 @@ th_status ExecutionStage::emit_fill(const InstanceContext &c, const th_fill &in)
       fill.corr_id = current_intent->corr_id;
     if (fill.agent_id.empty())
       fill.agent_id = current_intent->agent_id;
+    if (fill.order_id.empty())
+      fill.order_id = current_intent->order_id;
   }
   if (fill.execution_venue.empty())
     fill.execution_venue = c.plugin_name;
@@ -75,8 +213,10 @@ th_status ExecutionStage::emit_fill(const InstanceContext &c, const th_fill &in)
               {{"executor", c.instance_id}, {"reason", "corr_id, fill_id and instrument are required"}});
     return TH_INVALID_ARGUMENT;
   }
-  message.msg_id = fill.corr_id + ":fill:" + fill.fill_id;
+  message.msg_id = fill_msg_id(fill);
   ++fills_;
+  if (captured_fills && current_intent)
+    captured_fills->push_back(fill);
   return publish(message);
 }
 

@@ -1,13 +1,25 @@
 // Executors: approved order intents go to the deployment's first executor (the others stand
 // by); every executor with on_signal sees the signals, its price feed. Fills the executor
 // emits are published on executions.fill.
+//
+// With an order store (the bus's "orders" table on JetStream, a file in the data directory on the
+// embedded deployment) an order is handed to the executor at most once, across redeliveries and
+// restarts (issue 13 finding 15): its order_id is recorded as "handing_over" before the call and
+// as "handed_over" with the fills the executor emitted during the call after it. An intent whose
+// order is recorded is not handed over again: a handed_over order's fills are published again
+// (at least once: their first publish may have failed), a handing_over one is in doubt (the
+// process stopped inside the call) and is logged and audited as order_in_doubt, never resent.
 #pragma once
 
 #include "loader/plugin_instance.hpp"
 #include "pipeline/stage_services.hpp"
 
 #include <atomic>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace th {
@@ -19,8 +31,14 @@ public:
   void add_executor(std::unique_ptr<PluginInstance> executor) { executors_.push_back(std::move(executor)); }
   const std::vector<std::unique_ptr<PluginInstance>> &instances() const { return executors_; }
 
-  // Bus handler for signals.normalized and decisions.order_intent.
+  // Bus handler for signals.normalized and decisions.order_intent. Throws when the order store
+  // cannot record a hand-over (nothing was handed over; the bus delivers the intent again).
+  void handle(const Delivery &delivery);
   void handle(const Message &message);
+
+  // The order store to use instead of the bus's (the embedded deployment's file). Before start.
+  void set_order_store(std::shared_ptr<KeyValue> store) { orders_ = std::move(store); }
+  uint64_t orders_in_doubt() const { return in_doubt_; }
 
   th_status emit_fill(const InstanceContext &, const th_fill &) override;
   th_status emit_reconcile(const InstanceContext &, const th_reconcile &) override;
@@ -29,8 +47,18 @@ public:
 
 private:
   void on_intent(const OrderIntent &intent);
+  KeyValue *order_store();
+  void publish_sent(const OrderIntent &intent, const std::string &executor_id);
+  void resume(const OrderIntent &intent, const std::string &record, const std::string &executor_id);
   std::vector<std::unique_ptr<PluginInstance>> executors_;
-  std::atomic<uint64_t> fills_{0};
+  std::atomic<uint64_t> fills_{0}, in_doubt_{0};
+  std::once_flag orders_once_;
+  std::shared_ptr<KeyValue> orders_;
+  // Records of the orders this process handed over lately, by order_id: a redelivery in this
+  // process resumes from them even when the store could not be written (a NATS outage).
+  std::mutex recent_mutex_;
+  std::unordered_map<std::string, std::string> recent_;
+  std::deque<std::string> recent_order_;
 };
 
 } // namespace th

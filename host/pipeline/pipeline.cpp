@@ -57,7 +57,7 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
       if (skipping_.load(std::memory_order_acquire) && skips_agents(signal.corr_id))
         return;
       ++signals_;
-      agents_.on_signal(signal);
+      agents_.on_signal(signal, d.redelivered);
     });
     // The contract's durable for meta agents, created or checked with the others; no meta agent
     // runs in this host, so a meta-agent process binds to a consumer that already exists.
@@ -68,7 +68,7 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
       if (auto i = create(e.id, e.plugin, TH_KIND_EXECUTOR, execution_, problems))
         execution_.add_executor(std::move(i));
     ctx_.bus.subscribe({"exec-intents", {Subject::signals_normalized, Subject::decisions_order_intent}},
-                       [this](const Delivery &d) { execution_.handle(d.message); });
+                       [this](const Delivery &d) { execution_.handle(d); });
   }
   if (roles & (role_agent | role_exec)) {
     // The exec process owns the portfolio and publishes reconciles; an agent-only process

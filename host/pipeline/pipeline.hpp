@@ -40,6 +40,7 @@ public:
   std::string replace_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library = nullptr);
   std::string stop_agent(const std::string &id);
   AgentStage &agents() { return agents_; }
+  ExecutionStage &execution() { return execution_; }
   const AuditStage &audit() const { return audit_; }
   bool runs_agents() const { return (roles_ & role_agent) != 0; }
 

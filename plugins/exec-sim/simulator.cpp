@@ -91,22 +91,21 @@ double Simulator::draw_slippage_bps(bool has_cap, double cap_bps) {
   return range > 0 ? range * random_.uniform() : 0;
 }
 
-void Simulator::emit_fill(std::string_view order_corr_id, std::string_view parent_corr_id,
-                          std::string_view agent_id, std::string_view instrument, int32_t side,
-                          int32_t status, double quantity_filled, double quantity_requested, double price,
-                          int64_t timestamp_ns, std::string_view reason, double slippage_bps,
-                          uint32_t fill_number) {
-  order_id_.assign("sim-").append(order_corr_id);
+void Simulator::emit_fill(std::string_view order_id, std::string_view order_corr_id,
+                          std::string_view parent_corr_id, std::string_view agent_id,
+                          std::string_view instrument, int32_t side, int32_t status, double quantity_filled,
+                          double quantity_requested, double price, int64_t timestamp_ns,
+                          std::string_view reason, double slippage_bps, uint32_t fill_number) {
   char digits[16];
   auto end = std::to_chars(digits, digits + sizeof digits, fill_number).ptr;
-  fill_id_.assign(order_id_).append("-").append(digits, end);
+  fill_id_.assign("sim-").append(order_id).append("-").append(digits, end);
 
   th_fill f{};
   f.struct_size = sizeof f;
   f.corr_id = str(order_corr_id);
   f.parent_corr_id = str(parent_corr_id);
   f.fill_id = str(fill_id_);
-  f.order_id = str(order_id_);
+  f.order_id = str(order_id);
   f.agent_id = str(agent_id);
   f.instrument = str(instrument);
   f.side = side;
@@ -138,8 +137,8 @@ void Simulator::emit_fill(std::string_view order_corr_id, std::string_view paren
 void Simulator::cancel(std::string_view instrument, Order &order, int64_t timestamp_ns,
                        std::string_view reason) {
   ++order.fills_emitted;
-  emit_fill(order.corr_id, order.parent_corr_id, order.agent_id, instrument, order.side, TH_FILL_CANCELLED, 0,
-            order.quantity, 0, timestamp_ns, reason, 0, order.fills_emitted);
+  emit_fill(order.order_id, order.corr_id, order.parent_corr_id, order.agent_id, instrument, order.side,
+            TH_FILL_CANCELLED, 0, order.quantity, 0, timestamp_ns, reason, 0, order.fills_emitted);
 }
 
 void Simulator::stop() {
@@ -287,7 +286,7 @@ Simulator::Outcome Simulator::try_execute(std::string_view instrument, Instrumen
   last_fill_ns_ = base_ns + draw_latency_ns();
   o.remaining = partial ? round9(o.remaining - quantity) : 0;
   ++o.fills_emitted;
-  emit_fill(o.corr_id, o.parent_corr_id, o.agent_id, instrument, o.side,
+  emit_fill(o.order_id, o.corr_id, o.parent_corr_id, o.agent_id, instrument, o.side,
             partial ? TH_FILL_PARTIAL : TH_FILL_COMPLETE, quantity, o.quantity, fill_price, last_fill_ns_, {},
             slippage, o.fills_emitted);
   after_execution(book, o, quantity, fill_price);
@@ -314,6 +313,7 @@ void Simulator::after_execution(InstrumentBook &book, const Order &o, double qua
       Protection p;
       p.entry_seq = o.seq;
       p.entry_corr_id = o.corr_id;
+      p.entry_order_id = o.order_id;
       p.agent_id = o.agent_id;
       p.entry_side = o.side;
       p.stop_loss = o.stop_loss;
@@ -362,11 +362,12 @@ void Simulator::check_protections(std::string_view instrument, InstrumentBook &b
     double fill_price = stop_hit ? adverse(price, side, slippage) : price;
     int64_t timestamp = base_ns + draw_latency_ns();
     closing_corr_id_.assign(p.entry_corr_id, 0, 61).append(stop_hit ? "-sl" : "-tp");
+    closing_order_id_.assign(p.entry_order_id).append(stop_hit ? "-sl" : "-tp");
     double quantity = p.quantity;
     p.quantity = 0; // one cancels the other: both legs are gone
     ++p.closes_emitted;
-    emit_fill(closing_corr_id_, p.entry_corr_id, p.agent_id, instrument, side, TH_FILL_COMPLETE, quantity,
-              quantity, fill_price, timestamp, {}, slippage, p.closes_emitted);
+    emit_fill(closing_order_id_, closing_corr_id_, p.entry_corr_id, p.agent_id, instrument, side,
+              TH_FILL_COMPLETE, quantity, quantity, fill_price, timestamp, {}, slippage, p.closes_emitted);
   }
   std::erase_if(book.protections, [](const Protection &p) { return p.quantity <= 0 && !p.entry_working; });
 }
@@ -421,8 +422,13 @@ void Simulator::on_order_intent(const th_order_intent &in) {
   std::string error = validate(in, b);
   th_label status{TH_STR("status"), error.empty() ? th_str TH_STR("valid") : th_str TH_STR("invalid")};
   count("exec_sim_orders_received_total", 1, &status, 1);
+  // The host's order id (ABI 1.1); from a host without one, an id unique per signal and agent.
+  if (TH_HAS_FIELD(&in, th_order_intent, order_id) && in.order_id.len > 0)
+    order_id_.assign(view(in.order_id));
+  else
+    order_id_.assign(view(in.corr_id)).append(".").append(view(in.agent_id));
   if (!error.empty()) {
-    emit_fill(view(in.corr_id), view(in.parent_corr_id), view(in.agent_id), instrument, in.side,
+    emit_fill(order_id_, view(in.corr_id), view(in.parent_corr_id), view(in.agent_id), instrument, in.side,
               TH_FILL_REJECTED, 0, in.quantity, 0, base, error, 0, 1);
     return;
   }
@@ -432,6 +438,7 @@ void Simulator::on_order_intent(const th_order_intent &in) {
   o.corr_id.assign(view(in.corr_id));
   o.parent_corr_id.assign(view(in.parent_corr_id));
   o.agent_id.assign(view(in.agent_id));
+  o.order_id.assign(order_id_);
   o.side = in.side;
   o.type = in.order_type;
   o.tif = in.time_in_force == 0 ? TH_TIF_DAY : in.time_in_force;

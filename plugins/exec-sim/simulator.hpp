@@ -21,6 +21,7 @@ namespace exec_sim {
 struct Order {
   uint64_t seq = 0; // acceptance order within the instance
   std::string corr_id, parent_corr_id, agent_id;
+  std::string order_id; // the host's (ABI 1.1), else "<corr_id>.<agent_id>"
   int32_t side = 0, type = 0, tif = 0;
   double quantity = 0, remaining = 0;
   bool has_limit = false;
@@ -37,7 +38,7 @@ struct Order {
 // entry opened and no later opposite execution has reduced.
 struct Protection {
   uint64_t entry_seq = 0;
-  std::string entry_corr_id, agent_id;
+  std::string entry_corr_id, entry_order_id, agent_id;
   int32_t entry_side = 0;
   double quantity = 0;                           // still protected
   double entry_quantity = 0, entry_notional = 0; // opened so far, for the average entry price
@@ -86,11 +87,11 @@ private:
   int64_t draw_latency_ns();
   double draw_slippage_bps(bool has_cap, double cap_bps);
 
-  // Emits one fill; ids are derived from order_corr_id ("sim-" + corr_id, then "-" + n).
-  void emit_fill(std::string_view order_corr_id, std::string_view parent_corr_id, std::string_view agent_id,
-                 std::string_view instrument, int32_t side, int32_t status, double quantity_filled,
-                 double quantity_requested, double price, int64_t timestamp_ns, std::string_view reason,
-                 double slippage_bps, uint32_t fill_number);
+  // Emits one fill of the order `order_id`; its fill_id is "sim-<order_id>-<n>" (n = fill_number).
+  void emit_fill(std::string_view order_id, std::string_view order_corr_id, std::string_view parent_corr_id,
+                 std::string_view agent_id, std::string_view instrument, int32_t side, int32_t status,
+                 double quantity_filled, double quantity_requested, double price, int64_t timestamp_ns,
+                 std::string_view reason, double slippage_bps, uint32_t fill_number);
   void cancel(std::string_view instrument, Order &order, int64_t timestamp_ns, std::string_view reason);
   // Cancels every working order and protection, recording each with an `order_cancelled` audit
   // event; with `cancel_fills`, resting orders also get their `cancelled` fill.
@@ -105,7 +106,7 @@ private:
   int64_t last_fill_ns_ = 0; // timestamp of the last execution (an IOC remainder's cancel reuses it)
   int64_t current_day_ = INT64_MIN;
   Order scratch_; // the incoming order, reused to avoid allocations
-  std::string order_id_, fill_id_, closing_corr_id_, reason_; // reused buffers
+  std::string order_id_, fill_id_, closing_corr_id_, closing_order_id_, reason_; // reused buffers
   std::set<std::string, std::less<>> logged_unknown_fields_;
 };
 

@@ -398,6 +398,24 @@ TEST(CView, IntentFromASmallerStructTakesDefaults) {
   EXPECT_EQ(partial.extra_json, "");
 }
 
+// ABI 1.1: the host's order id crosses in both directions; a 1.0 struct reads as none.
+TEST(CView, IntentOrderIdIsAnAbi11FieldWithAnEmptyDefault) {
+  OrderIntent o;
+  o.corr_id = "test_0123456789";
+  o.agent_id = "momentum_v1";
+  o.order_id = "test_0123456789.momentum_v1.2";
+  th_order_intent v = view_of(o);
+  ASSERT_TRUE(TH_HAS_FIELD(&v, th_order_intent, order_id));
+  EXPECT_EQ(std::string(v.order_id.ptr, v.order_id.len), o.order_id);
+  OrderIntent back;
+  assign_from(back, v);
+  EXPECT_EQ(back.order_id, o.order_id);
+  v.struct_size = offsetof(th_order_intent, order_id); // as a plugin built against 1.0 writes it
+  assign_from(back, v);
+  EXPECT_EQ(back.order_id, "");
+  EXPECT_EQ(back.agent_id, "momentum_v1");
+}
+
 TEST(CView, FillOptionalNumbers) {
   Fill f;
   f.corr_id = "test_0123456789";

@@ -138,6 +138,8 @@ TEST(CodecOrderIntent, RoundTripsEveryField) {
   EXPECT_EQ(back.corr_id, o.corr_id);
   EXPECT_EQ(back.parent_corr_id, o.parent_corr_id);
   EXPECT_EQ(back.agent_id, o.agent_id);
+  EXPECT_EQ(j["order_id"], "tradingview_0123abcd.momentum-1.1"); // contract addition 2026-12-02
+  EXPECT_EQ(back.order_id, o.order_id);
   EXPECT_EQ(back.side, o.side);
   EXPECT_EQ(back.order_type, o.order_type);
   EXPECT_EQ(back.time_in_force, o.time_in_force);
@@ -159,6 +161,7 @@ TEST(CodecOrderIntent, MinimalIntentOmitsOptionals) {
   o.time_in_force = 0;
   o.strategy.clear();
   o.risk_params = {};
+  o.order_id.clear();
   const json j = to_json(o);
   EXPECT_EQ(j.size(), 7u) << j.dump();
   EXPECT_EQ(order_intent_from_json(j).time_in_force, 0);

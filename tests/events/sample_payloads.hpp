@@ -25,6 +25,7 @@ inline OrderIntent sample_intent() {
   o.corr_id = "tradingview_0123abcd";
   o.parent_corr_id = "parent_0000aaaa";
   o.agent_id = "momentum-1";
+  o.order_id = "tradingview_0123abcd.momentum-1.1";
   o.instrument = "BTC/USDT";
   o.side = TH_SIDE_SELL;
   o.order_type = TH_ORDER_STOP_LIMIT;

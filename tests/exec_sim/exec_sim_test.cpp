@@ -23,6 +23,7 @@ constexpr int64_t ms = 1'000'000;
 
 struct Intent {
   std::string corr_id = "corr_0000001", agent_id = "agent_a", instrument = "AAPL", extra_json;
+  std::string order_id; // the host's (ABI 1.1); empty: as from a host that sets none
   int32_t side = TH_SIDE_BUY, type = TH_ORDER_MARKET, tif = 0;
   double quantity = 100;
   std::optional<double> limit, stop, stop_loss, take_profit, max_slippage_bps;
@@ -35,6 +36,7 @@ struct Intent {
     i.agent_id = {agent_id.data(), agent_id.size()};
     i.instrument = {instrument.data(), instrument.size()};
     i.extra_json = {extra_json.data(), extra_json.size()};
+    i.order_id = {order_id.data(), order_id.size()};
     i.side = side, i.order_type = type, i.time_in_force = tif, i.quantity = quantity;
     i.timestamp_ns = timestamp_ns;
     if (limit)
@@ -144,6 +146,62 @@ TEST(ExecSimParams, BadParamsAreRefusedWithTheirName) {
   EXPECT_NO_THROW(PluginHarness(EXEC_SIM_SO, ""));
 }
 
+// ---- ids -------------------------------------------------------------------------------------
+
+// Issue 13 finding 5: two agents' orders for one signal must not share fill ids (the audit sink
+// keeps one row per id).
+TEST(ExecSimIds, FillIdsDeriveFromTheHostsOrderIdUniquePerAgent) {
+  Sim sim;
+  sim.price(100);
+  Intent a = buy(10, "corr_0000001"), b = buy(20, "corr_0000001");
+  a.order_id = "corr_0000001.agent_a.1";
+  b.agent_id = "agent_b";
+  b.order_id = "corr_0000001.agent_b.1";
+  Intent a2 = a;
+  a2.order_id = "corr_0000001.agent_a.2";
+  sim.send(a);
+  sim.send(b);
+  sim.send(a2);
+  ASSERT_EQ(sim.fills().size(), 3u);
+  EXPECT_EQ(sim.fills()[0].order_id, "corr_0000001.agent_a.1");
+  EXPECT_EQ(sim.fills()[0].fill_id, "sim-corr_0000001.agent_a.1-1");
+  EXPECT_EQ(sim.fills()[1].order_id, "corr_0000001.agent_b.1");
+  EXPECT_EQ(sim.fills()[1].fill_id, "sim-corr_0000001.agent_b.1-1");
+  EXPECT_EQ(sim.fills()[2].fill_id, "sim-corr_0000001.agent_a.2-1");
+}
+
+TEST(ExecSimIds, AnIntentFromAHostWithoutOrderIdsGetsOneUniquePerAgent) {
+  Sim sim;
+  sim.price(100);
+  Intent a = buy(10), b = buy(10);
+  b.agent_id = "agent_b";
+  b.order_id = "ignored: the struct ends before order_id";
+  th_order_intent va = a.view(), vb = b.view();
+  va.struct_size = vb.struct_size = offsetof(th_order_intent, order_id); // a 1.0 host's intent
+  ASSERT_EQ(sim.h.d->on_order_intent(sim.h.inst, &va), TH_OK);
+  ASSERT_EQ(sim.h.d->on_order_intent(sim.h.inst, &vb), TH_OK);
+  ASSERT_EQ(sim.fills().size(), 2u);
+  EXPECT_EQ(sim.fills()[0].fill_id, "sim-corr_0000001.agent_a-1");
+  EXPECT_EQ(sim.fills()[1].fill_id, "sim-corr_0000001.agent_b-1");
+}
+
+TEST(ExecSimIds, ProtectiveClosesOfTwoAgentsHaveTheirOwnIds) {
+  Sim sim;
+  sim.price(100);
+  for (const char *agent : {"agent_a", "agent_b"}) {
+    Intent i = buy(10, "entry_0000001");
+    i.stop_loss = 0.02;
+    i.agent_id = agent;
+    i.order_id = std::string("entry_0000001.") + agent + ".1";
+    sim.send(i);
+  }
+  sim.price(97, t0 + 1);
+  ASSERT_EQ(sim.fills().size(), 4u);
+  EXPECT_EQ(sim.fills()[2].order_id, "entry_0000001.agent_a.1-sl");
+  EXPECT_EQ(sim.fills()[2].fill_id, "sim-entry_0000001.agent_a.1-sl-1");
+  EXPECT_EQ(sim.fills()[3].fill_id, "sim-entry_0000001.agent_b.1-sl-1");
+}
+
 // ---- market orders ---------------------------------------------------------------------------
 
 TEST(ExecSimMarket, FillsCompletelyAtTheLastSignalPrice) {
@@ -156,8 +214,8 @@ TEST(ExecSimMarket, FillsCompletelyAtTheLastSignalPrice) {
   const Emitted &f = sim.fills()[0];
   EXPECT_EQ(f.fill_status, TH_FILL_COMPLETE);
   EXPECT_EQ(f.corr_id, "tradingview_abc123");
-  EXPECT_EQ(f.order_id, "sim-tradingview_abc123");
-  EXPECT_EQ(f.fill_id, "sim-tradingview_abc123-1");
+  EXPECT_EQ(f.order_id, "tradingview_abc123.agent_a");
+  EXPECT_EQ(f.fill_id, "sim-tradingview_abc123.agent_a-1");
   EXPECT_EQ(f.agent_id, "agent_a");
   EXPECT_EQ(f.instrument, "AAPL");
   EXPECT_EQ(f.side, TH_SIDE_BUY);
@@ -425,10 +483,10 @@ TEST(ExecSimPartial, IocPartialFillThenCancelledRemainder) {
   EXPECT_LT(part.quantity, 95);
   EXPECT_NEAR(part.quantity * 1000, std::round(part.quantity * 1000), 1e-6); // multiple of 0.001
   EXPECT_EQ(part.quantity_requested, 100);
-  EXPECT_EQ(part.fill_id, "sim-corr_0000001-1");
+  EXPECT_EQ(part.fill_id, "sim-corr_0000001.agent_a-1");
   EXPECT_EQ(rest.fill_status, TH_FILL_CANCELLED);
   EXPECT_EQ(rest.quantity, 0);
-  EXPECT_EQ(rest.fill_id, "sim-corr_0000001-2");
+  EXPECT_EQ(rest.fill_id, "sim-corr_0000001.agent_a-2");
   EXPECT_EQ(rest.timestamp_ns, part.timestamp_ns);
   char expected[128];
   std::snprintf(expected, sizeof expected, "EXEC-102: IOC remainder %.10g cancelled after a partial fill",
@@ -453,7 +511,7 @@ TEST(ExecSimPartial, GtcRemainderKeepsWorkingOnLaterPrices) {
     if (n + 1 < fills.size()) {
       EXPECT_EQ(fills[n].fill_status, TH_FILL_PARTIAL);
     }
-    EXPECT_EQ(fills[n].fill_id, "sim-corr_0000001-" + std::to_string(n + 1));
+    EXPECT_EQ(fills[n].fill_id, "sim-corr_0000001.agent_a-" + std::to_string(n + 1));
     EXPECT_EQ(fills[n].avg_fill_price, 100 + static_cast<double>(n)); // each part at its own price
     total += fills[n].quantity;
   }
@@ -520,8 +578,8 @@ TEST(ExecSimProtective, StopLossClosesTheEntryAndCancelsTheTarget) {
   EXPECT_EQ(close.avg_fill_price, 97.9);
   EXPECT_EQ(close.corr_id, "entry_0000001-sl");
   EXPECT_EQ(close.parent_corr_id, "entry_0000001");
-  EXPECT_EQ(close.order_id, "sim-entry_0000001-sl");
-  EXPECT_EQ(close.fill_id, "sim-entry_0000001-sl-1");
+  EXPECT_EQ(close.order_id, "entry_0000001.agent_a-sl");
+  EXPECT_EQ(close.fill_id, "sim-entry_0000001.agent_a-sl-1");
   EXPECT_EQ(close.agent_id, "agent_a");
   EXPECT_EQ(close.timestamp_ns, t0 + 2);
   EXPECT_DOUBLE_EQ(close.commission, 1.0);

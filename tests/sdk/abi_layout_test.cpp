@@ -105,6 +105,7 @@ TEST(AbiLayout, GrowableStructsStartWithStructSize) {
 TEST(AbiLayout, V1_1AdditionsAreAppendedAtTheirReleasedOffsets) {
   const std::map<std::string, std::pair<size_t, size_t>> released{
       {"th_audit_event.sequence", {96, 8}},
+      {"th_order_intent.order_id", {184, 16}},
       {"th_host_api.report_sink_state", {80, 8}},
       {"th_host_api.durable_up_to", {88, 8}},
       {"TH_SINK_WRITABLE", {1, 0}},

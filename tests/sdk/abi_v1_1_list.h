@@ -7,6 +7,7 @@
 /* clang-format off */
 #define ABI_V1_1_FIELDS(F) \
   F(th_audit_event, sequence) \
+  F(th_order_intent, order_id) \
   F(th_host_api, report_sink_state) \
   F(th_host_api, durable_up_to)
 

@@ -211,6 +211,15 @@ typedef struct th_order_intent {
   double take_profit; /* fraction of entry price */
   double max_slippage_bps;
   th_str extra_json;
+  /* ABI 1.1: the host's client order id, "{corr_id}.{agent_id}.{n}", n = the intent's number
+   * (1, 2, ...) among those its agent emitted for the signal in on_signal() (from 1001 for intents
+   * emitted outside it). Set by the host on every intent it passes to check_order() and
+   * on_order_intent(): unique per agent and intent, and the same when a signal is redelivered, so
+   * an executor can send it to the venue (e.g. as FIX ClOrdID) and de-duplicate on it. The host
+   * hands an executor one order_id at most once. Ignored in emit_order_intent() (the host assigns
+   * it). Empty (len 0) when the writer's struct_size does not reach it (a 1.0 host): check
+   * TH_HAS_FIELD. */
+  th_str order_id;
 } th_order_intent;
 
 /* A fill (subject executions.fill). */
