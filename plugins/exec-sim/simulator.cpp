@@ -160,7 +160,7 @@ void Simulator::cancel_working(std::string_view code, std::string_view reason, b
     for (Order &o : b.resting) {
       if (o.remaining <= 0)
         continue;
-      nlohmann::json data = {{"order_id", "sim-" + o.corr_id},
+      nlohmann::json data = {{"order_id", o.order_id},
                              {"agent_id", o.agent_id},
                              {"instrument", instrument},
                              {"kind", "order"},
@@ -186,8 +186,8 @@ void Simulator::cancel_working(std::string_view code, std::string_view reason, b
     for (Protection &p : b.protections) {
       if (p.quantity <= 0)
         continue;
-      nlohmann::json data = {{"order_id", "sim-" + p.entry_corr_id + "-protection"},
-                             {"protects_order_id", "sim-" + p.entry_corr_id},
+      nlohmann::json data = {{"order_id", p.entry_order_id + "-protection"},
+                             {"protects_order_id", p.entry_order_id},
                              {"agent_id", p.agent_id},
                              {"instrument", instrument},
                              {"kind", "protection"},

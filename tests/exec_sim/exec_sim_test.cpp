@@ -863,16 +863,17 @@ TEST(ExecSimShutdown, StopCancelsEveryRestingOrderAndProtectionWithAnAuditEventE
     cancelled[j["order_id"]] = j;
   }
   ASSERT_EQ(cancelled.size(), 3u);
-  auto &gtc = cancelled["sim-corr_gtc_limit"];
+  auto &gtc = cancelled["corr_gtc_limit.agent_a"];
   EXPECT_EQ(gtc["code"], "EXEC-105");
   EXPECT_EQ(gtc["kind"], "order");
   EXPECT_EQ(gtc["time_in_force"], "GTC");
   EXPECT_EQ(gtc["order_type"], "limit");
   EXPECT_EQ(gtc["remaining"], 10);
   EXPECT_EQ(gtc["agent_id"], "agent_a");
-  EXPECT_EQ(cancelled["sim-corr_gtc_stop"]["order_type"], "stop");
-  auto &protection = cancelled["sim-corr_protected-protection"];
+  EXPECT_EQ(cancelled["corr_gtc_stop.agent_a"]["order_type"], "stop");
+  auto &protection = cancelled["corr_protected.agent_a-protection"];
   EXPECT_EQ(protection["kind"], "protection");
+  EXPECT_EQ(protection["protects_order_id"], "corr_protected.agent_a");
   EXPECT_EQ(protection["quantity"], 20);
   EXPECT_EQ(protection["side"], "sell");
   EXPECT_NEAR(protection["stop_level"].get<double>(), 98, 0.1);
