@@ -70,7 +70,8 @@ protected:
   std::unique_ptr<ExecutionStage> stage_on(const std::filesystem::path &journal) {
     auto stage = std::make_unique<ExecutionStage>(StageContext{*bus, metrics, portfolio, clock});
     stage->set_order_store(std::make_shared<FileKeyValue>(journal, false));
-    auto library = registry.add(std::filesystem::path(EXEC_SIM_SO));
+    if (!library) // loaded once: the registry refuses a second copy of the same plugin
+      library = registry.add(std::filesystem::path(EXEC_SIM_SO));
     EXPECT_TRUE(library);
     auto sim = PluginInstance::create(library, {"sim", "", "", TH_KIND_EXECUTOR}, "{}", *stage);
     EXPECT_EQ(sim->start(), TH_OK);
@@ -103,6 +104,7 @@ protected:
 
   TempDir dir;
   PluginRegistry registry;
+  std::shared_ptr<PluginLibrary> library;
   std::unique_ptr<Bus> bus = make_embedded_bus();
   Metrics metrics;
   Portfolio portfolio;
