@@ -146,8 +146,8 @@ TEST_F(ExecutionStageOnce, AnOrderHandedOverWithoutAnOutcomeIsInDoubtAndNeverRes
   {
     // What a process killed inside the executor call leaves behind.
     FileKeyValue left(journal, false);
-    ASSERT_EQ(left.create(kv_key("test_00000002.momentum_v1.1"), R"({"v":1,"state":"handing_over"})"),
-              KeyValue::Created::stored);
+    ASSERT_EQ(left.put(kv_key("test_00000002.momentum_v1.1"), R"({"v":1,"state":"handing_over"})"),
+              KeyValue::Result::ok);
   }
   auto stage = stage_on(journal);
   stage->handle(intent("test_00000002"));
