@@ -130,6 +130,41 @@ void FileKeyValue::clear() {
     log::warn("order_store_not_cleared", {{"file", path_.string()}, {"reason", std::strerror(errno)}});
 }
 
+size_t FileKeyValue::retain(const std::function<bool(const std::string &key)> &keep) {
+  std::lock_guard lock(mutex_);
+  std::string text;
+  size_t dropped = 0;
+  for (auto it = values_.begin(); it != values_.end();) {
+    if (keep(it->first)) {
+      text += nlohmann::json{{"k", it->first}, {"v", it->second.value}}.dump();
+      text += '\n';
+      ++it;
+    } else {
+      it = values_.erase(it);
+      ++dropped;
+    }
+  }
+  if (dropped == 0)
+    return 0;
+  const std::filesystem::path temp = path_.string() + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            (!fsync_ || ::fdatasync(fd) == 0);
+  if (fd >= 0)
+    ::close(fd);
+  if (!ok || ::rename(temp.c_str(), path_.c_str()) != 0) {
+    // The old file still holds everything: only the memory forgot, which a restart undoes.
+    log::warn("order_store_not_compacted", {{"file", path_.string()}, {"reason", std::strerror(errno)}});
+    return dropped;
+  }
+  int reopened = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (reopened >= 0) {
+    ::close(fd_);
+    fd_ = reopened;
+  }
+  return dropped;
+}
+
 size_t FileKeyValue::size() const {
   std::lock_guard lock(mutex_);
   return values_.size();

@@ -8,6 +8,7 @@
 #include "bus/key_value.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -29,6 +30,9 @@ public:
 
   // Forgets everything (truncates the file): once nothing can be delivered again.
   void clear();
+  // Keeps only the records whose key `keep` accepts, rewriting the file (a new file renamed over
+  // the old one, so a crash leaves one or the other). Returns how many were dropped.
+  size_t retain(const std::function<bool(const std::string &key)> &keep);
   size_t size() const;
 
 private:

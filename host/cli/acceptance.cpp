@@ -59,6 +59,17 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
   std::erase_if(entries, [&](const Entry &e) { return cancelled.count(e.signal.corr_id) != 0; });
   r.entries = entries.size();
   r.cancelled = cancelled.size();
+  if (orders_) {
+    // Only intents of these signals can come to the executor again: the other hand-over records
+    // are done with (keys are kv_key("{corr_id}.{agent}.{n}"), the corr_id up to the first "=2E").
+    std::unordered_set<std::string> pending;
+    for (const auto &e : entries)
+      pending.insert(kv_key(e.signal.corr_id));
+    const size_t dropped = orders_->retain(
+        [&](const std::string &key) { return pending.count(key.substr(0, key.find("=2E"))) != 0; });
+    if (dropped)
+      log::info("order_store_compacted", {{"dropped", dropped}, {"kept", orders_->size()}});
+  }
   if (entries.empty()) {
     recovered_ = true;
     return r;

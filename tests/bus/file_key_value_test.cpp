@@ -59,6 +59,29 @@ TEST(FileKeyValue, WhatWasStoredIsReadBackByTheNextOpenAndCreateIsOnce) {
   std::filesystem::remove_all(path.parent_path());
 }
 
+TEST(FileKeyValue, RetainKeepsOnlyTheAcceptedRecordsAcrossAReopen) {
+  using R = KeyValue::Result;
+  auto path = temp_file();
+  std::string value;
+  uint64_t revision = 0;
+  {
+    FileKeyValue kv(path, false);
+    ASSERT_EQ(kv.put(kv_key("old_corr.momentum_v1.1"), "handed_over"), R::ok);
+    ASSERT_EQ(kv.put(kv_key("new_corr.momentum_v1.1"), "handing_over"), R::ok);
+    ASSERT_EQ(kv.put(kv_key("new_corr.momentum_v1.2"), "handed_over"), R::ok);
+    EXPECT_EQ(kv.retain([](const std::string &key) { return key.rfind("new_corr=2E", 0) == 0; }), 1u);
+    EXPECT_EQ(kv.get(kv_key("old_corr.momentum_v1.1"), value, revision), R::missing);
+    ASSERT_EQ(kv.put(kv_key("later.momentum_v1.1"), "handing_over"), R::ok); // appends to the new file
+  }
+  FileKeyValue kv(path, false);
+  EXPECT_EQ(kv.size(), 3u);
+  EXPECT_EQ(kv.get(kv_key("old_corr.momentum_v1.1"), value, revision), R::missing);
+  EXPECT_EQ(kv.get(kv_key("new_corr.momentum_v1.1"), value, revision), R::ok);
+  EXPECT_EQ(value, "handing_over");
+  EXPECT_EQ(kv.get(kv_key("later.momentum_v1.1"), value, revision), R::ok);
+  std::filesystem::remove_all(path.parent_path());
+}
+
 TEST(KeyValueKey, EscapesWhatKeysCannotHoldOneToOne) {
   EXPECT_EQ(kv_key("corr_01-ab"), "corr_01-ab");
   EXPECT_EQ(kv_key("corr_01.momentum_v1.1"), "corr_01=2Emomentum_v1=2E1");
