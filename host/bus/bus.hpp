@@ -61,6 +61,7 @@ struct ConsumerHealth {
 struct BusHealth {
   std::string state; // "embedded", "connected", "disconnected"
   std::vector<ConsumerHealth> consumers;
+  std::string problem; // non-empty: the bus cannot accept signals now, and why (e.g. inbox unwritable)
 };
 
 class Bus {

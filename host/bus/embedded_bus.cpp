@@ -211,7 +211,7 @@ public:
   }
 
   BusHealth health() const override {
-    BusHealth health{"embedded", {}};
+    BusHealth health{"embedded", {}, {}};
     health.consumers.reserve(subscriptions_.size());
     for (const auto &subscription : subscriptions_) {
       ConsumerHealth consumer;

@@ -53,7 +53,8 @@ Inbox::Inbox(InboxOptions options) : options_(std::move(options)) {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
   char prefix[48];
-  std::snprintf(prefix, sizeof prefix, "%013lld-%d", static_cast<long long>(ms), static_cast<int>(::getpid()));
+  std::snprintf(prefix, sizeof prefix, "%013lld-%d", static_cast<long long>(ms),
+                static_cast<int>(::getpid()));
   run_prefix_ = prefix;
   std::lock_guard lock(mutex_);
   open_segment_locked();
@@ -84,6 +85,7 @@ void Inbox::open_segment_locked() {
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = fd;
+  written_bytes_ = 0;
   Segment s{next_segment_++, path, 0, 0, false};
   segments_.emplace(s.id, s);
 }
@@ -134,10 +136,16 @@ Inbox::Ticket Inbox::append(std::string_view line) {
     }
     lock.lock();
     flushing_ = false;
-    if (failure.empty())
+    if (failure.empty()) {
       written_seq_ = upto;
-    else
+      written_bytes_ += static_cast<off_t>(writing_.size());
+    } else {
       error_ = failure;
+      // Whole lines of this batch may be in the file, yet every request of it is answered 503:
+      // cut them off, so the recovery at start never publishes a signal that was refused.
+      if (::ftruncate(fd, written_bytes_) != 0)
+        error_ += "; and the partial write could not be cut off: " + errno_text();
+    }
     written_cv_.notify_all();
   }
   return ticket;
@@ -162,15 +170,23 @@ void Inbox::seal_current() {
       write_all(fd_, pending_);
     } catch (const std::exception &e) {
       error_ = e.what();
+      if (::ftruncate(fd_, written_bytes_) != 0) // as in append(): no refused line stays
+        error_ += "; and the partial write could not be cut off: " + errno_text();
       written_cv_.notify_all();
       return;
     }
+    written_bytes_ += static_cast<off_t>(pending_.size());
     pending_.clear();
     written_seq_ = next_seq_ - 1;
     written_cv_.notify_all();
   }
   current.sealed = true;
   open_segment_locked();
+}
+
+std::string Inbox::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
 }
 
 std::vector<Inbox::Segment> Inbox::segments() const {

@@ -9,6 +9,8 @@
 // an entry whose publish failed after it was written (a 503: never republished).
 #pragma once
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -61,7 +63,10 @@ public:
   };
   void seal_current();
   std::vector<Segment> segments() const; // oldest first, the current one last
-  void retire(uint64_t segment);          // deletes a sealed segment's file
+  // Why appends fail (empty: they do not). A failed write is not retried in this process: the
+  // segment may end in a torn line, which only the recovery at start can tell apart.
+  std::string error() const;
+  void retire(uint64_t segment); // deletes a sealed segment's file
   // The next append's seq (every line appended so far has a smaller one).
   uint64_t next_seq() const;
 
@@ -86,6 +91,7 @@ private:
   bool flushing_ = false;    // a leader is writing outside the lock
   std::string error_;        // set once a write failed: later appends fail too
   int fd_ = -1;
+  off_t written_bytes_ = 0; // of the current segment: whole lines of successful writes only
   uint64_t next_segment_ = 1;
   std::map<uint64_t, Segment> segments_;
   std::vector<Segment> adopted_;

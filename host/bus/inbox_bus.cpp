@@ -46,6 +46,13 @@ PublishStatus InboxBus::publish(const Message &message, std::chrono::millisecond
   return status;
 }
 
+BusHealth InboxBus::health() const {
+  BusHealth health = inner_.health();
+  if (std::string error = inbox_.error(); !error.empty() && health.problem.empty())
+    health.problem = "the inbox cannot be written (" + error + "): webhooks are refused until a restart";
+  return health;
+}
+
 InboxBus::Published InboxBus::last_published() const {
   std::lock_guard lock(published_mutex_);
   return last_;

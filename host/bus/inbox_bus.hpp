@@ -1,7 +1,7 @@
 // The bus as the gateway sees it when its acceptances must survive a crash: a signal is first
 // appended to the inbox (bus/inbox.hpp), then published on the bus underneath. A publish that
 // fails after the append is cancelled in the inbox, so a 503 is never republished. Everything
-// else (subscriptions, other subjects, health) goes straight to the bus underneath.
+// else (subscriptions, other subjects) goes straight to the bus underneath.
 #pragma once
 
 #include "bus/bus.hpp"
@@ -25,7 +25,7 @@ public:
   bool wait_idle(std::chrono::milliseconds timeout) override { return inner_.wait_idle(timeout); }
   bool wait_settled(std::chrono::milliseconds timeout) override { return inner_.wait_settled(timeout); }
   void stop() override { inner_.stop(); }
-  BusHealth health() const override { return inner_.health(); }
+  BusHealth health() const override; // the bus underneath's, with the inbox's problem if any
   std::shared_ptr<KeyValue> key_value(const std::string &name, std::chrono::seconds ttl) override {
     return inner_.key_value(name, ttl);
   }

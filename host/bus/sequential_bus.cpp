@@ -63,7 +63,7 @@ public:
 
   BusHealth health() const override {
     std::lock_guard lock(mutex_);
-    BusHealth h{"embedded", {}};
+    BusHealth h{"embedded", {}, {}};
     for (const auto &s : subscriptions_)
       h.consumers.push_back({s.durable, "", true, queue_.size(), 0});
     return h;

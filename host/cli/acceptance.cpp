@@ -135,7 +135,12 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
     }
     ++r.already_decided;
     for (const auto &[msg_id, data] : p.intents) {
-      OrderIntent intent = order_intent_from_json(nlohmann::json::parse(data));
+      OrderIntent intent;
+      try {
+        intent = order_intent_from_json(nlohmann::json::parse(data));
+      } catch (const std::exception &) {
+        continue; // a strategy's own decision_made audit event (e.g. a skip), not an intent
+      }
       // Filled: done. Otherwise it goes to the execution stage again, whose order store decides:
       // never handed over -> handed over now; handed over -> its recorded fills again, or in doubt.
       if (intent.order_id.empty() ? p.filled_agents.count(intent.agent_id) != 0

@@ -49,6 +49,10 @@ gateway::HealthReport health_of(const Bus &bus, const Pipeline &pipeline, bool r
     h.ok = false;
     h.problem = why;
   }
+  if (!b.problem.empty()) { // the bus cannot accept signals (the inbox cannot be written)
+    h.ok = false;
+    h.problem = h.problem.empty() ? b.problem : h.problem + "; " + b.problem;
+  }
   if (!b.consumers.empty()) {
     const auto &c = b.consumers.front();
     h.consumer = {c.healthy ? "healthy" : "degraded", c.durable, c.filter_subject, c.num_pending,
@@ -295,7 +299,9 @@ void Service::start() {
   s.reload = std::make_unique<HotReload>(rt.deployment, rt.registry, *rt.pipeline, rt.stage_context(),
                                          rt.host_corr_id);
   gateway::GatewayOptions options;
-  options.health = [&s] { return health_of(*s.rt.bus, *s.rt.pipeline, s.running); };
+  options.health = [&s] { // the bus as the gateway sees it: with the inbox's own problem, if any
+    return health_of(s.acceptance ? s.acceptance->gateway_bus() : *s.rt.bus, *s.rt.pipeline, s.running);
+  };
   options.version = TRADEHOST_VERSION;
   s.acceptance = make_acceptance(rt.deployment, s.roles, *rt.bus, *rt.pipeline);
   Bus &gateway_bus = s.acceptance ? s.acceptance->gateway_bus() : *rt.bus;

@@ -24,7 +24,7 @@ public:
   }
   bool wait_idle(std::chrono::milliseconds) override { return true; }
   void stop() override {}
-  BusHealth health() const override { return {"embedded", {}}; }
+  BusHealth health() const override { return {"embedded", {}, {}}; }
 };
 
 inline std::string schema_file(const std::string &name) {
