@@ -574,11 +574,11 @@ TEST(JetStreamBus, ServerStoppedMidStreamDeliversEveryAcceptedPublishAndStoresEf
     if (!entry.redelivered)
       ++first_deliveries[entry.message.msg_id];
   EXPECT_EQ(first_deliveries.size(), 300u);
-  for (const auto &[id, count] : first_deliveries) {
-    if (count > 1)
+  for (const auto &[id, count] : first_deliveries)
+    if (count > 1) {
       EXPECT_LT(id, "rst_10103:signal")
           << id << " repeated unmarked, though first published after the restart";
-  }
+    }
 }
 
 // SIGKILL loses the consumer's unsynced ack state (nats-server 2.9 writes it asynchronously), so
