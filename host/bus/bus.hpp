@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ struct BusHealth {
   std::string problem; // non-empty: the bus cannot accept signals now, and why (e.g. inbox unwritable)
 };
 
+// start() gave up because cancel_start() was called (SIGINT/SIGTERM while starting).
+struct BusStartCancelled : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class Bus {
 public:
   virtual ~Bus() = default;
@@ -77,7 +83,12 @@ public:
   // is not in health(). Call before start(); the embedded bus has no durables and ignores it.
   virtual void declare_consumer(const SubscriptionSpec &) {}
 
+  // Throws std::runtime_error when the bus cannot start (JetStream: after retrying for
+  // bus.jetstream.start_timeout_ms), BusStartCancelled after cancel_start().
   virtual void start() = 0;
+  // From another thread (a signal during start-up): a start() in progress gives up promptly
+  // and throws BusStartCancelled. No effect on a bus that started.
+  virtual void cancel_start() {}
 
   // Publishes message. Blocks while a subscriber queue is full (back-pressure, never a silent
   // drop) for at most `timeout`, then returns unavailable. Safe from any thread, including

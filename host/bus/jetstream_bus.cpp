@@ -31,6 +31,33 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int64_t ns_per_s = 1'000'000'000;
 
+// A start() failure worth another attempt (no server yet, a cluster still forming, JetStream not
+// ready): start() retries it with backoff until bus.jetstream.start_timeout_ms. Anything else
+// (wrong credentials, TLS, a stream or consumer configured otherwise) fails start() at once.
+struct TransientStartError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+bool transient_connect_failure(natsStatus s) {
+  switch (s) {
+  case NATS_NO_SERVER:
+  case NATS_IO_ERROR:
+  case NATS_TIMEOUT:
+  case NATS_CONNECTION_CLOSED:
+  case NATS_CONNECTION_DISCONNECTED:
+  case NATS_STALE_CONNECTION:
+  case NATS_NOT_YET_CONNECTED:
+    return true;
+  default:
+    return false;
+  }
+}
+
+// "JetStream error 10005: no suitable peers for placement" from what the server answered.
+std::string js_error(natsStatus status, jsErrCode code) {
+  return nats_error(status) + (code ? " (JetStream error " + std::to_string(int(code)) + ")" : "");
+}
+
 std::string join(const std::vector<std::string> &items, const char *separator = ", ") {
   std::string out;
   for (const auto &item : items)
@@ -102,6 +129,7 @@ public:
   void subscribe(const SubscriptionSpec &spec, Handler handler) override;
   void declare_consumer(const SubscriptionSpec &spec) override;
   void start() override;
+  void cancel_start() override;
   PublishStatus publish(const Message &message, std::chrono::milliseconds timeout) override;
   bool wait_idle(std::chrono::milliseconds timeout) override;
   void stop() override;
@@ -109,6 +137,8 @@ public:
   std::shared_ptr<KeyValue> key_value(const std::string &name, std::chrono::seconds ttl) override;
 
 private:
+  void start_once();
+  jsOptions start_request_options() const;
   void connect();
   void ensure_stream();
   void ensure_consumer(Subscription &subscription);
@@ -168,6 +198,7 @@ private:
   jsCtx *js_ = nullptr;
   bool started_ = false;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> cancel_start_{false}; // cancel_start(): a start() in progress gives up
 
   // Connection state changes (from the library's callback thread) wake waiting threads.
   std::mutex state_mutex_;
@@ -179,6 +210,7 @@ private:
   std::mutex publish_mutex_;
   std::condition_variable publish_cv_;
   bool accepting_ = false;
+  bool started_ok_ = false; // start() succeeded (connected, stream and consumers in place)
   int callers_ = 0;
   int in_flight_ = 0;
   const uint64_t serial_ = ++bus_serials;
@@ -268,10 +300,7 @@ void JetStreamBus::declare_consumer(const SubscriptionSpec &spec) {
   declared_.push_back(std::move(declared));
 }
 
-void JetStreamBus::start() {
-  if (started_)
-    throw std::runtime_error("jetstream bus: start() called twice");
-  started_ = true;
+void JetStreamBus::start_once() {
   try {
     connect();
     ensure_stream();
@@ -288,9 +317,64 @@ void JetStreamBus::start() {
     close_connection();
     throw;
   }
+}
+
+void JetStreamBus::cancel_start() {
+  cancel_start_ = true;
+  std::lock_guard lock(state_mutex_);
+  state_cv_.notify_all();
+}
+
+void JetStreamBus::start() {
+  if (started_)
+    throw std::runtime_error("jetstream bus: start() called twice");
+  started_ = true;
+  // Connecting and creating the stream and consumers are retried with exponential backoff
+  // (100 ms doubling to 5 s) until start_timeout_ms: a server started after the host, or a
+  // cluster still electing a leader (10005 "no suitable peers for placement"), is waited for.
+  const auto begin = Clock::now();
+  const auto deadline = begin + std::chrono::milliseconds(options_.start_timeout_ms);
+  std::chrono::milliseconds backoff(100);
+  for (int attempt = 1;; ++attempt) {
+    if (cancel_start_)
+      throw BusStartCancelled("jetstream bus: start interrupted");
+    try {
+      start_once();
+      if (attempt > 1)
+        log::info("jetstream.start_succeeded",
+                  {{"attempt", attempt},
+                   {"after_ms",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()}});
+      break;
+    } catch (const TransientStartError &e) {
+      const auto now = Clock::now();
+      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - begin).count();
+      if (cancel_start_)
+        throw BusStartCancelled("jetstream bus: start interrupted");
+      if (now >= deadline)
+        throw std::runtime_error(std::string(e.what()) + "; gave up after " + std::to_string(attempt) +
+                                 " attempt" + (attempt == 1 ? "" : "s") + " in " + std::to_string(elapsed) +
+                                 " ms (bus.jetstream.start_timeout_ms " +
+                                 std::to_string(options_.start_timeout_ms) + ")");
+      auto wait = std::min(backoff, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+      log::warn("jetstream.start_retry",
+                {{"attempt", attempt},
+                 {"error", e.what()},
+                 {"retry_in_ms", wait.count()},
+                 {"gives_up_in_ms",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()}});
+      {
+        std::unique_lock lock(state_mutex_);
+        if (state_cv_.wait_for(lock, wait, [&] { return cancel_start_.load(); }))
+          throw BusStartCancelled("jetstream bus: start interrupted");
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
   {
     std::lock_guard lock(publish_mutex_);
     accepting_ = true;
+    started_ok_ = true;
   }
   for (auto &subscription : subscriptions_)
     subscription->thread = std::thread([this, s = subscription.get()] {
@@ -357,8 +441,11 @@ void JetStreamBus::connect() {
     natsStatus status = natsConnection_Connect(connection, opts);
     if (status != NATS_OK) {
       *connection = nullptr;
-      throw std::runtime_error("jetstream bus: cannot connect to " + join(options_.servers) + ": " +
-                               nats_error(status));
+      std::string what =
+          "jetstream bus: cannot connect to " + join(options_.servers) + ": " + nats_error(status);
+      if (transient_connect_failure(status))
+        throw TransientStartError(what);
+      throw std::runtime_error(what);
     }
   }
 
@@ -368,11 +455,22 @@ void JetStreamBus::connect() {
   check(natsConnection_JetStream(&js_, nc_, &js_options), "cannot create a JetStream context");
 }
 
+// Start-up requests wait at most connect_timeout_ms (not publish_timeout_ms): a cluster without
+// a meta leader does not answer, and the next attempt (or a SIGTERM) comes sooner.
+jsOptions JetStreamBus::start_request_options() const {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = options_.connect_timeout_ms;
+  return o;
+}
+
 void JetStreamBus::ensure_stream() {
+  jsOptions start_js = start_request_options();
   const std::vector<std::string> wanted = contract_subjects();
   jsStreamInfo *info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus status = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &code);
+  std::string add_failure; // what the server answered to STREAM.CREATE, when it refused
+  natsStatus status = js_GetStreamInfo(&info, js_, options_.stream.c_str(), &start_js, &code);
   if (status == NATS_NOT_FOUND || code == JSStreamNotFoundErr) {
     std::vector<const char *> subjects;
     for (const auto &s : wanted)
@@ -385,7 +483,8 @@ void JetStreamBus::ensure_stream() {
     config.Storage = js_FileStorage;
     config.Duplicates = int64_t(options_.duplicate_window_s) * ns_per_s;
     config.Replicas = options_.replicas;
-    status = js_AddStream(&info, js_, &config, nullptr, &code);
+    status = js_AddStream(&info, js_, &config, &start_js, &code);
+    add_failure = js_error(status, code);
     if (status == NATS_OK) {
       log::info("jetstream.stream_created", {{"stream", options_.stream},
                                              {"subjects", wanted},
@@ -396,12 +495,15 @@ void JetStreamBus::ensure_stream() {
     }
     // Another process may have created it meanwhile: check what is there now.
     info = nullptr;
-    status = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &code);
+    code = static_cast<jsErrCode>(0);
+    status = js_GetStreamInfo(&info, js_, options_.stream.c_str(), &start_js, &code);
   }
+  // The server's own answer (e.g. 10005 "no suitable peers for placement" while a cluster forms):
+  // the create's failure when it was refused, not the follow-up read's "stream not found".
   if (status != NATS_OK)
-    throw std::runtime_error("jetstream bus: cannot create or read stream '" + options_.stream + "' on " +
-                             join(options_.servers) + ": " + nats_error(status) +
-                             (code ? " (JetStream error " + std::to_string(int(code)) + ")" : ""));
+    throw TransientStartError("jetstream bus: cannot create or read stream '" + options_.stream + "' on " +
+                              join(options_.servers) + ": " +
+                              (add_failure.empty() ? js_error(status, code) : add_failure));
 
   std::set<std::string> existing;
   for (int i = 0; i < info->Config->SubjectsLen; ++i)
@@ -434,12 +536,14 @@ void JetStreamBus::ensure_stream() {
 }
 
 void JetStreamBus::ensure_consumer(Subscription &subscription) {
+  jsOptions start_js = start_request_options();
   const std::string &durable = subscription.spec.durable;
   const int64_t ack_wait = int64_t(options_.consumers.ack_wait_s) * ns_per_s;
   jsConsumerInfo *info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
+  std::string add_failure; // what the server answered to CONSUMER.CREATE, when it refused
   natsStatus status =
-      js_GetConsumerInfo(&info, js_, options_.stream.c_str(), durable.c_str(), nullptr, &code);
+      js_GetConsumerInfo(&info, js_, options_.stream.c_str(), durable.c_str(), &start_js, &code);
   if (status == NATS_NOT_FOUND || code == JSConsumerNotFoundErr) {
     jsConsumerConfig config;
     jsConsumerConfig_Init(&config);
@@ -449,7 +553,8 @@ void JetStreamBus::ensure_consumer(Subscription &subscription) {
     config.MaxDeliver = options_.consumers.max_deliver;
     config.DeliverPolicy = js_DeliverAll;
     config.FilterSubject = subscription.filter.empty() ? nullptr : subscription.filter.c_str();
-    status = js_AddConsumer(&info, js_, options_.stream.c_str(), &config, nullptr, &code);
+    status = js_AddConsumer(&info, js_, options_.stream.c_str(), &config, &start_js, &code);
+    add_failure = js_error(status, code);
     if (status == NATS_OK) {
       log::info("jetstream.consumer_created", {{"stream", options_.stream},
                                                {"durable", durable},
@@ -460,12 +565,13 @@ void JetStreamBus::ensure_consumer(Subscription &subscription) {
       return;
     }
     info = nullptr;
-    status = js_GetConsumerInfo(&info, js_, options_.stream.c_str(), durable.c_str(), nullptr, &code);
+    code = static_cast<jsErrCode>(0);
+    status = js_GetConsumerInfo(&info, js_, options_.stream.c_str(), durable.c_str(), &start_js, &code);
   }
   if (status != NATS_OK)
-    throw std::runtime_error("jetstream bus: cannot create or read consumer '" + durable + "' of stream '" +
-                             options_.stream + "': " + nats_error(status) +
-                             (code ? " (JetStream error " + std::to_string(int(code)) + ")" : ""));
+    throw TransientStartError("jetstream bus: cannot create or read consumer '" + durable + "' of stream '" +
+                              options_.stream +
+                              "': " + (add_failure.empty() ? js_error(status, code) : add_failure));
 
   const jsConsumerConfig &have = *info->Config;
   std::vector<std::string> problems;
@@ -506,8 +612,8 @@ void JetStreamBus::bind(Subscription &subscription) {
   if (status == NATS_OK) // what we asked for is never dropped by the library
     status = natsSubscription_SetPendingLimits(subscription.sub, -1, -1);
   if (status != NATS_OK)
-    throw std::runtime_error("jetstream bus: cannot subscribe for the messages of consumer '" +
-                             subscription.spec.durable + "': " + nats_error(status));
+    throw TransientStartError("jetstream bus: cannot subscribe for the messages of consumer '" +
+                              subscription.spec.durable + "': " + nats_error(status));
 }
 
 bool JetStreamBus::wait_connected(Clock::time_point deadline) {
@@ -1056,6 +1162,11 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
 }
 
 bool JetStreamBus::wait_idle(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(publish_mutex_);
+    if (!accepting_ && in_flight_ == 0 && !started_ok_)
+      return true; // start() did not succeed: nothing was sent or fetched
+  }
   const auto deadline = Clock::now() + timeout;
   int clean_passes = 0;
   while (true) {
@@ -1163,7 +1274,11 @@ void JetStreamBus::close_connection() {
   if (js_)
     jsCtx_Destroy(js_);
   js_ = nullptr;
-  int expected_closed = 0;
+  int expected_closed;
+  {
+    std::lock_guard lock(state_mutex_);
+    expected_closed = closed_; // earlier connections (start() attempts) closed already
+  }
   for (natsConnection **connection : {&batch_nc_, &nc_}) {
     if (!*connection)
       continue;

@@ -98,7 +98,7 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
   }
   reader.reject_unknown(section, base,
                         {"servers", "stream", "replicas", "duplicate_window_s", "max_in_flight",
-                         "publish_timeout_ms", "connect_timeout_ms", "reconnect_wait_ms",
+                         "publish_timeout_ms", "connect_timeout_ms", "start_timeout_ms", "reconnect_wait_ms",
                          "reconnect_buffer_bytes", "connection_name", "creds_file", "nkey", "nkey_file",
                          "user", "password", "tls", "consumers"});
 
@@ -133,6 +133,7 @@ JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const De
   reader.read_int(section, base, "max_in_flight", options.max_in_flight, 1, 1 << 20);
   reader.read_int(section, base, "publish_timeout_ms", options.publish_timeout_ms, 1, 600000);
   reader.read_int(section, base, "connect_timeout_ms", options.connect_timeout_ms, 1, 600000);
+  reader.read_int(section, base, "start_timeout_ms", options.start_timeout_ms, 0, 86400000);
   reader.read_int(section, base, "reconnect_wait_ms", options.reconnect_wait_ms, 1, 600000);
   reader.read_int(section, base, "reconnect_buffer_bytes", options.reconnect_buffer_bytes, 0, 1 << 30);
   reader.read_string(section, base, "connection_name", options.connection_name);

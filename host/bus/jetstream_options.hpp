@@ -38,6 +38,9 @@ struct JetStreamOptions {
   int max_in_flight = 1024;             // publishes awaiting their PubAck, per process
   int publish_timeout_ms = 5000;        // upper bound of one publish(), including waiting for a reconnect
   int connect_timeout_ms = 2000;        // per attempt at start()
+  // How long start() retries connecting and creating the stream and consumers (backoff from
+  // 100 ms doubling to 5 s, one log line per attempt) before it gives up; 0: one attempt.
+  int start_timeout_ms = 60000;
   int reconnect_wait_ms = 250;          // pause between reconnect attempts (attempts never stop)
   int reconnect_buffer_bytes = 8 << 20; // what is buffered while disconnected (acks, in-flight)
   std::string connection_name = "tradehost";

@@ -46,7 +46,7 @@ _tradehost() {
 
   case $command in
     run) options="--config -c --role --listen --help" ;;
-    validate) options="--config -c --json --help" ;;
+    validate) options="--config -c --deep --json --help" ;;
     plugins) options="--config -c --json --help" ;;
     replay) options="--config -c --json --events --free-running --help" ;;
     send) options="--config -c --source -s --url --idempotency-key --help" ;;

@@ -24,8 +24,12 @@ constexpr const char *usage =
     "version, ABI, SHA-256 prefix, path) and the files refused with the reason. With a\n"
     "plugin_allowlist, a library it does not admit is refused before it is mapped.\n"
     "\n"
+    "Agents of the deployment whose strategy plugin is not loaded are listed as waiting: the\n"
+    "host runs them once the plugin arrives in plugin_dirs.\n"
+    "\n"
     "  -c, --config FILE  deployment file\n"
-    "      --json         print {\"plugins\": [...], \"refused\": [...]} instead of a table\n";
+    "      --json         print {\"plugins\": [...], \"refused\": [...], \"waiting\": [...]} instead of a "
+    "table\n";
 
 std::string abi_of(const PluginIdentity &id) {
   return std::to_string(id.abi_major) + "." + std::to_string(id.abi_minor);
@@ -42,8 +46,21 @@ nlohmann::json to_json(const PluginIdentity &id) {
           {"sha256", id.sha256}};
 }
 
+struct Waiting {
+  std::string agent, plugin;
+};
+
+// Enabled agents whose strategy plugin is not among the loaded libraries.
+std::vector<Waiting> waiting_agents(const Deployment &deployment, const PluginRegistry &registry) {
+  std::vector<Waiting> waiting;
+  for (const auto &a : deployment.agents)
+    if (a.enabled && !registry.find(a.strategy.plugin))
+      waiting.push_back({a.id, a.strategy.plugin});
+  return waiting;
+}
+
 void print_table(const std::vector<std::shared_ptr<PluginLibrary>> &libraries,
-                 const std::vector<LoadRefusal> &refused) {
+                 const std::vector<LoadRefusal> &refused, const std::vector<Waiting> &waiting) {
   std::vector<std::vector<std::string>> rows{{"NAME", "KIND", "VERSION", "ABI", "SHA256", "PATH"}};
   for (const auto &library : libraries) {
     const PluginIdentity &id = library->identity();
@@ -69,6 +86,11 @@ void print_table(const std::vector<std::shared_ptr<PluginLibrary>> &libraries,
     std::cout << "\nrefused:\n";
     for (const auto &r : refused)
       std::cout << "  " << r.reason << '\n';
+  }
+  if (!waiting.empty()) {
+    std::cout << "\nwaiting (agents whose plugin is not loaded; they start when it arrives):\n";
+    for (const auto &w : waiting)
+      std::cout << "  " << w.agent << "  plugin " << w.plugin << '\n';
   }
 }
 
@@ -123,16 +145,21 @@ int plugins_command(const Args &args) {
   registry.scan(deployment.plugin_dirs);
   const auto libraries = registry.libraries();
   const auto refused = registry.refusals();
+  const auto waiting = waiting_agents(deployment, registry);
 
   if (parsed.has("--json")) {
-    nlohmann::json out = {{"plugins", nlohmann::json::array()}, {"refused", nlohmann::json::array()}};
+    nlohmann::json out = {{"plugins", nlohmann::json::array()},
+                          {"refused", nlohmann::json::array()},
+                          {"waiting", nlohmann::json::array()}};
+    for (const auto &w : waiting)
+      out["waiting"].push_back({{"agent", w.agent}, {"plugin", w.plugin}, {"state", "waiting"}});
     for (const auto &library : libraries)
       out["plugins"].push_back(to_json(library->identity()));
     for (const auto &r : refused)
       out["refused"].push_back({{"path", r.path.string()}, {"reason", r.reason}});
     std::cout << out.dump(2) << '\n';
   } else {
-    print_table(libraries, refused);
+    print_table(libraries, refused, waiting);
   }
   return 0;
 }

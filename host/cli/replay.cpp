@@ -30,7 +30,8 @@ Options:
                        each signal to drain (not deterministic across runs)
   -h, --help           this help
 
-Exit codes: 0 ok, 1 some lines were invalid or the pipeline did not drain, 2 usage or config error.
+Exit codes: 0 ok, 1 some lines were invalid or the pipeline did not drain, 2 usage or config error
+(also: a risk check, executor or audit sink that cannot be created or started).
 )";
 
 } // namespace
@@ -65,9 +66,15 @@ int replay_command(const Args &args) {
   if (!rt)
     return 2;
 
-  auto problems = rt->pipeline->build(role_agent | role_exec | role_audit);
-  for (auto &p : problems)
-    std::fprintf(stderr, "warning: %s\n", p.c_str());
+  // Fail closed, as `run`: a risk check, executor or audit sink that cannot be created or
+  // started means no replay (exit 2), never a replay without it.
+  auto refuse = [](const std::vector<ConfigError> &errors) {
+    for (const auto &e : errors)
+      std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
+    return 2;
+  };
+  if (auto errors = rt->pipeline->build(role_agent | role_exec | role_audit); !errors.empty())
+    return refuse(errors);
 
   // Summary counters and the optional event log, fed by their own subscription.
   std::mutex mutex;
@@ -97,7 +104,8 @@ int replay_command(const Args &args) {
                                 << '\n';
                      });
 
-  rt->pipeline->start();
+  if (auto errors = rt->pipeline->start(); !errors.empty())
+    return refuse(errors);
   rt->bus->start();
   rt->audit_startup();
 

@@ -82,7 +82,11 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
   rt->registry.scan(d.plugin_dirs);
   for (const auto &refusal : rt->registry.refusals())
     std::fprintf(stderr, "warning: plugin refused: %s: %s\n", refusal.path.c_str(), refusal.reason.c_str());
-  if (auto errors = validate_plugin_params(d, rt->registry); !errors.empty()) {
+  std::vector<ConfigError> waiting; // agents whose strategy plugin is not loaded yet: they wait
+  auto errors = validate_plugin_params(d, rt->registry, &waiting);
+  for (const auto &w : waiting)
+    std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
+  if (!errors.empty()) {
     print_errors(ConfigErrors(std::move(errors)));
     return nullptr;
   }

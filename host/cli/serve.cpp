@@ -9,10 +9,13 @@
 #include <audit_chain/head.hpp>
 #include <audit_chain/verify.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 namespace th::cli {
 namespace {
@@ -45,6 +48,8 @@ gateway::HealthReport health_of(const Bus &bus, const Pipeline &pipeline, bool r
   // Fail closed: a sink that cannot write makes the process unhealthy, naming it.
   for (const auto &s : pipeline.audit().sink_states())
     h.audit_sinks.push_back({s.sink, s.available, s.reason});
+  for (const auto &a : pipeline.agent_states())
+    h.agents.push_back({a.id, a.plugin, a.state, a.reason});
   if (std::string why = pipeline.audit().unavailable_reason(); !why.empty()) {
     h.ok = false;
     h.problem = why;
@@ -238,6 +243,7 @@ struct Service::State {
   std::unique_ptr<HotReload> reload;
   std::unique_ptr<DurableAcceptance> acceptance; // embedded bus: the gateway's inbox
   std::unique_ptr<gateway::Gateway> gateway;
+  bool bus_starting = false, bus_started = false;
   bool stopped = false;
 };
 
@@ -283,8 +289,9 @@ void Service::start() {
   State &s = *state_;
   Runtime &rt = s.rt;
   rt.open_portfolio_record(s.roles); // positions and PnL as the last process left them
-  for (const auto &p : rt.pipeline->build(s.roles))
-    log::warn("deployment_problem", {{"problem", p}});
+  // Fail closed: every risk check, executor and audit sink runs, or nothing is served (exit 2).
+  if (auto errors = rt.pipeline->build(s.roles); !errors.empty())
+    throw ConfigErrors(std::move(errors));
 
   gateway::GatewayConfig config;
   if (s.roles & role_gateway) {
@@ -311,8 +318,11 @@ void Service::start() {
   add_live_sections();
   add_host_routes(*s.gateway, rt, s.admin, s.roles);
   add_reload_route(*s.gateway, s.admin, *s.reload, s.config_path);
-  rt.pipeline->start();
+  if (auto errors = rt.pipeline->start(); !errors.empty())
+    throw ConfigErrors(std::move(errors));
+  s.bus_starting = true;
   rt.bus->start();
+  s.bus_started = true;
   s.running = true;
   rt.audit_startup();
   if (s.acceptance) { // what an earlier process accepted and did not finish, before new webhooks
@@ -348,12 +358,14 @@ void Service::stop() {
   }
   if (s.reload)
     s.reload->stop_watching();
-  bool drained = rt.bus->wait_idle(std::chrono::seconds(30));
+  // A bus that never started has nothing to drain (a start that failed or was interrupted).
+  bool drained = s.bus_started ? rt.bus->wait_idle(std::chrono::seconds(30)) : true;
   rt.pipeline->stop();
-  if (s.acceptance)
+  if (s.acceptance && s.bus_started)
     s.acceptance->close_after_clean_stop();
   s.running = false;
-  rt.bus->stop();
+  if (s.bus_starting)
+    rt.bus->stop();
   auto stats = rt.pipeline->stats();
   log::info("stopped", {{"drained", drained},
                         {"signals", stats.signals},
@@ -364,18 +376,55 @@ void Service::stop() {
 
 int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::string &listen) {
   Service service(rt, roles, listen);
+  // SIGINT/SIGTERM are answered during start-up too (a JetStream bus may be retrying for
+  // start_timeout_ms): this thread takes them and makes the bus's start() give up.
+  std::atomic<bool> starting{true}, reload_pending{false};
+  std::atomic<int> start_signal{0};
+  std::thread watcher([&] {
+    const timespec tick{0, 50'000'000};
+    while (starting.load()) {
+      int sig = sigtimedwait(&signals, nullptr, &tick);
+      if (sig == SIGHUP) // applied once started
+        reload_pending = true;
+      if (sig == SIGINT || sig == SIGTERM) {
+        start_signal = sig;
+        log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"during", "start"}});
+        rt.bus->cancel_start();
+        return;
+      }
+    }
+  });
+  auto end_start = [&] {
+    starting = false;
+    watcher.join();
+  };
   try {
     service.start();
   } catch (const ConfigErrors &e) {
-    for (const auto &err : e.errors())
+    end_start();
+    for (const auto &err : e.errors()) {
       std::fprintf(stderr, "error: %s\n", err.to_string().c_str());
+      log::error("start_refused", {{"where", err.where.to_string()}, {"reason", err.message}});
+    }
     service.stop();
     return 2;
+  } catch (const BusStartCancelled &) {
+    end_start();
+    service.stop();
+    return 0;
   } catch (const std::exception &e) {
+    end_start();
     log::error("start_failed", {{"reason", e.what()}});
     service.stop();
-    return 1;
+    return start_signal ? 0 : 1;
   }
+  end_start();
+  if (start_signal) { // a signal while the last step of start-up finished
+    service.stop();
+    return 0;
+  }
+  if (reload_pending)
+    service.reload();
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0)

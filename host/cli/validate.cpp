@@ -1,8 +1,10 @@
-// `tradehost validate -c FILE [--json]`: loads a deployment (YAML, ${VAR}, schema, cross-field
-// rules), loads its plugin_dirs and checks every plugin reference and params block. Starts nothing.
+// `tradehost validate -c FILE [--deep] [--json]`: loads a deployment (YAML, ${VAR}, schema, cross-field
+// rules), loads its plugin_dirs and checks every plugin reference and params block. Starts nothing;
+// with --deep it also creates, starts, stops and destroys every instance (loader/instance_check).
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "config/deployment.hpp"
+#include "loader/instance_check.hpp"
 #include "loader/plugin_allowlist.hpp"
 #include "loader/plugin_params.hpp"
 #include "loader/plugin_registry.hpp"
@@ -18,14 +20,20 @@ namespace th::cli {
 
 namespace {
 
-const char *const validate_usage = R"(Usage: tradehost validate -c FILE [--json]
+const char *const validate_usage = R"(Usage: tradehost validate -c FILE [--deep] [--json]
 
 Checks a deployment without starting it: YAML syntax, ${VAR} expansion, the deployment schema,
 unique ids, and every plugin's params against that plugin's schema (plugins are loaded from
-plugin_dirs but not started).
+plugin_dirs but not started). An agent whose strategy plugin is not loaded is a warning: at
+run time it waits for the plugin (state waiting) and starts when it arrives. A risk check,
+executor or audit sink must name a loaded plugin.
 
 Options:
   -c, --config FILE   the deployment YAML
+      --deep          also create, start, stop and destroy every risk check, executor, audit
+                      sink and agent, as `run` would (opens what the plugins open: e.g. the
+                      audit database and its signing key); one that fails is an error, as it
+                      would stop `run` (exit 2)
       --json          print the result as one JSON object on stdout
   -h, --help          this help
 
@@ -52,6 +60,8 @@ struct Outcome {
   std::vector<std::string> warnings;
   const Deployment *deployment = nullptr;
   size_t plugins_loaded = 0;
+  bool deep = false;
+  DeepCheck deep_check;
 };
 
 int report(const Outcome &o, bool as_json) {
@@ -67,18 +77,22 @@ int report(const Outcome &o, bool as_json) {
                         {"executors", o.deployment->executors.size()},
                         {"audit", o.deployment->audit.size()},
                         {"plugins_loaded", o.plugins_loaded}};
+    if (o.deep)
+      out["deep"] = {{"instances_checked", o.deep_check.checked}, {"agents_waiting", o.deep_check.waiting}};
     std::cout << out.dump(2) << "\n";
   } else {
     for (auto &w : o.warnings)
       std::fprintf(stderr, "warning: %s\n", w.c_str());
     for (auto &e : o.errors)
       std::fprintf(stderr, "%s\n", e.to_string().c_str());
-    if (valid && o.deployment)
+    if (valid && o.deployment) {
       std::printf(
           "%s: valid (%zu agents, %zu risk checks, %zu executors, %zu audit sinks; %zu plugins loaded)\n",
           o.file.c_str(), o.deployment->agents.size(), o.deployment->risk.size(),
           o.deployment->executors.size(), o.deployment->audit.size(), o.plugins_loaded);
-    else
+      if (o.deep)
+        std::printf("deep: %zu instances created, started, stopped and destroyed\n", o.deep_check.checked);
+    } else
       std::fprintf(stderr, "%s: invalid (%zu error%s)\n", o.file.c_str(), o.errors.size(),
                    o.errors.size() == 1 ? "" : "s");
   }
@@ -90,7 +104,7 @@ int report(const Outcome &o, bool as_json) {
 int validate_command(const Args &args) {
   ParsedArgs parsed;
   try {
-    parsed = parse_args(args, {{"--config", "-c", true}, {"--json", "", false}});
+    parsed = parse_args(args, {{"--config", "-c", true}, {"--deep", "", false}, {"--json", "", false}});
     if (parsed.has("--help")) {
       std::fputs(validate_usage, stdout);
       return 0;
@@ -121,8 +135,16 @@ int validate_command(const Args &args) {
     registry.scan(deployment.plugin_dirs);
     for (auto &refusal : registry.refusals())
       outcome.warnings.push_back(refusal_text(refusal));
-    outcome.errors = validate_plugin_params(deployment, registry);
+    std::vector<ConfigError> waiting; // agents whose strategy plugin is missing: they wait, a warning
+    outcome.errors = validate_plugin_params(deployment, registry, &waiting);
+    for (auto &w : waiting)
+      outcome.warnings.push_back(w.to_string());
     outcome.plugins_loaded = registry.libraries().size();
+    outcome.deep = parsed.has("--deep");
+    if (outcome.deep && outcome.errors.empty()) {
+      outcome.deep_check = check_instances(deployment, registry, true);
+      outcome.errors = outcome.deep_check.errors;
+    }
     outcome.deployment = &deployment;
     return report(outcome, as_json);
   } catch (const ConfigErrors &e) {

@@ -223,6 +223,14 @@ HttpResponse Gateway::healthz() const {
     sinks.push_back(std::move(sink));
   }
   body["audit"] = {{"status", audit_ok ? "ok" : "unavailable"}, {"sinks", std::move(sinks)}};
+  json agents = json::object();
+  for (const auto &a : h.agents) {
+    json agent{{"state", a.state}, {"plugin", a.plugin}};
+    if (!a.reason.empty())
+      agent["reason"] = a.reason;
+    agents[a.id] = std::move(agent);
+  }
+  body["agents"] = std::move(agents);
   if (!h.problem.empty())
     body["problem"] = h.problem;
   r.body = body.dump();

@@ -42,6 +42,12 @@ struct HealthReport {
     std::string reason;
   };
   std::vector<AuditSink> audit_sinks;
+  // This process's agents: running, waiting (strategy plugin not loaded yet) or failed. Neither
+  // waiting nor failed makes the process unhealthy (nothing trades unchecked).
+  struct Agent {
+    std::string id, plugin, state, reason;
+  };
+  std::vector<Agent> agents;
   // Why ok is false, for people (e.g. "audit sink 'audit' unavailable: ..."); empty when ok.
   std::string problem;
 };

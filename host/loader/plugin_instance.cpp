@@ -366,7 +366,8 @@ Verdict PluginInstance::check_order(const OrderIntent &intent) {
               slot.set && !slot.reason.empty() ? std::move(slot.reason) : std::string("rejected")};
     return v;
   }
-  return Verdict{false, "plugin_error", error()};
+  // Fail closed: a check that could not decide rejects (rule risk_error), never approves.
+  return Verdict{false, "risk_error", "risk_error: " + error()};
 }
 
 th_status PluginInstance::on_order_intent(const OrderIntent &intent) {

@@ -44,7 +44,7 @@ public:
   th_status stop();
   th_status on_signal(const Signal &);
   th_status on_signal(const th_signal &);
-  Verdict check_order(const OrderIntent &); // TH_ERROR from the plugin rejects with rule "plugin_error"
+  Verdict check_order(const OrderIntent &); // any failure but TH_REJECTED rejects with rule "risk_error"
   th_status on_order_intent(const OrderIntent &);
   th_status on_fill(const Fill &);
   // `sequence` numbers the events given to this instance (th_audit_event.sequence, ABI 1.1).

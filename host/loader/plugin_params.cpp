@@ -19,6 +19,7 @@ struct Checker {
   const Deployment &deployment;
   const PluginRegistry &registry;
   std::vector<ConfigError> errors;
+  std::vector<ConfigError> *waiting = nullptr;
   std::map<const PluginLibrary *, std::optional<JsonSchema>> schemas; // parsed once per library
 
   void fail(const std::string &pointer, std::string message) {
@@ -26,10 +27,20 @@ struct Checker {
   }
 
   // `base` is the JSON pointer of the object holding `plugin` and `params`.
-  void check(const PluginRef &ref, const std::string &base, int32_t kind, std::string_view role) {
+  void check(const PluginRef &ref, const std::string &base, int32_t kind, std::string_view role,
+             bool may_wait = false) {
     const std::string plugin_pointer = base + "/plugin";
     const std::string params_pointer = ref.params_pointer.empty() ? base + "/params" : ref.params_pointer;
     auto library = registry.find(ref.plugin);
+    if (!library && may_wait && waiting) {
+      waiting->push_back(
+          ConfigError{deployment.locate(plugin_pointer),
+                      "plugin \"" + ref.plugin +
+                          "\" is not loaded: the agent waits for it (state waiting) and starts "
+                          "when it arrives in plugin_dirs" +
+                          known_names(kind)});
+      return;
+    }
     if (!library) {
       fail(plugin_pointer,
            "unknown plugin \"" + ref.plugin + "\" (not found in plugin_dirs" + known_names(kind) + ")");
@@ -82,14 +93,14 @@ struct Checker {
 
 } // namespace
 
-std::vector<ConfigError> validate_plugin_params(const Deployment &deployment,
-                                                const PluginRegistry &registry) {
-  Checker checker{deployment, registry, {}, {}};
+std::vector<ConfigError> validate_plugin_params(const Deployment &deployment, const PluginRegistry &registry,
+                                                std::vector<ConfigError> *waiting) {
+  Checker checker{deployment, registry, {}, waiting, {}};
   for (size_t i = 0; i < deployment.agents.size(); ++i) {
     const AgentConfig &agent = deployment.agents[i];
     const std::string base =
         (agent.pointer.empty() ? "/agents/" + std::to_string(i) : agent.pointer) + "/strategy";
-    checker.check(agent.strategy, base, TH_KIND_STRATEGY, "an agent's strategy");
+    checker.check(agent.strategy, base, TH_KIND_STRATEGY, "an agent's strategy", agent.enabled);
   }
   auto stages = [&](const std::vector<StageConfig> &list, const char *section, int32_t kind,
                     std::string_view role) {

@@ -10,6 +10,10 @@
 
 namespace th {
 
-std::vector<ConfigError> validate_plugin_params(const Deployment &, const PluginRegistry &);
+// With `waiting`, an enabled agent whose strategy plugin is not loaded is not an error: it is
+// added there (the agent waits for its plugin; hot reload starts it when the library arrives).
+// Risk checks, executors and audit sinks must always name a loaded plugin.
+std::vector<ConfigError> validate_plugin_params(const Deployment &, const PluginRegistry &,
+                                                std::vector<ConfigError> *waiting = nullptr);
 
 } // namespace th

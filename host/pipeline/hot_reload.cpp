@@ -135,8 +135,11 @@ void HotReload::on_change(PluginWatcher::Change change, const std::filesystem::p
                  {"note", "agents keep running (hot_reload.on_remove: keep_running)"}});
       return;
     }
-    for (const auto &agent : users)
+    for (const auto &agent : users) {
       pipeline_.stop_agent(agent);
+      if (const AgentConfig *cfg = find_agent(deployment_, agent))
+        pipeline_.mark_waiting(*cfg); // it starts again when the plugin comes back
+    }
     registry_.remove(library);
     std::weak_ptr<PluginLibrary> weak = library;
     library.reset();
@@ -269,8 +272,11 @@ HotReload::Result HotReload::reload(const std::string &config_path) {
   // Nothing in a reload may take the host down: every failure is an error in the result.
   try {
     next = load_deployment(config_path);
-    for (const auto &err : validate_plugin_params(next, registry_))
+    std::vector<ConfigError> waiting; // agents whose plugin is not loaded: they wait for it
+    for (const auto &err : validate_plugin_params(next, registry_, &waiting))
       result.errors.push_back(err.to_string());
+    for (const auto &w : waiting)
+      result.notes.push_back(w.to_string());
     for (const auto &[section, prepare] : live_sections_) {
       try {
         live.push_back(prepare(next));
@@ -316,7 +322,12 @@ HotReload::Result HotReload::reload(const std::string &config_path) {
         continue;
       const AgentConfig *before = find_agent(deployment_, agent.id);
       std::string problem;
-      if (!before || !pipeline_.agents().has_agent(agent.id)) {
+      if (!registry_.find(agent.strategy.plugin)) {
+        if (pipeline_.agents().has_agent(agent.id) && pipeline_.stop_agent(agent.id).empty())
+          result.changes.push_back("agent " + agent.id + " stopped");
+        pipeline_.mark_waiting(agent);
+        result.changes.push_back("agent " + agent.id + " waits for plugin " + agent.strategy.plugin);
+      } else if (!before || !pipeline_.agents().has_agent(agent.id)) {
         problem = pipeline_.start_agent(agent);
         if (problem.empty())
           result.changes.push_back("agent " + agent.id + " started");

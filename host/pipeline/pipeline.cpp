@@ -15,42 +15,68 @@ Pipeline::~Pipeline() {
     stop();
 }
 
-std::unique_ptr<PluginInstance> Pipeline::create(const std::string &id, const PluginRef &ref, int32_t kind,
-                                                 HostServices &services, std::vector<std::string> &problems,
-                                                 std::shared_ptr<PluginLibrary> library) {
-  if (!library)
-    library = registry_.find(ref.plugin);
-  std::string where = deployment_.locate(ref.params_pointer).to_string();
-  if (!library) {
-    problems.push_back(where + ": " + id + ": plugin '" + ref.plugin + "' is not loaded");
-  } else if (library->identity().kind != kind) {
-    problems.push_back(where + ": " + id + ": plugin '" + ref.plugin + "' is a " +
-                       std::string(kind_name(library->identity().kind)) + ", not a " +
-                       std::string(kind_name(kind)));
-  } else {
-    InstanceContext context{id, library->identity().name, library->identity().version, kind};
-    try {
-      return PluginInstance::create(library, context, ref.params.dump(), services);
-    } catch (const std::exception &e) {
-      problems.push_back(where + ": " + id + ": create failed: " + e.what());
-    }
-  }
-  log::error("instance_skipped", {{"instance", id}, {"plugin", ref.plugin}, {"reason", problems.back()}});
-  return nullptr;
+CreateOutcome Pipeline::create(const std::string &id, const PluginRef &ref, const std::string &pointer,
+                               int32_t kind, HostServices &services, std::shared_ptr<PluginLibrary> library) {
+  InstanceSpec spec{id, &ref, kind, deployment_.locate(pointer.empty() ? ref.params_pointer : pointer)};
+  where_[id] = spec.where;
+  return create_instance(spec, registry_, services, std::move(library));
 }
 
-std::vector<std::string> Pipeline::build(unsigned roles) {
+void Pipeline::set_agent_state(const std::string &id, const std::string &plugin, std::string state,
+                               std::string reason) {
+  std::lock_guard lock(states_mutex_);
+  agent_states_[id] = {id, plugin, std::move(state), std::move(reason)};
+}
+
+void Pipeline::mark_waiting(const AgentConfig &agent) {
+  set_agent_state(agent.id, agent.strategy.plugin, "waiting",
+                  "plugin '" + agent.strategy.plugin + "' is not loaded; the agent starts when it arrives");
+  log::warn("agent_waiting", {{"agent", agent.id}, {"plugin", agent.strategy.plugin}});
+}
+
+std::vector<Pipeline::AgentState> Pipeline::agent_states() const {
+  std::lock_guard lock(states_mutex_);
+  std::vector<AgentState> states;
+  for (const auto &[id, state] : agent_states_)
+    states.push_back(state);
+  return states;
+}
+
+std::vector<ConfigError> Pipeline::build(unsigned roles) {
   roles_ = roles;
-  std::vector<std::string> problems;
+  std::vector<ConfigError> errors;
+  // Mandatory: a risk check, executor or audit sink that cannot be created stops the process.
+  auto mandatory = [&](const StageConfig &stage, int32_t kind, HostServices &services) {
+    CreateOutcome out = create(stage.id, stage.plugin, stage.pointer, kind, services);
+    if (!out.instance) {
+      errors.push_back(ConfigError{where_[stage.id], out.problem});
+      log::error("instance_create_failed", {{"instance", stage.id},
+                                            {"plugin", stage.plugin.plugin},
+                                            {"where", where_[stage.id].to_string()},
+                                            {"reason", out.problem}});
+    }
+    return std::move(out.instance);
+  };
   if (roles & role_agent) {
     for (const auto &r : deployment_.risk)
-      if (auto i = create(r.id, r.plugin, TH_KIND_RISK, agents_, problems))
+      if (auto i = mandatory(r, TH_KIND_RISK, agents_))
         risk_.add(std::move(i));
     for (const auto &a : deployment_.agents) {
       if (!a.enabled)
         continue;
-      if (auto i = create(a.id, a.strategy, TH_KIND_STRATEGY, agents_, problems))
-        agents_.add_agent(std::move(i), InstrumentFilter(a.instruments));
+      CreateOutcome out = create(a.id, a.strategy, a.pointer, TH_KIND_STRATEGY, agents_);
+      if (out.instance) {
+        agents_.add_agent(std::move(out.instance), InstrumentFilter(a.instruments));
+        set_agent_state(a.id, a.strategy.plugin, "running", "");
+      } else if (out.plugin_missing) {
+        mark_waiting(a);
+      } else {
+        set_agent_state(a.id, a.strategy.plugin, "failed", out.problem);
+        log::error("agent_create_failed", {{"agent", a.id},
+                                           {"plugin", a.strategy.plugin},
+                                           {"where", where_[a.id].to_string()},
+                                           {"reason", out.problem}});
+      }
     }
     ctx_.bus.subscribe({"mcp-signals", {Subject::signals_normalized}}, [this](const Delivery &d) {
       const auto &signal = std::get<Signal>(d.message.payload);
@@ -65,7 +91,7 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
   }
   if (roles & role_exec) {
     for (const auto &e : deployment_.executors)
-      if (auto i = create(e.id, e.plugin, TH_KIND_EXECUTOR, execution_, problems))
+      if (auto i = mandatory(e, TH_KIND_EXECUTOR, execution_))
         execution_.add_executor(std::move(i));
     ctx_.bus.subscribe({"exec-intents", {Subject::signals_normalized, Subject::decisions_order_intent}},
                        [this](const Delivery &d) { execution_.handle(d); });
@@ -85,7 +111,7 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
   }
   if (roles & role_audit) {
     for (const auto &s : deployment_.audit)
-      if (auto i = create(s.id, s.plugin, TH_KIND_AUDIT_SINK, audit_, problems))
+      if (auto i = mandatory(s, TH_KIND_AUDIT_SINK, audit_))
         audit_.add_sink(std::move(i));
     ctx_.bus.subscribe(
         {"audit-all",
@@ -93,7 +119,7 @@ std::vector<std::string> Pipeline::build(unsigned roles) {
           Subject::executions_fill, Subject::executions_reconcile, Subject::audit_event}},
         [this](const Delivery &d) { audit_.handle(d); });
   }
-  return problems;
+  return errors;
 }
 
 std::vector<const PluginInstance *> Pipeline::instances() const {
@@ -112,13 +138,17 @@ std::vector<const PluginInstance *> Pipeline::instances() const {
 std::string Pipeline::start_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library) {
   if (agents_.has_agent(agent.id))
     return agent.id + ": an agent with this id is running";
-  std::vector<std::string> problems;
-  auto instance = create(agent.id, agent.strategy, TH_KIND_STRATEGY, agents_, problems, std::move(library));
-  if (!instance)
-    return problems.back();
-  if (instance->start() != TH_OK)
-    return agent.id + ": start failed: " + instance->error();
-  agents_.add_agent(std::move(instance), InstrumentFilter(agent.instruments));
+  CreateOutcome out =
+      create(agent.id, agent.strategy, agent.pointer, TH_KIND_STRATEGY, agents_, std::move(library));
+  std::string problem = out.problem;
+  if (out.instance && out.instance->start() != TH_OK)
+    problem = agent.id + ": start failed: " + out.instance->error();
+  if (!problem.empty()) {
+    set_agent_state(agent.id, agent.strategy.plugin, "failed", problem);
+    return problem;
+  }
+  agents_.add_agent(std::move(out.instance), InstrumentFilter(agent.instruments));
+  set_agent_state(agent.id, agent.strategy.plugin, "running", "");
   log::info("agent_started", {{"agent", agent.id}, {"plugin", agent.strategy.plugin}});
   return "";
 }
@@ -126,15 +156,16 @@ std::string Pipeline::start_agent(const AgentConfig &agent, std::shared_ptr<Plug
 std::string Pipeline::replace_agent(const AgentConfig &agent, std::shared_ptr<PluginLibrary> library) {
   if (!agents_.has_agent(agent.id))
     return start_agent(agent, std::move(library));
-  std::vector<std::string> problems;
-  auto instance = create(agent.id, agent.strategy, TH_KIND_STRATEGY, agents_, problems, std::move(library));
-  if (!instance)
-    return problems.back();
-  if (instance->start() != TH_OK)
-    return agent.id + ": start failed: " + instance->error();
-  std::string version = instance->context().plugin_version;
-  auto old = agents_.replace_agent(agent.id, std::move(instance), InstrumentFilter(agent.instruments));
+  CreateOutcome out =
+      create(agent.id, agent.strategy, agent.pointer, TH_KIND_STRATEGY, agents_, std::move(library));
+  if (!out.instance)
+    return out.problem;
+  if (out.instance->start() != TH_OK)
+    return agent.id + ": start failed: " + out.instance->error();
+  std::string version = out.instance->context().plugin_version;
+  auto old = agents_.replace_agent(agent.id, std::move(out.instance), InstrumentFilter(agent.instruments));
   AgentStage::retire(std::move(old));
+  set_agent_state(agent.id, agent.strategy.plugin, "running", "");
   log::info("agent_replaced", {{"agent", agent.id}, {"plugin", agent.strategy.plugin}, {"version", version}});
   return "";
 }
@@ -144,6 +175,10 @@ std::string Pipeline::stop_agent(const std::string &id) {
   if (!old)
     return id + ": no such agent";
   AgentStage::retire(std::move(old));
+  {
+    std::lock_guard lock(states_mutex_);
+    agent_states_.erase(id);
+  }
   log::info("agent_stopped", {{"agent", id}});
   return "";
 }
@@ -162,18 +197,42 @@ bool Pipeline::skips_agents(const std::string &corr_id) {
   return true;
 }
 
-void Pipeline::start() {
+std::vector<ConfigError> Pipeline::start() {
   // Sinks first and agents last, so nothing is emitted into a stage that is not started.
-  auto start_all = [](const auto &list) {
+  std::vector<ConfigError> errors;
+  std::vector<PluginInstance *> running;
+  auto start_all = [&](const auto &list, const char *role) {
     for (auto &i : list)
-      if (i->start() != TH_OK)
-        log::error("instance_start_failed", {{"instance", i->context().instance_id}, {"error", i->error()}});
+      if (i->start() == TH_OK) {
+        running.push_back(i.get());
+      } else {
+        const std::string &id = i->context().instance_id;
+        errors.push_back(ConfigError{where_[id], std::string(role) + " '" + id + "' (plugin " +
+                                                     i->context().plugin_name +
+                                                     "): start failed: " + i->error()});
+        log::error("instance_start_failed",
+                   {{"instance", id}, {"where", where_[id].to_string()}, {"error", i->error()}});
+      }
   };
-  start_all(audit_.instances());
-  start_all(execution_.instances());
-  start_all(risk_.checks());
-  start_all(agents_.instances());
+  start_all(audit_.instances(), "audit sink");
+  start_all(execution_.instances(), "executor");
+  start_all(risk_.checks(), "risk check");
+  if (!errors.empty()) { // fail closed: what started stops again, no agent runs
+    for (auto it = running.rbegin(); it != running.rend(); ++it)
+      (*it)->stop();
+    return errors;
+  }
   started_ = true;
+  for (auto &i : agents_.instances()) {
+    if (i->start() == TH_OK)
+      continue;
+    const std::string id = i->context().instance_id, plugin = i->context().plugin_name;
+    std::string problem = id + ": start failed: " + i->error();
+    log::error("agent_start_failed", {{"agent", id}, {"where", where_[id].to_string()}, {"reason", problem}});
+    AgentStage::retire(agents_.remove_agent(id));
+    set_agent_state(id, plugin, "failed", problem);
+  }
+  return errors;
 }
 
 void Pipeline::stop() {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config/deployment.hpp"
+#include "loader/instance_check.hpp"
 #include "loader/plugin_registry.hpp"
 #include "pipeline/agent_stage.hpp"
 #include "pipeline/audit_stage.hpp"
@@ -16,6 +17,7 @@
 #include "pipeline/roles.hpp"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,10 +31,13 @@ public:
   Pipeline(const Deployment &deployment, const PluginRegistry &registry, StageContext ctx);
   ~Pipeline();
 
-  // Creates instances for the roles and subscribes the stages (before bus.start()). An
-  // instance whose plugin is missing or whose create() fails is reported (returned, and
-  // logged) and skipped; the rest runs.
-  std::vector<std::string> build(unsigned roles);
+  // Creates instances for the roles and subscribes the stages (before bus.start()). Risk
+  // checks, executors and audit sinks are mandatory (fail closed): each one that cannot be
+  // created is returned, naming the instance, its place in the deployment and the reason, and
+  // the caller must not run (exit 2). An agent whose strategy plugin is not loaded waits for it
+  // (state "waiting"; hot reload starts it when the plugin arrives); an agent whose create()
+  // fails is logged and left out (state "failed").
+  std::vector<ConfigError> build(unsigned roles);
 
   // Live changes (hot reload, config reload). Each returns "" on success or the problem; on
   // failure nothing changed. `library` overrides the registry's choice for the agent's plugin.
@@ -49,7 +54,9 @@ public:
   // again. Call before republishing them; each id is dropped when its signal went by.
   void skip_agents_for(std::unordered_set<std::string> corr_ids);
 
-  void start(); // start() on every instance
+  // start() on every instance. Returns the mandatory instances whose start() failed (the
+  // caller must not run); an agent whose start() fails is taken out (state "failed").
+  std::vector<ConfigError> start();
   void stop();  // stop() on every instance; sinks flush. Call once the bus is idle.
 
   struct Stats {
@@ -60,10 +67,20 @@ public:
   // Every instance, for `plugins`-style listings and health.
   std::vector<const PluginInstance *> instances() const;
 
+  // Each configured (and auto) agent of this process: running, waiting (its strategy plugin is
+  // not loaded yet) or failed (create or start failed; reason says why). For /healthz.
+  struct AgentState {
+    std::string id, plugin, state, reason;
+  };
+  std::vector<AgentState> agent_states() const;
+  // An agent whose plugin is not loaded: it starts when the plugin arrives (hot reload).
+  void mark_waiting(const AgentConfig &agent);
+
 private:
-  std::unique_ptr<PluginInstance> create(const std::string &id, const PluginRef &ref, int32_t kind,
-                                         HostServices &services, std::vector<std::string> &problems,
-                                         std::shared_ptr<PluginLibrary> library = nullptr);
+  CreateOutcome create(const std::string &id, const PluginRef &ref, const std::string &pointer, int32_t kind,
+                       HostServices &services, std::shared_ptr<PluginLibrary> library = nullptr);
+  void set_agent_state(const std::string &id, const std::string &plugin, std::string state,
+                       std::string reason);
 
   const Deployment &deployment_;
   const PluginRegistry &registry_;
@@ -81,6 +98,9 @@ private:
   std::unordered_set<std::string> skip_;
   bool started_ = false;
   unsigned roles_ = 0;
+  std::map<std::string, SourceLocation> where_; // instance id -> its entry in the deployment
+  mutable std::mutex states_mutex_;
+  std::map<std::string, AgentState> agent_states_;
 };
 
 } // namespace th

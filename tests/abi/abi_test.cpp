@@ -227,8 +227,8 @@ TEST(Abi, RiskVerdictsCarryRuleAndReason) {
   intent.instrument = "THROW";
   Verdict error = risk->check_order(intent);
   EXPECT_FALSE(error.approved);
-  EXPECT_EQ(error.rule, "plugin_error");
-  EXPECT_EQ(error.reason, "risk check crashed");
+  EXPECT_EQ(error.rule, "risk_error"); // fails closed (issue 13 finding 1)
+  EXPECT_EQ(error.reason, "risk_error: risk check crashed");
 }
 
 TEST(Abi, OlderMinorPluginLoadsAndUnreachedFieldsReadAsDefaults) {

@@ -63,12 +63,24 @@ TEST_F(ValidateCommand, SchemaErrorsArePrintedWithLocationAndExitTwo) {
 }
 
 TEST_F(ValidateCommand, PluginProblemsAreErrorsWithLocation) {
-  std::string file = write("plugins.yaml", "agents:\n  - id: m\n    strategy:\n      plugin: momentm\n");
+  std::string file = write("plugins.yaml", "risk:\n  - id: r\n    plugin: risk-limitz\n");
   CommandResult r = validate({"-c", file});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find(file + ":6:15: agents[0].strategy.plugin: unknown plugin \"momentm\""),
-            std::string::npos)
+  EXPECT_NE(r.err.find(file + ":5:13: risk[0].plugin: unknown plugin \"risk-limitz\""), std::string::npos)
       << r.err;
+}
+
+// Issue 13 finding 10: an agent whose strategy plugin is missing waits for it at run time, so
+// validate (the packaged unit's ExecStartPre) warns, naming the place and the known plugins.
+TEST_F(ValidateCommand, AMissingStrategyPluginIsAWarningWithLocation) {
+  std::string file = write("plugins.yaml", "agents:\n  - id: m\n    strategy:\n      plugin: momentm\n");
+  CommandResult r = validate({"-c", file});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(
+      r.err.find("warning: " + file + ":6:15: agents[0].strategy.plugin: plugin \"momentm\" is not loaded"),
+      std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("strategy plugins: momentum"), std::string::npos) << r.err;
 }
 
 // Issue 14 finding 9: a "billion laughs" file is a located error (exit 2), not std::bad_alloc.

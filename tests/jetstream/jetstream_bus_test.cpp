@@ -209,6 +209,7 @@ TEST(JetStreamBus, StartFailsClearlyWhenNoServerAnswers) {
   JetStreamOptions options = default_jetstream_options();
   options.servers = {"nats://127.0.0.1:" + std::to_string(free_loopback_port())};
   options.connect_timeout_ms = 200;
+  options.start_timeout_ms = 0; // one attempt (StartRetries... below covers the retries)
   auto bus = make_jetstream_bus(options);
   try {
     bus->start();
@@ -219,6 +220,85 @@ TEST(JetStreamBus, StartFailsClearlyWhenNoServerAnswers) {
   }
   EXPECT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("corr_0001"))),
             PublishStatus::unavailable);
+}
+
+// Issue 13 finding 12: start() retries (backoff) until the server arrives.
+TEST(JetStreamBus, StartRetriesUntilTheServerArrives) {
+  NatsServer::Options server_options;
+  server_options.port = free_loopback_port();
+  server_options.start = false;
+  NatsServer server(server_options);
+  JetStreamOptions options = default_jetstream_options();
+  options.servers = {server.url()};
+  options.connect_timeout_ms = 200;
+  options.start_timeout_ms = 30000;
+  auto bus = make_jetstream_bus(options);
+  Recorder received;
+  bus->subscribe({"mcp-signals", {Subject::signals_normalized}}, received.handler());
+  std::atomic<bool> done{false};
+  std::string failure;
+  std::thread starter([&] {
+    try {
+      bus->start();
+    } catch (const std::exception &e) {
+      failure = e.what();
+    }
+    done = true;
+  });
+  EXPECT_FALSE(done.load()); // nothing to connect to yet: start() is retrying
+  server.start();
+  starter.join();
+  ASSERT_EQ(failure, "");
+  ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("late_0001"), "late_0001:signal")),
+            PublishStatus::ok);
+  EXPECT_TRUE(eventually([&] { return received.entries().size() == 1; }, 10s));
+}
+
+// Issue 13 finding 12: start() gives up after start_timeout_ms with the server's real error.
+TEST(JetStreamBus, StartGivesUpAfterStartTimeout) {
+  JetStreamOptions options = default_jetstream_options();
+  options.servers = {"nats://127.0.0.1:" + std::to_string(free_loopback_port())};
+  options.connect_timeout_ms = 200;
+  options.start_timeout_ms = 700;
+  auto bus = make_jetstream_bus(options);
+  auto begin = std::chrono::steady_clock::now();
+  try {
+    bus->start();
+    FAIL() << "start() without a server";
+  } catch (const std::runtime_error &e) {
+    std::string text = e.what();
+    EXPECT_NE(text.find("cannot connect to " + options.servers[0]), std::string::npos) << text;
+    EXPECT_NE(text.find("gave up after"), std::string::npos) << text;
+    EXPECT_NE(text.find("start_timeout_ms 700"), std::string::npos) << text;
+  }
+  auto elapsed = std::chrono::steady_clock::now() - begin;
+  EXPECT_GE(elapsed, 700ms);
+  EXPECT_LT(elapsed, 5s);
+}
+
+// Issue 13 finding 12: cancel_start() (SIGTERM during start-up) makes start() give up at once.
+TEST(JetStreamBus, CancelStartInterruptsARetryingStart) {
+  JetStreamOptions options = default_jetstream_options();
+  options.servers = {"nats://127.0.0.1:" + std::to_string(free_loopback_port())};
+  options.connect_timeout_ms = 200;
+  options.start_timeout_ms = 600000;
+  auto bus = make_jetstream_bus(options);
+  std::atomic<bool> cancelled{false};
+  std::chrono::steady_clock::time_point returned;
+  std::thread starter([&] {
+    try {
+      bus->start();
+    } catch (const BusStartCancelled &) {
+      cancelled = true;
+    } catch (const std::exception &) {
+    }
+    returned = std::chrono::steady_clock::now();
+  });
+  auto asked = std::chrono::steady_clock::now();
+  bus->cancel_start();
+  starter.join();
+  EXPECT_TRUE(cancelled);
+  EXPECT_LT(returned - asked, 2s);
 }
 
 TEST(JetStreamBus, HealthReportsPendingAndWaitingPerConsumer) {

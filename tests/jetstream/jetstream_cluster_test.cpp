@@ -2,11 +2,14 @@
 // signals are published and consumed (each producing one intent); nothing is lost and nothing
 // is stored twice.
 #include "jetstream_test_support.hpp"
+#include "observability/log.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 namespace th::test {
@@ -173,6 +176,48 @@ TEST(JetStreamCluster, NodeKilledDuringTenThousandSignalsLosesAndStoresNothingTw
   std::printf("cluster: killed n%d (stream leader), %d publishes retried, %d marked redeliveries, %d "
               "unmarked repeats\n",
               leader + 1, retries.load(), marked_repeats, unmarked_repeats);
+}
+
+// Issue 13 finding 16: a host started while the three nodes are still forming (no meta leader
+// yet: JetStream answers 10005 "no suitable peers for placement" or not at all) retries the
+// R3 stream and consumer creation with backoff, logging the server's own error per attempt
+// (never the follow-up read's 10059 "stream not found"), and comes up.
+TEST(JetStreamCluster, StartWhileTheClusterFormsRetriesAndComesUp) {
+  std::string log_path =
+      std::filesystem::temp_directory_path() / ("th-forming-" + std::to_string(::getpid()) + ".log");
+  log::set_file(log_path);
+  Cluster cluster; // nodes answer on their client ports; no wait for the meta leader
+  JetStreamOptions options = default_jetstream_options();
+  options.servers = cluster.urls();
+  options.replicas = 3;
+  options.connect_timeout_ms = 500;
+  options.start_timeout_ms = 30000;
+  auto bus = make_jetstream_bus(options);
+  Recorder received;
+  bus->subscribe({"mcp-signals", {Subject::signals_normalized}}, received.handler());
+  auto begin = std::chrono::steady_clock::now();
+  ASSERT_NO_THROW(bus->start());
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
+  ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("form_0001"), "form_0001:signal")),
+            PublishStatus::ok);
+  EXPECT_TRUE(eventually([&] { return received.entries().size() == 1; }, 10s));
+
+  std::ifstream in(log_path);
+  int retries = 0;
+  std::string first_error;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("jetstream.start_retry") == std::string::npos)
+      continue;
+    ++retries;
+    if (first_error.empty())
+      first_error = line;
+    EXPECT_EQ(line.find("10059"), std::string::npos)
+        << "the follow-up read's error, not the server's: " << line;
+  }
+  std::filesystem::remove(log_path);
+  RecordProperty("start_retries", retries);
+  std::printf("forming cluster: started after %lld ms, %d retries; first: %s\n",
+              static_cast<long long>(took.count()), retries, first_error.c_str());
 }
 
 } // namespace
