@@ -3,6 +3,7 @@
 // is stored twice.
 #include "jetstream_test_support.hpp"
 #include "observability/log.hpp"
+#include "support/nats_cluster.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,65 +16,7 @@
 namespace th::test {
 namespace {
 
-class Cluster {
-public:
-  Cluster() {
-    std::vector<int> client_ports, route_ports;
-    for (int i = 0; i < 3; ++i) {
-      client_ports.push_back(free_loopback_port());
-      route_ports.push_back(free_loopback_port());
-    }
-    for (int i = 0; i < 3; ++i) {
-      std::string routes;
-      for (int j = 0; j < 3; ++j)
-        if (j != i)
-          routes += (routes.empty() ? "" : ",") + ("nats://127.0.0.1:" + std::to_string(route_ports[j]));
-      NatsServer::Options options;
-      options.port = client_ports[i];
-      options.start = false;
-      options.extra_args = {"--server_name",  "n" + std::to_string(i + 1),
-                            "--cluster_name", "th-test",
-                            "--cluster",      "nats://127.0.0.1:" + std::to_string(route_ports[i]),
-                            "--routes",       routes};
-      nodes_.push_back(std::make_unique<NatsServer>(options));
-    }
-    // Start the three together: each waits for its own client port only.
-    std::vector<std::thread> starters;
-    for (auto &node : nodes_)
-      starters.emplace_back([&node] { node->start(); });
-    for (auto &starter : starters)
-      starter.join();
-  }
-
-  NatsServer &node(int i) { return *nodes_.at(i); }
-  std::vector<std::string> urls() const {
-    std::vector<std::string> out;
-    for (const auto &node : nodes_)
-      out.push_back(node->url());
-    return out;
-  }
-
-  // JetStream answers once the cluster has elected its meta leader.
-  bool wait_for_jetstream(std::chrono::milliseconds timeout) {
-    return eventually(
-        [&] {
-          try {
-            RawJetStream raw(nodes_[0]->url());
-            jsAccountInfo *info = nullptr;
-            if (js_GetAccountInfo(&info, raw.js(), nullptr, nullptr) != NATS_OK)
-              return false;
-            jsAccountInfo_Destroy(info);
-            return true;
-          } catch (const std::exception &) {
-            return false;
-          }
-        },
-        timeout);
-  }
-
-private:
-  std::vector<std::unique_ptr<NatsServer>> nodes_;
-};
+using Cluster = NatsCluster;
 
 TEST(JetStreamCluster, NodeKilledDuringTenThousandSignalsLosesAndStoresNothingTwice) {
   Cluster cluster;
@@ -136,16 +79,7 @@ TEST(JetStreamCluster, NodeKilledDuringTenThousandSignalsLosesAndStoresNothingTw
     });
   ASSERT_TRUE(eventually([&] { return published >= total / 3; }, 30s));
   // Kill the stream's leader: the hardest node to lose (a new leader must be elected).
-  int leader = 1;
-  {
-    RawJetStream raw(cluster.node(0).url());
-    jsStreamInfo *info = nullptr;
-    if (js_GetStreamInfo(&info, raw.js(), "TRADING", nullptr, nullptr) == NATS_OK) {
-      if (info->Cluster && info->Cluster->Leader && info->Cluster->Leader[0] == 'n')
-        leader = std::atoi(info->Cluster->Leader + 1) - 1;
-      jsStreamInfo_Destroy(info);
-    }
-  }
+  const int leader = cluster.stream_leader("TRADING");
   ASSERT_GE(leader, 0);
   ASSERT_LT(leader, 3);
   cluster.node(leader).kill();
