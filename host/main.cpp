@@ -21,6 +21,7 @@ Commands:
   replay -c FILE SIGNALS.jsonl  feed normalized signals through a deployment, print a summary
   send -c FILE --source S BODY  sign and post a webhook (BODY or @file)
   audit verify|export|keygen|head  check, export, key or show the audit trail
+  trading-state -c FILE [STATE] show or set the trading state (active, reducing, halted)
   completion bash               print a bash completion script
 
 Options:
@@ -62,6 +63,8 @@ int main(int argc, char **argv) {
     return audit_command(args);
   if (command == "completion")
     return completion_command(args);
+  if (command == "trading-state")
+    return trading_state_command(args);
   std::fprintf(stderr, "tradehost: unknown command '%s'\n\n%s", command.c_str(), usage);
   return 2;
 }

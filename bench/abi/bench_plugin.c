@@ -81,6 +81,7 @@ static const th_plugin_descriptor descriptor = {
     NULL,
     NULL,
     NULL,
+    NULL, /* cancel_all (ABI 1.1) */
 };
 
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {

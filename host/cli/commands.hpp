@@ -16,5 +16,6 @@ int replay_command(const Args &);     // replay.cpp: feed signals.jsonl through 
 int send_command(const Args &);       // send.cpp: sign and post a webhook
 int audit_command(const Args &);      // audit.cpp: verify / export / keygen
 int completion_command(const Args &); // completion.cpp: shell completion script
+int trading_state_command(const Args &); // trading_state.cpp: show or set a running host's trading state
 
 } // namespace th::cli

@@ -23,7 +23,7 @@ _tradehost() {
     cword=$COMP_CWORD
   fi
 
-  local commands="run validate plugins replay send audit completion help"
+  local commands="run validate plugins replay send audit trading-state completion help"
   if [[ $cword -eq 1 ]]; then
     COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
     return
@@ -40,7 +40,7 @@ _tradehost() {
     --events|--pubkey|--checkpoints|--out|-o)
       COMPREPLY=($(compgen -f -- "$cur"))
       return ;;
-    --listen|--url|--idempotency-key|--from|--to|-s|--source)
+    --listen|--url|--idempotency-key|--from|--to|-s|--source|--reason)
       return ;;
   esac
 
@@ -50,6 +50,12 @@ _tradehost() {
     plugins) options="--config -c --json --help" ;;
     replay) options="--config -c --json --events --free-running --help" ;;
     send) options="--config -c --source -s --url --idempotency-key --help" ;;
+    trading-state)
+      if [[ $cur != -* ]]; then
+        COMPREPLY=($(compgen -W "active reducing halted" -- "$cur"))
+        return
+      fi
+      options="--config -c --url --reason --json --help" ;;
     completion)
       [[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "bash" -- "$cur"))
       return ;;

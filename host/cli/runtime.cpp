@@ -64,6 +64,38 @@ void Runtime::open_portfolio_record(unsigned roles) {
                                    {"role", (roles & role_exec) ? "portfolio" : "mirror"}});
 }
 
+void Runtime::open_trading_state(unsigned roles) {
+  trading.open(deployment.data_dir + "/trading_state.json");
+  auto set_gauge = [this](int32_t now) {
+    for (int32_t s : {TH_TRADING_ACTIVE, TH_TRADING_REDUCING, TH_TRADING_HALTED})
+      metrics.trading_state.Add({{"state", std::string(trading_state_name(s))}}).Set(s == now ? 1 : 0);
+  };
+  set_gauge(trading.get());
+  log::info("trading_state_restored",
+            {{"state", trading_state_name(trading.get())}, {"file", trading.path()}});
+  trading.on_change([this, roles, set_gauge](int32_t previous, int32_t now, const std::string &by,
+                                             const std::string &reason) {
+    set_gauge(now);
+    log::warn("trading_state_changed", {{"previous", trading_state_name(previous)},
+                                        {"state", trading_state_name(now)},
+                                        {"by", by},
+                                        {"reason", reason}});
+    auto at = clock.now_ns();
+    nlohmann::json data = {{"previous", trading_state_name(previous)},
+                           {"state", trading_state_name(now)},
+                           {"by", by},
+                           {"reason", reason},
+                           {"file", trading.path()}};
+    std::string id = "trading_state_changed:" + host_corr_id + ":" + std::to_string(at);
+    AuditRecord r{id, host_corr_id, "trading_state_changed", at, "host", data.dump()};
+    Message m{Subject::audit_event, r, r.event_id};
+    if (bus->publish(m) != PublishStatus::ok)
+      log::error("publish_failed", {{"subject", "audit.event"}, {"event", "trading_state_changed"}});
+    if (now == TH_TRADING_HALTED && (roles & role_exec))
+      pipeline->execution().cancel_all();
+  });
+}
+
 std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice bus) {
   auto rt = std::make_unique<Runtime>();
   try {

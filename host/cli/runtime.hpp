@@ -20,12 +20,13 @@ struct Runtime {
   PluginRegistry registry;
   Metrics metrics;
   Portfolio portfolio;
+  TradingState trading; // the operator's switch (pipeline/trading_state.hpp)
   Clock clock;
   std::unique_ptr<Bus> bus;
   std::unique_ptr<Pipeline> pipeline;
   std::string host_corr_id; // corr_id of the process's own audit events (config_loaded, plugin_loaded)
 
-  StageContext stage_context() { return {*bus, metrics, portfolio, clock}; }
+  StageContext stage_context() { return {*bus, metrics, portfolio, clock, &trading}; }
   // Publishes config_loaded and one plugin_loaded per library on audit.event.
   void audit_startup();
   // Rebuilds the portfolio from its record in data_dir/portfolio and keeps recording fills
@@ -33,6 +34,10 @@ struct Runtime {
   // agent-mirror.jsonl for an agent-only process (its mirror of the same fills); nothing for
   // other roles. Throws std::runtime_error when the record cannot be opened (docs/guarantees.md).
   void open_portfolio_record(unsigned roles);
+  // Restores the trading state from data_dir/trading_state.json (throws when that file is
+  // damaged), sets the gauge, and wires its changes: a log line, a `trading_state_changed`
+  // audit event, the gauge, and for the exec role the executors' cancel_all when halted.
+  void open_trading_state(unsigned roles);
 };
 
 // Which bus a command runs on: the deployment's, or an in-process one whatever it says.

@@ -98,15 +98,6 @@ audit::VerifyOptions verify_options(const Deployment &d, const std::string &sink
   return o;
 }
 
-// The risk chain's kill-switch files (risk-limits `kill_switch_file`).
-std::vector<std::string> kill_switch_files(const Deployment &d) {
-  std::vector<std::string> files;
-  for (const auto &r : d.risk)
-    if (auto it = r.plugin.params.find("kill_switch_file"); it != r.plugin.params.end() && it->is_string())
-      files.push_back(it->get<std::string>());
-  return files;
-}
-
 // The admin section the endpoints check, swapped whole by a reload (token rotation).
 using AdminSection = std::atomic<std::shared_ptr<const nlohmann::json>>;
 
@@ -202,29 +193,73 @@ void add_host_routes(gateway::Gateway &gw, Runtime &rt, const AdminSection &admi
     return json_ok({{"sinks", results}});
   });
 
-  // POST /admin/kill-switch {"enabled": true|false}, with `Authorization: Bearer <admin token>`.
-  // It creates or removes the risk chain's kill-switch files, which risk-limits watches.
-  gw.add_route("POST", "/admin/kill-switch", [&rt, &admin](const HttpRequest &req) {
+  // The trading state (pipeline/trading_state.hpp): GET/POST /admin/trading-state, and the older
+  // POST /admin/kill-switch {"enabled": true|false} as its alias (true: halted, false: active).
+  // A change is answered 200 only once it is stored; 500 with the reason otherwise.
+  auto no_trading_here = [roles]() -> std::optional<HttpResponse> {
+    if (roles & (role_agent | role_exec))
+      return std::nullopt;
+    HttpResponse r =
+        json_ok({{"detail", "this process neither decides nor executes: set the trading state on "
+                            "the agent and exec processes"},
+                 {"trading_state_roles", {"agent", "exec"}}});
+    r.status = 404;
+    return r;
+  };
+  auto change = [&rt](int32_t state, const HttpRequest &req, const std::string &route,
+                      const std::string &reason) -> HttpResponse {
+    std::string by = "POST " + route + " from " + std::string(req.client_address);
+    auto c = rt.trading.set(state, by, reason);
+    if (!c.ok) {
+      log::error("trading_state_not_changed", {{"requested", trading_state_name(state)},
+                                               {"state", trading_state_name(c.now)},
+                                               {"reason", c.error}});
+      HttpResponse r = json_ok({{"detail", c.error}, {"state", trading_state_name(c.now)}});
+      r.status = 500;
+      return r;
+    }
+    return json_ok({{"state", trading_state_name(c.now)},
+                    {"previous", trading_state_name(c.previous)},
+                    {"file", rt.trading.path()}});
+  };
+  gw.add_route("GET", "/admin/trading-state", [&rt, &admin, no_trading_here](const HttpRequest &req) {
+    if (auto refusal = refuse_admin(req, admin, "trading_state_token"))
+      return *refusal;
+    if (auto r = no_trading_here())
+      return *r;
+    return json_ok({{"state", trading_state_name(rt.trading.get())}, {"file", rt.trading.path()}});
+  });
+  gw.add_route("POST", "/admin/trading-state", [&admin, no_trading_here, change](const HttpRequest &req) {
+    if (auto refusal = refuse_admin(req, admin, "trading_state_token"))
+      return *refusal;
+    if (auto r = no_trading_here())
+      return *r;
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    std::optional<int32_t> state;
+    if (body.is_object() && body.contains("state") && body["state"].is_string())
+      state = trading_state_from_name(body["state"].get<std::string>());
+    if (!state || (body.contains("reason") && !body["reason"].is_string()))
+      return json_error(422,
+                        "body must be {\"state\": \"active\"|\"reducing\"|\"halted\", \"reason\": \"...\"}");
+    return change(*state, req, "/admin/trading-state", body.value("reason", ""));
+  });
+  gw.add_route("POST", "/admin/kill-switch", [&admin, no_trading_here, change](const HttpRequest &req) {
     if (auto refusal = refuse_admin(req, admin, "kill_switch_token"))
       return *refusal;
+    if (auto r = no_trading_here())
+      return *r;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("enabled") || !body["enabled"].is_boolean())
       return json_error(422, "body must be {\"enabled\": true|false}");
     bool enabled = body["enabled"].get<bool>();
-    auto files = kill_switch_files(rt.deployment);
-    if (files.empty())
-      return json_error(409, "no risk check in this deployment has a kill_switch_file");
-    for (const auto &f : files) {
-      std::error_code ec;
-      if (enabled) {
-        std::filesystem::create_directories(std::filesystem::path(f).parent_path(), ec);
-        std::ofstream(f) << "kill switch engaged through POST /admin/kill-switch\n";
-      } else {
-        std::filesystem::remove(f, ec);
-      }
+    HttpResponse r =
+        change(enabled ? TH_TRADING_HALTED : TH_TRADING_ACTIVE, req, "/admin/kill-switch", "kill switch");
+    if (r.status == 200) {
+      auto j = nlohmann::json::parse(r.body);
+      j["kill_switch"] = enabled;
+      r.body = j.dump();
     }
-    log::warn("kill_switch", {{"enabled", enabled}, {"files", files}, {"client", req.client_address}});
-    return json_ok({{"kill_switch", enabled}, {"files", files}});
+    return r;
   });
 }
 
@@ -289,6 +324,7 @@ void Service::start() {
   State &s = *state_;
   Runtime &rt = s.rt;
   rt.open_portfolio_record(s.roles); // positions and PnL as the last process left them
+  rt.open_trading_state(s.roles);    // active, reducing or halted, as the operator left it
   // Fail closed: every risk check, executor and audit sink runs, or nothing is served (exit 2).
   if (auto errors = rt.pipeline->build(s.roles); !errors.empty())
     throw ConfigErrors(std::move(errors));
@@ -321,6 +357,8 @@ void Service::start() {
   if (auto errors = rt.pipeline->start(); !errors.empty())
     throw ConfigErrors(std::move(errors));
   s.bus_starting = true;
+  if (rt.trading.get() == TH_TRADING_HALTED && (s.roles & role_exec))
+    rt.pipeline->execution().cancel_all(); // restored halted: nothing may work at a venue
   rt.bus->start();
   s.bus_started = true;
   s.running = true;

@@ -48,6 +48,8 @@ public:
     (void)sequence;
     return TH_UNSUPPORTED;
   }
+  // ABI 1.1: the host's trading state (TH_TRADING_*), for every kind.
+  virtual int32_t trading_state(const InstanceContext &) { return TH_TRADING_ACTIVE; }
 };
 
 } // namespace th

@@ -173,6 +173,16 @@ th_status service_durable_up_to(th_host *host, uint64_t sequence) {
                          [&](HostHandle &h) { return h.services->durable_up_to(*h.context, sequence); });
 }
 
+int32_t service_trading_state(th_host *host) {
+  int32_t state = TH_TRADING_ACTIVE;
+  th_status status = guarded_service(host, "trading_state", [&](HostHandle &h) {
+    state = h.services->trading_state(*h.context);
+    return TH_OK;
+  });
+  // A host that cannot say reads as halted to the plugin: when in doubt, stop trading.
+  return status == TH_OK ? state : TH_TRADING_HALTED;
+}
+
 const th_host_api host_api = [] {
   th_host_api api{};
   api.struct_size = sizeof api;
@@ -189,6 +199,7 @@ const th_host_api host_api = [] {
   api.emit_audit = &service_emit_audit;
   api.report_sink_state = &service_report_sink_state;
   api.durable_up_to = &service_durable_up_to;
+  api.trading_state = &service_trading_state;
   return api;
 }();
 
@@ -384,6 +395,17 @@ th_status PluginInstance::on_fill(const Fill &fill) {
     return TH_UNSUPPORTED;
   const th_fill view = view_of(fill);
   return m.call("on_fill", [&] { return m.d->on_fill(m.instance, &view); });
+}
+
+bool PluginInstance::has_cancel_all() const {
+  return impl_->d->cancel_all != nullptr;
+}
+
+th_status PluginInstance::cancel_all() {
+  Impl &m = *impl_;
+  if (!m.d->cancel_all)
+    return TH_UNSUPPORTED;
+  return m.call("cancel_all", [&] { return m.d->cancel_all(m.instance); });
 }
 
 bool PluginInstance::reports_durable() const {

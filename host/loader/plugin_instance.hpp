@@ -51,6 +51,9 @@ public:
   th_status on_audit_event(const AuditRecord &, uint64_t sequence = 0);
   // ABI 1.1: an audit sink that reports what is durable (TH_PLUGIN_FLAG_REPORTS_DURABLE).
   bool reports_durable() const;
+  // ABI 1.1, executors: cancel every working order (TH_UNSUPPORTED when the plugin has no cancel_all).
+  bool has_cancel_all() const;
+  th_status cancel_all();
 
   // The plugin's last_error() after a failed call.
   std::string error() const;

@@ -84,7 +84,11 @@ Metrics::Metrics()
       audit_sink_available(family(prometheus::BuildGauge(), *registry_, "audit_sink_available",
                                   "1 while the audit sink stores events, 0 while it cannot (intents are "
                                   "then rejected with audit_unavailable)",
-                                  declared_)) {}
+                                  declared_)),
+      trading_state(family(prometheus::BuildGauge(), *registry_, "tradehost_trading_state",
+                           "The host's trading state: 1 for the current state (active, reducing, halted), 0 "
+                           "for the others",
+                           declared_)) {}
 
 const prometheus::Histogram::BucketBoundaries &Metrics::latency_buckets() {
   static const prometheus::Histogram::BucketBoundaries b{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,

@@ -44,6 +44,7 @@ public:
   prometheus::Family<prometheus::Counter> &unknown_fields; // gateway_unknown_fields_total{field_name}
   prometheus::Family<prometheus::Counter> &bus_published;  // {subject}
   prometheus::Family<prometheus::Gauge> &audit_sink_available; // {sink}: 1 writing, 0 cannot write
+  prometheus::Family<prometheus::Gauge> &trading_state;        // tradehost_trading_state{state}: 1 current
 
   // Latency buckets in seconds used by the histograms above.
   static const prometheus::Histogram::BucketBoundaries &latency_buckets();

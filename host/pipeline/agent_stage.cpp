@@ -8,6 +8,8 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <thread>
 
 namespace th {
@@ -255,6 +257,27 @@ void AgentStage::on_fill(const Fill &fill) {
                  fill.corr_id);
 }
 
+std::optional<Verdict> AgentStage::trading_verdict(const OrderIntent &intent) const {
+  const int32_t state = ctx_.trading ? ctx_.trading->get() : TH_TRADING_ACTIVE;
+  if (state == TH_TRADING_ACTIVE)
+    return std::nullopt;
+  if (state != TH_TRADING_REDUCING)
+    return Verdict{false, "trading_halted",
+                   "trading is halted: no intent passes (POST /admin/trading-state)"};
+  // Reducing: the intent must move the agent's position towards zero without crossing it.
+  const double position = ctx_.portfolio.position(intent.agent_id, intent.instrument).quantity;
+  const double signed_quantity = intent.side == TH_SIDE_BUY ? intent.quantity : -intent.quantity;
+  const bool reduces = position != 0 && (position > 0) != (signed_quantity > 0) &&
+                       std::abs(signed_quantity) <= std::abs(position) + 1e-9;
+  if (reduces)
+    return std::nullopt;
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "trading is reducing: only position-reducing intents pass (position %g, %s %g)", position,
+                intent.side == TH_SIDE_BUY ? "buy" : "sell", intent.quantity);
+  return Verdict{false, "trading_reducing", text};
+}
+
 th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order_intent &in) {
   thread_local Message message{Subject::decisions_order_intent, OrderIntent{}, {}};
   thread_local Message rejected{Subject::decisions_rejected, Rejection{}, {}};
@@ -280,9 +303,14 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
   assign_order_id(intent, n);
 
   // Fail closed: an intent nobody can audit is not traded (its rejection is held by the sinks).
-  Verdict verdict = audit_ && !audit_->available()
-                        ? Verdict{false, "audit_unavailable", audit_->unavailable_reason()}
-                        : risk_.check(intent);
+  // Then the operator's trading state, before the risk chain.
+  Verdict verdict;
+  if (audit_ && !audit_->available())
+    verdict = Verdict{false, "audit_unavailable", audit_->unavailable_reason()};
+  else if (auto gate = trading_verdict(intent))
+    verdict = std::move(*gate);
+  else
+    verdict = risk_.check(intent);
   if (!verdict.approved) {
     auto &r = std::get<Rejection>(rejected.payload);
     r.intent = intent;

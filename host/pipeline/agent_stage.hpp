@@ -18,6 +18,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,7 +53,8 @@ public:
 
   th_status emit_order_intent(const InstanceContext &, const th_order_intent &) override;
 
-  // Intents are rejected (rule audit_unavailable) while this stage cannot write (see audit_stage.hpp).
+  // Intents are rejected (rule audit_unavailable) while this stage cannot write (see audit_stage.hpp),
+  // and by the host's trading state before the risk chain (trading_halted, trading_reducing).
   void set_audit(const AuditStage *audit) { audit_ = audit; }
 
   uint64_t intents() const { return intents_; }
@@ -72,6 +74,8 @@ private:
   th_status decide(const Message &decision);                   // publishes, or collects for on_signal()
   KeyValue *decision_store();                                  // the bus's "decisions" table, or nullptr
   void publish_recorded(const Signal &signal, const std::string &record);
+  // The trading state's verdict on an intent: nullopt when it may go on to the risk chain.
+  std::optional<Verdict> trading_verdict(const OrderIntent &intent) const;
 
   RiskChain &risk_;
   const AuditStage *audit_ = nullptr;

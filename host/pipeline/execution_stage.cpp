@@ -192,6 +192,25 @@ void ExecutionStage::on_intent(const OrderIntent &given) {
               intent.corr_id);
 }
 
+std::vector<std::string> ExecutionStage::cancel_all() {
+  std::vector<std::string> not_cancelled;
+  for (auto &e : executors_) {
+    const std::string &id = e->context().instance_id;
+    if (!e->has_cancel_all()) {
+      log::error(
+          "executor_cancel_all_unsupported",
+          {{"executor", id}, {"effect", "its working orders were not cancelled (no cancel_all, ABI 1.1)"}});
+      not_cancelled.push_back(id);
+    } else if (e->cancel_all() != TH_OK) {
+      log::error("executor_cancel_all_failed", {{"executor", id}, {"error", e->error()}});
+      not_cancelled.push_back(id);
+    } else {
+      log::warn("executor_orders_cancelled", {{"executor", id}, {"reason", "trading halted"}});
+    }
+  }
+  return not_cancelled;
+}
+
 th_status ExecutionStage::emit_fill(const InstanceContext &c, const th_fill &in) {
   thread_local Message message{Subject::executions_fill, Fill{}, {}};
   auto &fill = std::get<Fill>(message.payload);

@@ -45,6 +45,11 @@ public:
 
   uint64_t fills() const { return fills_; }
 
+  // Trading halted: every executor with cancel_all (ABI 1.1) cancels its working orders, each
+  // cancel recorded by the executor. Returns the ids of executors that could not (no
+  // cancel_all, or it failed), each logged.
+  std::vector<std::string> cancel_all();
+
 private:
   void on_intent(const OrderIntent &intent);
   KeyValue *order_store();

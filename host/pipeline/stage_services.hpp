@@ -6,6 +6,7 @@
 #include "loader/host_services.hpp"
 #include "observability/metrics.hpp"
 #include "pipeline/clock.hpp"
+#include "pipeline/trading_state.hpp"
 #include "portfolio/portfolio.hpp"
 
 #include <array>
@@ -18,6 +19,7 @@ struct StageContext {
   Metrics &metrics;
   Portfolio &portfolio;
   Clock &clock;
+  const TradingState *trading = nullptr; // the operator's switch; null reads as active
 };
 
 class StageServices : public HostServices {
@@ -33,6 +35,9 @@ public:
                    size_t label_count, double value) override;
   th_status emit_audit(const InstanceContext &, std::string_view event_type, std::string_view corr_id,
                        std::string_view data_json) override;
+  int32_t trading_state(const InstanceContext &) override {
+    return ctx_.trading ? ctx_.trading->get() : TH_TRADING_ACTIVE;
+  }
 
 protected:
   // Publishes and counts; logs when the bus refuses. Returns TH_UNAVAILABLE then.

@@ -146,6 +146,10 @@ void Simulator::stop() {
                  "EXEC-105: cancelled at shutdown: the simulator keeps no orders across a restart", false);
 }
 
+void Simulator::cancel_all() {
+  cancel_working("EXEC-106", "EXEC-106: cancelled by the host: trading halted", true);
+}
+
 void Simulator::cancel_working(std::string_view code, std::string_view reason, bool cancel_fills) {
   auto tif_name = [](int32_t tif) { return tif == TH_TIF_GTC ? "GTC" : tif == TH_TIF_DAY ? "DAY" : "other"; };
   auto type_name = [](int32_t type) {

@@ -67,6 +67,9 @@ public:
   // and DAY orders, protective stops and targets) is cancelled, each with an `order_cancelled`
   // audit event (EXEC-105). README.md, "Shutdown".
   void stop();
+  // ABI 1.1 cancel_all (the host's trading state became halted): the same cancels, each also
+  // with its `cancelled` fill (EXEC-106).
+  void cancel_all();
 
 private:
   // How one execution attempt ended.

@@ -44,9 +44,12 @@ public:
       allow_.emplace("allow_instruments", *params_.allow_instruments);
     if (params_.deny_instruments)
       deny_.emplace("deny_instruments", *params_.deny_instruments);
-    if (params_.kill_switch_file)
+    if (params_.kill_switch_file) {
       kill_switch_.emplace(*params_.kill_switch_file,
                            std::chrono::milliseconds(params_.kill_switch_check_ms));
+      log(TH_LOG_WARN, "risk-limits: kill_switch_file is deprecated (still honoured): use the host's trading "
+                       "state instead (POST /admin/trading-state, `tradehost trading-state halted`)");
+    }
   }
 
   // Last prices for max_order_notional.
@@ -63,10 +66,10 @@ public:
   bool check_order(const th_order_intent &intent) {
     OrderUnderCheck order(intent, *this);
     // The documented rule order; the first failing rule rejects.
-    for (auto rule :
-         {&RiskLimits::check_kill_switch, &RiskLimits::check_instrument_lists,
-          &RiskLimits::check_order_quantity, &RiskLimits::check_order_notional, &RiskLimits::check_position,
-          &RiskLimits::check_daily_loss, &RiskLimits::check_orders_per_second}) {
+    for (auto rule : {&RiskLimits::check_trading_state, &RiskLimits::check_kill_switch,
+                      &RiskLimits::check_instrument_lists, &RiskLimits::check_order_quantity,
+                      &RiskLimits::check_order_notional, &RiskLimits::check_position,
+                      &RiskLimits::check_daily_loss, &RiskLimits::check_orders_per_second}) {
       if (std::optional<Rejection> r = (this->*rule)(order)) {
         PluginBase::reject(r->rule, r->reason);
         return false;
@@ -114,6 +117,19 @@ private:
     int64_t now_ns = 0; // set by the rate rule
     std::optional<double> position_now;
   };
+
+  // The host's trading state (ABI 1.1 trading_state; active from a 1.0 host). A 1.1 host
+  // enforces it before the risk chain already; this keeps the rule where another host does not.
+  std::optional<Rejection> check_trading_state(OrderUnderCheck &o) {
+    const int32_t state = trading_state();
+    if (state == TH_TRADING_HALTED)
+      return Rejection{"trading_halted", "trading is halted (host trading state)"};
+    if (state == TH_TRADING_REDUCING && !o.reduces_position())
+      return Rejection{"trading_reducing",
+                       "trading is reducing: only position-reducing orders pass (position " +
+                           number_text(o.position()) + ", " + o.side + " " + number_text(o.quantity) + ")"};
+    return std::nullopt;
+  }
 
   std::optional<Rejection> check_kill_switch(OrderUnderCheck &) {
     if (!kill_switch_ || !kill_switch_engaged())

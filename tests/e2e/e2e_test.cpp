@@ -139,7 +139,8 @@ TEST(EndToEnd, KillSwitchRejectsEverythingUntilReleased) {
   ASSERT_EQ(engage(true, HostProcess::admin_token).status, 200);
   ASSERT_EQ(host.post_webhook(seed_signal).status, 200);
   EXPECT_TRUE(eventually([&] {
-    return host.get("/metrics").body.find(R"(agent_risk_checks_failed_total{reason="kill_switch"} 1)") !=
+    // The alias of POST /admin/trading-state: the host's gate rejects before the risk chain.
+    return host.get("/metrics").body.find(R"(agent_risk_checks_failed_total{reason="trading_halted"} 1)") !=
            std::string::npos;
   })) << host.get("/metrics").body;
   EXPECT_EQ(position_of(host, "momentum_v1", "AAPL"), 0);

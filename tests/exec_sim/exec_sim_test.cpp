@@ -887,3 +887,33 @@ TEST(ExecSimShutdown, StopCancelsEveryRestingOrderAndProtectionWithAnAuditEventE
   ASSERT_EQ(sim.h.d->stop(sim.h.inst), TH_OK);
   EXPECT_TRUE(sim.h.recorder.audits.empty()) << "a second stop cancels nothing again";
 }
+
+// ABI 1.1 cancel_all (the host's trading state became halted): each working order gets its
+// cancelled fill and an order_cancelled audit event, each protection its audit event (EXEC-106).
+TEST(ExecSimShutdown, CancelAllCancelsEveryWorkingOrderWithAFillAndAnAuditEventEach) {
+  Sim sim;
+  ASSERT_NE(sim.h.d->cancel_all, nullptr);
+  sim.price(100);
+  sim.send(limit(buy(10, "corr_gtc_limit"), 95));
+  Intent entry = buy(20, "corr_protected");
+  entry.stop_loss = 0.02;
+  sim.send(entry);
+  ASSERT_EQ(sim.fills().size(), 1u);
+  sim.h.recorder.audits.clear();
+
+  ASSERT_EQ(sim.h.d->cancel_all(sim.h.inst), TH_OK) << sim.h.error();
+  ASSERT_EQ(sim.fills().size(), 2u);
+  const Emitted &cancel = sim.fills().back();
+  EXPECT_EQ(cancel.fill_status, TH_FILL_CANCELLED);
+  EXPECT_EQ(cancel.corr_id, "corr_gtc_limit");
+  EXPECT_EQ(cancel.quantity, 0);
+  EXPECT_EQ(cancel.rejection_reason.rfind("EXEC-106: cancelled by the host: trading halted", 0), 0u)
+      << cancel.rejection_reason;
+  ASSERT_EQ(sim.h.recorder.audits.size(), 2u);
+  for (auto &[type, data] : sim.h.recorder.audits) {
+    EXPECT_EQ(type, "order_cancelled");
+    EXPECT_EQ(nlohmann::json::parse(data)["code"], "EXEC-106") << data;
+  }
+  sim.price(80); // the limit would fill, the stop would trigger: both are gone
+  EXPECT_EQ(sim.fills().size(), 2u);
+}

@@ -154,6 +154,7 @@ static const th_plugin_descriptor descriptor = {
     NULL,
     on_audit_event,
 #endif
+    NULL, /* cancel_all (ABI 1.1) */
 };
 
 #if defined(VARIANT_NO_ENTRY)

@@ -29,11 +29,12 @@ bash -c 'source "$1"; complete -p tradehost' _ "$work/completion.bash" | grep -q
 expect "validate " tradehost va
 expect "replay run " tradehost r
 all=$(complete_words tradehost "")
-for command in run validate plugins replay send audit completion; do
+for command in run validate plugins replay send audit trading-state completion; do
   grep -qw "$command" <<<"$all" || fail "sub-command $command is not offered: $all"
 done
 expect "verify " tradehost audit ve
 expect "bash " tradehost completion ""
+expect "halted " tradehost trading-state h
 expect "--role " tradehost run --r
 expect "agent all audit " tradehost run --role a
 expect "--pubkey " tradehost audit verify --pu
@@ -56,7 +57,7 @@ for line in sys.stdin:
 print("\n".join(sorted(found)))'
 }
 offered() { complete_words tradehost "$@" -- | tr ' ' '\n' | { grep -E -- '^--' || true; } | { grep -vx -- '--help' || true; } | sort -u; }
-for command in run validate plugins replay send "audit verify" "audit export" "audit keygen" "audit head"; do
+for command in run validate plugins replay send trading-state "audit verify" "audit export" "audit keygen" "audit head"; do
   # shellcheck disable=SC2086  # "audit verify" is two words
   help=$(options_in_help $command | grep -vx -- '--help' || true)
   # shellcheck disable=SC2086

@@ -534,3 +534,36 @@ TEST(RiskLimits, BadParamsRejectedBySchemaAndCreate) {
 }
 
 } // namespace
+
+// Issue 13 finding 11: the host's trading state (ABI 1.1 trading_state), read before every rule.
+TEST(RiskLimits, TheHostsTradingStateComesFirst) {
+  PluginHarness plugin(RISK_LIMITS_SO, R"({"max_position":1000})");
+  plugin.recorder.positions[{"momentum_v1", "AAPL"}].quantity = 300;
+  EXPECT_FALSE(check(plugin, buy(100)));
+  plugin.recorder.trading_state = TH_TRADING_REDUCING;
+  auto r = check(plugin, buy(100));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, "trading_reducing");
+  EXPECT_NE(r->second.find("position 300"), std::string::npos) << r->second;
+  EXPECT_FALSE(check(plugin, sell(300))) << "a sell that flattens reduces";
+  r = check(plugin, sell(301));
+  ASSERT_TRUE(r) << "a sell past flat opens a short";
+  EXPECT_EQ(r->first, "trading_reducing");
+  plugin.recorder.trading_state = TH_TRADING_HALTED;
+  r = check(plugin, sell(100));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, "trading_halted");
+  plugin.recorder.trading_state = TH_TRADING_ACTIVE;
+  EXPECT_FALSE(check(plugin, buy(100)));
+}
+
+TEST(RiskLimits, KillSwitchFileIsDeprecatedWithAWarning) {
+  fs::path file = fs::temp_directory_path() / "risk-limits-deprecated-kill-switch";
+  fs::remove(file);
+  PluginHarness plugin(RISK_LIMITS_SO, R"({"kill_switch_file":")" + file.string() + R"("})");
+  bool warned = false;
+  for (auto &line : plugin.recorder.logs)
+    warned = warned || line.find("kill_switch_file is deprecated") != std::string::npos;
+  EXPECT_TRUE(warned);
+  EXPECT_FALSE(check(plugin, buy(1)));
+}

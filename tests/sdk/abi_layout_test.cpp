@@ -111,6 +111,12 @@ TEST(AbiLayout, V1_1AdditionsAreAppendedAtTheirReleasedOffsets) {
       {"TH_SINK_WRITABLE", {1, 0}},
       {"TH_SINK_UNAVAILABLE", {2, 0}},
       {"TH_PLUGIN_FLAG_REPORTS_DURABLE", {2, 0}},
+      // The trading state (issue 13 finding 11).
+      {"th_host_api.trading_state", {96, 8}},
+      {"th_plugin_descriptor.cancel_all", {160, 8}},
+      {"TH_TRADING_ACTIVE", {1, 0}},
+      {"TH_TRADING_REDUCING", {2, 0}},
+      {"TH_TRADING_HALTED", {3, 0}},
   };
   std::map<std::string, size_t> v1_0_size;
   std::set<size_t> v1_0_flag_bits;

@@ -9,12 +9,17 @@
   F(th_audit_event, sequence) \
   F(th_order_intent, order_id) \
   F(th_host_api, report_sink_state) \
-  F(th_host_api, durable_up_to)
+  F(th_host_api, durable_up_to) \
+  F(th_host_api, trading_state) \
+  F(th_plugin_descriptor, cancel_all)
 
 #define ABI_V1_1_CONSTANTS(C) \
   C(TH_SINK_WRITABLE) \
   C(TH_SINK_UNAVAILABLE) \
-  C(TH_PLUGIN_FLAG_REPORTS_DURABLE)
+  C(TH_PLUGIN_FLAG_REPORTS_DURABLE) \
+  C(TH_TRADING_ACTIVE) \
+  C(TH_TRADING_REDUCING) \
+  C(TH_TRADING_HALTED)
 /* clang-format on */
 
 #endif /* ABI_V1_1_LIST_H */

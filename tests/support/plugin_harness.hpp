@@ -41,6 +41,7 @@ struct RecordingHost {
   std::map<std::string, double> metrics;                                // "name{k=v,...}" -> sum / last value
   std::map<std::pair<std::string, std::string>, th_position> positions; // (agent, instrument)
   int64_t now = 1736937000000000000;                                    // 2025-01-15T10:30:00Z
+  int32_t trading_state = TH_TRADING_ACTIVE;                            // ABI 1.1 trading_state()
 };
 
 struct th_host_impl {
@@ -121,6 +122,10 @@ inline th_host_api make_api() {
     std::lock_guard l(rec(h).mutex);
     rec(h).audits.emplace_back(s(type), s(data));
     return TH_OK;
+  };
+  api.trading_state = [](th_host *h) -> int32_t {
+    std::lock_guard l(rec(h).mutex);
+    return rec(h).trading_state;
   };
   return api;
 }

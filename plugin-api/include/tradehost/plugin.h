@@ -149,6 +149,11 @@ typedef struct th_str {
 #define TH_SINK_UNAVAILABLE 2 /* cannot store now (I/O error, disk full, database locked): the sink keeps
                                  what it was given, retries, and reports TH_SINK_WRITABLE once it stores again */
 
+/* Trading states for th_host_api.trading_state() (ABI 1.1) */
+#define TH_TRADING_ACTIVE 1   /* intents pass to the risk chain */
+#define TH_TRADING_REDUCING 2 /* only intents that reduce the agent's position in the instrument pass */
+#define TH_TRADING_HALTED 3   /* no intent passes; executors' working orders were cancelled (cancel_all) */
+
 /* Metric types for th_host_api.metric() */
 #define TH_METRIC_COUNTER 1   /* value is added; must be >= 0 */
 #define TH_METRIC_GAUGE 2     /* value is set */
@@ -366,6 +371,16 @@ typedef struct th_host_api {
    * durable. Events whose on_audit_event() failed may be passed over. TH_INVALID_ARGUMENT for a
    * sequence the host never gave; TH_UNSUPPORTED from other kinds. */
   th_status (*durable_up_to)(th_host *host, uint64_t sequence);
+
+  /* ABI 1.1. The host's trading state: TH_TRADING_ACTIVE, TH_TRADING_REDUCING or
+   * TH_TRADING_HALTED (set by an operator: POST /admin/trading-state, `tradehost trading-state`;
+   * persisted by the host across restarts). The host enforces it itself before the risk chain
+   * (rules trading_reducing, trading_halted), so a plugin needs it only to adapt (e.g. a risk
+   * check that also guards other hosts, a strategy that stops emitting). Any kind, any thread;
+   * cheap (an atomic read), no ownership. A 1.0 host's table does not reach it (check
+   * TH_HAS_FIELD(api, th_host_api, trading_state)): such a host has no trading state, read it as
+   * TH_TRADING_ACTIVE. */
+  int32_t (*trading_state)(th_host *host);
 } th_host_api;
 
 /* ---------------------------------------------------------------------------------------------
@@ -427,6 +442,16 @@ typedef struct th_plugin_descriptor {
    * be stored (the host logs and skips it). Any other failure: the sink cannot store now; the
    * host holds the event and gives it again (ABI 1.1 hosts; see report_sink_state()). */
   th_status (*on_audit_event)(th_instance *instance, const th_audit_event *event);
+
+  /* ABI 1.1, executor (optional): cancel every working order of this instance at its venue
+   * (resting orders, protective stops and targets) and record each cancel (a `cancelled` fill
+   * through emit_fill and/or an `order_cancelled` audit event through emit_audit). The host calls
+   * it when its trading state becomes TH_TRADING_HALTED (and at start when it restores halted),
+   * from a host thread (an HTTP or start-up thread), serialised with the instance's other calls
+   * unless TH_PLUGIN_FLAG_THREAD_SAFE. Host services may be called from inside it. TH_OK once
+   * every cancel was sent. Null, or beyond a 1.0 descriptor's struct_size: the host cannot
+   * cancel this executor's orders and logs so (executor_cancel_all_unsupported). */
+  th_status (*cancel_all)(th_instance *instance);
 } th_plugin_descriptor;
 
 /* The entry point every plugin exports. Returns a pointer to static, read-only data. */

@@ -10,6 +10,7 @@
 //   void on_order_intent(const th_order_intent&);
 //   void on_fill(const th_fill&);
 //   void on_audit_event(const th_audit_event&);  // throw std::invalid_argument for a bad event
+//   void cancel_all();                           // executors, ABI 1.1
 //
 // then export it once per library:
 //
@@ -71,6 +72,16 @@ public:
   void audit(std::string_view event_type, std::string_view corr_id, std::string_view data_json) const {
     api_->emit_audit(host_, str(event_type), str(corr_id), str(data_json));
   }
+  // ABI 1.1: the host's trading state (TH_TRADING_*); TH_TRADING_ACTIVE (1) from a 1.0 host,
+  // and always when compiled against the 1.0 header (which has no trading state).
+#ifdef TH_TRADING_ACTIVE
+  int32_t trading_state() const {
+    return TH_HAS_FIELD(api_, th_host_api, trading_state) && api_->trading_state ? api_->trading_state(host_)
+                                                                                 : TH_TRADING_ACTIVE;
+  }
+#else
+  int32_t trading_state() const { return 1; }
+#endif
 
   const th_host_api *api() const { return api_; }
   th_host *host() const { return host_; }
@@ -174,6 +185,14 @@ template <class T> struct Adapter {
       return TH_OK;
     });
   }
+#ifdef TH_TRADING_ACTIVE // ABI 1.1 header
+  static th_status cancel_all(th_instance *i) noexcept {
+    return guarded(i, [&] {
+      self(i)->cancel_all();
+      return TH_OK;
+    });
+  }
+#endif
   // std::invalid_argument from a sink means "this event can never be stored" (the host skips
   // it); any other exception "cannot store now" (the host holds the event and retries).
   static th_status on_audit_event(th_instance *i, const th_audit_event *e) noexcept {
@@ -217,6 +236,10 @@ template <class T> struct Adapter {
       d.on_fill = &on_fill;
     if constexpr (requires(T & t, const th_audit_event &e) { t.on_audit_event(e); })
       d.on_audit_event = &on_audit_event;
+#ifdef TH_TRADING_ACTIVE
+    if constexpr (requires(T & t) { t.cancel_all(); })
+      d.cancel_all = &cancel_all;
+#endif
     return d;
   }
 };

@@ -125,6 +125,7 @@ static const th_plugin_descriptor descriptor = {
     NULL, /* on_order_intent */
     NULL, /* on_fill */
     NULL, /* on_audit_event */
+    NULL, /* cancel_all (ABI 1.1) */
 };
 
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {

@@ -88,6 +88,7 @@ static const descriptor_later descriptor = {
         NULL,
         NULL,
         NULL,
+        NULL, /* cancel_all (ABI 1.1) */
     },
     on_future_event,
     0xffffffffffffffffu,

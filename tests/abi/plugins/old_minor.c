@@ -80,6 +80,7 @@ static const th_plugin_descriptor descriptor = {
     NULL,
     on_fill_must_not_be_seen, /* past struct_size */
     NULL,
+    NULL, /* cancel_all (ABI 1.1) */
 };
 
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
