@@ -1,6 +1,7 @@
 #include "portfolio/portfolio_store.hpp"
 
 #include "events/json_codec.hpp"
+#include "events/json_writer.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -113,11 +114,13 @@ PortfolioStore::~PortfolioStore() {
 }
 
 int64_t PortfolioStore::append(const Fill &fill, const Reconcile &reconcile, std::string &error) {
-  line_.assign("{\"fill\":")
-      .append(to_json(fill).dump())
-      .append(",\"reconcile\":")
-      .append(to_json(reconcile).dump())
-      .append("}\n");
+  // The bus's writer (json_writer.hpp), not a nlohmann tree: this runs once per fill.
+  payload_ = fill;
+  write_json(payload_, text_);
+  line_.assign("{\"fill\":").append(text_).append(",\"reconcile\":");
+  payload_ = reconcile;
+  write_json(payload_, text_);
+  line_.append(text_).append("}\n");
   size_t done = 0;
   while (done < line_.size()) {
     ssize_t n = ::write(fd_, line_.data() + done, line_.size() - done);

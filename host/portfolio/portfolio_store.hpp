@@ -50,7 +50,8 @@ private:
   int fd_ = -1;
   bool fsync_ = false;
   uint64_t size_ = 0; // end of the last complete line
-  std::string line_;  // reused buffer
+  std::string line_, text_; // reused buffers
+  Payload payload_;          // reused: its strings keep their capacity
 };
 
 } // namespace th
