@@ -148,6 +148,7 @@ static const th_plugin_descriptor descriptor = {
     on_order_intent,
     NULL,
     on_audit_event,
+    NULL, /* cancel_all */
 };
 
 TH_PLUGIN_EXPORT const th_plugin_descriptor *tradehost_plugin_entry(void) {
