@@ -74,7 +74,8 @@ std::string yaml_path_key(const std::string &path, std::string_view key) {
   std::string k(key);
   if (is_plain_key(k))
     return path.empty() ? k : path + "." + k;
-  return path + "[" + nlohmann::json(k).dump() + "]";
+  // Keys come from text already checked to be UTF-8; an expanded ${VAR} may not be: replaced.
+  return path + "[" + nlohmann::json(k).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "]";
 }
 
 std::string yaml_path_index(const std::string &path, size_t index) {

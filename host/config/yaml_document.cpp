@@ -1,11 +1,14 @@
 #include "config/yaml_document.hpp"
 
 #include "config/json_pointer.hpp"
+#include "events/utf8.hpp"
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 
@@ -235,6 +238,16 @@ YamlDocument read_yaml_document(std::string_view text, const std::string &file, 
     throw ConfigErrors({{{file, "", 0, 0},
                          "larger than " + std::to_string(limits.max_document_bytes) +
                              " bytes, the most a deployment file may hold"}});
+  if (size_t at = utf8_invalid_at(text); at != std::string_view::npos) {
+    // Every later step (keys as JSON, messages, logs) needs text: refuse the bytes, saying where.
+    const std::string_view before = text.substr(0, at);
+    const int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    const size_t line_start = before.rfind('\n');
+    const int column = 1 + static_cast<int>(at - (line_start == std::string_view::npos ? 0 : line_start + 1));
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[at])));
+    throw ConfigErrors({{{file, "", line, column}, std::string("not valid UTF-8 (byte ") + byte + ")"}});
+  }
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));

@@ -178,7 +178,12 @@ std::optional<TimeNs> parse_timestamp(std::string_view text) {
 
   const int64_t local_seconds =
       days_from_date(year, month, day) * seconds_per_day + hour * 3600 + minute * 60 + second;
-  return (local_seconds - offset_seconds) * ns_per_second + fraction_ns;
+  // Nanoseconds since 1970 in 64 bits reach from 1677 to 2262: outside, the time is refused.
+  int64_t ns = 0;
+  if (__builtin_mul_overflow(local_seconds - offset_seconds, ns_per_second, &ns) ||
+      __builtin_add_overflow(ns, fraction_ns, &ns))
+    return std::nullopt;
+  return ns;
 }
 
 // ---------------------------------------------------------------------------------------------

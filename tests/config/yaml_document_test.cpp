@@ -52,6 +52,21 @@ big: 99999999999999999999
   EXPECT_TRUE(doc.value["big"].is_number_float());
 }
 
+// Found by fuzz_deployment: a key with invalid UTF-8 made the JSON path writer throw, uncaught.
+TEST(YamlDocument, InvalidUtf8IsAConfigErrorWithItsPlace) {
+  try {
+    read("version: 1\nplugin_dir\xff\xffs: [./plugins]\n");
+    FAIL() << "accepted invalid UTF-8";
+  } catch (const th::ConfigErrors &e) {
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_EQ(e.errors()[0].where.line, 2);
+    EXPECT_EQ(e.errors()[0].where.column, 11);
+    EXPECT_NE(e.errors()[0].message.find("not valid UTF-8 (byte 0xFF)"), std::string::npos)
+        << e.errors()[0].message;
+  }
+  EXPECT_NO_THROW(read("name: \"caf\xc3\xa9 \xe2\x82\xac\"\n")); // valid multi-byte text
+}
+
 TEST(YamlDocument, QuotedAndBlockScalarsStayStrings) {
   auto doc = read("a: \"123\"\nb: 'true'\nc: !!str 5\nd: |\n  7\ne: ''\n");
   EXPECT_EQ(doc.value["a"], json("123"));
@@ -207,8 +222,9 @@ TEST(YamlDocument, AliasesOfALongStringStopAtTheTextLimit) {
 }
 
 TEST(YamlDocument, DeepNestingIsRefusedWithoutRecursingOnIt) {
-  EXPECT_NE(error_of("a: " + std::string(65, '[') + std::string(65, ']') + "\n").find("nested deeper than 64"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("a: " + std::string(65, '[') + std::string(65, ']') + "\n").find("nested deeper than 64"),
+      std::string::npos);
   EXPECT_TRUE(read("a: " + std::string(60, '[') + std::string(60, ']') + "\n").errors.empty());
   // Far deeper than the converter's limit: yaml-cpp's parser refuses it first, as a syntax error.
   EXPECT_NE(error_of(std::string(100000, '[')).find("YAML syntax error"), std::string::npos);

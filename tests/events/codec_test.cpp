@@ -31,6 +31,16 @@ TEST(CodecTimestamp, ParsesFractionsAndZ) {
   EXPECT_EQ(parse_timestamp("2025-01-15t10:30:01.250z"), sample_ns);
 }
 
+// Nanoseconds since 1970 in 64 bits span 1677-09-21 to 2262-04-11: beyond, no overflow (found by
+// fuzz_json_codec), the time is refused.
+TEST(CodecTimestamp, RefusesTimesBeyondSixtyFourBitNanoseconds) {
+  EXPECT_FALSE(parse_timestamp("1012-01-15T10:30:00Z"));
+  EXPECT_FALSE(parse_timestamp("0001-01-01T00:00:00Z"));
+  EXPECT_FALSE(parse_timestamp("9999-12-31T23:59:59.999Z"));
+  EXPECT_TRUE(parse_timestamp("1700-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_timestamp("2262-01-01T00:00:00Z"));
+}
+
 TEST(CodecTimestamp, ParsesOffsets) {
   EXPECT_EQ(parse_timestamp("2025-01-15T12:30:01.250+02:00"), sample_ns);
   EXPECT_EQ(parse_timestamp("2025-01-15T05:00:01.250-05:30"), sample_ns);
