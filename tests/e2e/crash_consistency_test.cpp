@@ -6,9 +6,8 @@
 //   - every approved decision has its fill (intents in flight at the kill are executed once);
 //   - `tradehost audit verify` accepts the trail.
 // Quick: 3 kill points (ctest). Soak: TRADEHOST_SOAK_KILLS=N (make soak) for N kill points.
+#include "audit_trail.hpp"
 #include "host_process.hpp"
-
-#include <audit_chain/sqlite.hpp>
 
 #include <gtest/gtest.h>
 
@@ -85,28 +84,6 @@ private:
   std::vector<std::thread> threads_;
 };
 
-struct Trail {
-  std::map<std::string, std::map<std::string, int>> types;  // corr_id -> event_type -> rows
-  std::map<std::string, std::set<std::string>> fill_orders; // corr_id -> order ids filled
-  size_t rows = 0;
-};
-
-Trail read_trail(const std::string &db) {
-  Trail t;
-  audit::Database d(db, audit::Database::Mode::read_only);
-  audit::Statement q(d, "SELECT correlation_id, event_type, data FROM events");
-  while (q.step()) {
-    ++t.rows;
-    std::string corr(q.text(0)), type(q.text(1));
-    ++t.types[corr][type];
-    if (type == "fill_received") {
-      auto data = nlohmann::json::parse(q.text(2));
-      t.fill_orders[corr].insert(data.value("order_id", "") + "/" + data.value("agent_id", ""));
-    }
-  }
-  return t;
-}
-
 void kill_and_restart(size_t kills, size_t threads, bool fsync = false) {
   HostOptions options;
   options.config = std::string(TRADEHOST_SOURCE_DIR) + "/tests/e2e/crash.yaml";
@@ -143,7 +120,7 @@ void kill_and_restart(size_t kills, size_t threads, bool fsync = false) {
   load.stop();
   ASSERT_EQ(host.terminate(), 0) << host.log();
 
-  Trail trail = read_trail(host.audit_db());
+  AuditTrail trail = read_audit_trail(host.audit_db());
   auto accepted = load.corr_ids();
   ASSERT_GE(accepted.size(), kills * 20);
   size_t missing = 0;

@@ -10,9 +10,8 @@
 //   - `tradehost audit verify` accepts the trail.
 #include "../support/nats_cluster.hpp"
 #include "../support/nats_server.hpp"
+#include "audit_trail.hpp"
 #include "host_process.hpp"
-
-#include <audit_chain/sqlite.hpp>
 
 #include <gtest/gtest.h>
 
@@ -101,31 +100,6 @@ private:
   std::vector<std::thread> threads_;
 };
 
-struct Trail {
-  std::map<std::string, std::map<std::string, int>> types;  // corr_id -> event_type -> rows
-  std::map<std::string, std::set<std::string>> fill_orders; // corr_id -> order ids filled
-  std::map<std::string, double> net;                        // instrument -> net filled quantity
-  size_t rows = 0;
-};
-
-Trail read_trail(const std::string &db) {
-  Trail t;
-  audit::Database d(db, audit::Database::Mode::read_only);
-  audit::Statement q(d, "SELECT correlation_id, event_type, data FROM events");
-  while (q.step()) {
-    ++t.rows;
-    std::string corr(q.text(0)), type(q.text(1));
-    ++t.types[corr][type];
-    if (type == "fill_received") {
-      auto data = nlohmann::json::parse(q.text(2));
-      t.fill_orders[corr].insert(data.value("fill_id", ""));
-      const double quantity = data.value("quantity_filled", data.value("quantity", 0.0));
-      t.net[data.value("instrument", "")] += data.value("side", "") == "sell" ? -quantity : quantity;
-    }
-  }
-  return t;
-}
-
 enum class Victim { host, nats_server, stream_leader };
 
 const char *name_of(Victim victim) {
@@ -205,7 +179,7 @@ void kill_and_restart(Victim victim, size_t kills, size_t threads) {
   auto positions = nlohmann::json::parse(host.get("/positions").body);
   ASSERT_EQ(host.terminate(), 0) << host.log();
 
-  Trail trail = read_trail(host.audit_db());
+  AuditTrail trail = read_audit_trail(host.audit_db());
   auto keys = load.corr_id_by_key();
   ASSERT_GE(keys.size(), kills * 20);
   std::set<std::string> answered_corr_ids;
@@ -231,7 +205,7 @@ void kill_and_restart(Victim victim, size_t kills, size_t threads) {
     if (!answered_corr_ids.count(corr) && ++unanswered <= 10)
       ADD_FAILURE() << corr << " is in the trail but no key was answered with it (recorded twice?)";
     EXPECT_LE(count("decision_made") + count("order_rejected"), 1) << corr << " decided twice";
-    EXPECT_EQ(count("fill_received"), static_cast<int>(trail.fill_orders[corr].size()))
+    EXPECT_EQ(count("fill_received"), static_cast<int>(trail.fill_ids[corr].size()))
         << corr << ": a fill recorded twice";
   }
   EXPECT_EQ(unanswered, 0u);
