@@ -100,10 +100,14 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
           p.decided = true;
         } else if (row.event_type == "decision_made") {
           p.decided = true;
+          // The host's own rows name the intent's message id ("decision_made:{corr}:decision:...");
+          // a strategy's own decision_made audit event (e.g. momentum's skip) is no intent.
           std::string_view id = row.event_id;
-          if (id.substr(0, decision_prefix.size()) == decision_prefix)
+          if (id.substr(0, decision_prefix.size()) == decision_prefix &&
+              id.find(":decision:") != std::string_view::npos) {
             id.remove_prefix(decision_prefix.size());
-          p.intents.emplace_back(std::string(id), std::string(row.data));
+            p.intents.emplace_back(std::string(id), std::string(row.data));
+          }
         } else if (row.event_type == "fill_received") {
           auto data = nlohmann::json::parse(row.data, nullptr, false);
           if (data.is_object() && !data.value("order_id", std::string()).empty())
@@ -135,12 +139,7 @@ DurableAcceptance::Recovery DurableAcceptance::recover() {
     }
     ++r.already_decided;
     for (const auto &[msg_id, data] : p.intents) {
-      OrderIntent intent;
-      try {
-        intent = order_intent_from_json(nlohmann::json::parse(data));
-      } catch (const std::exception &) {
-        continue; // a strategy's own decision_made audit event (e.g. a skip), not an intent
-      }
+      OrderIntent intent = order_intent_from_json(nlohmann::json::parse(data));
       // Filled: done. Otherwise it goes to the execution stage again, whose order store decides:
       // never handed over -> handed over now; handed over -> its recorded fills again, or in doubt.
       if (intent.order_id.empty() ? p.filled_agents.count(intent.agent_id) != 0
