@@ -993,9 +993,10 @@ void JetStreamBus::fetch_loop(Subscription &subscription) {
     }
     subscription.unacked += static_cast<int>(messages.size());
     // One message alone goes out at once; a batch writes its effects together (flushed by
-    // settle()). While effects are awaited, later ones take the same connection, so the effects
-    // of one consumer reach the stream in the order they were published.
-    const bool batched = messages.size() > 1 || !awaiting.empty();
+    // settle()). While effects are awaited, later ones take the connection those took, so the
+    // effects of one consumer reach the stream in the order they were published (two
+    // connections give no order between them).
+    const bool batched = awaiting.empty() ? messages.size() > 1 : awaiting.front().second.batched;
     for (natsMsg *msg : messages) {
       HandlerScope scope;
       scope.batched = batched;
