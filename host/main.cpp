@@ -45,7 +45,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (command == "-V" || command == "--version" || command == "version") {
-    std::printf("tradehost %s (plugin ABI %d.%d)\n", TRADEHOST_VERSION, TH_ABI_VERSION_MAJOR, TH_ABI_VERSION_MINOR);
+    std::printf("tradehost %s (plugin ABI %d.%d)\n", TRADEHOST_VERSION, TH_ABI_VERSION_MAJOR,
+                TH_ABI_VERSION_MINOR);
     return 0;
   }
   using namespace th::cli;

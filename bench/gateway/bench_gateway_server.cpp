@@ -17,8 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <string>
 
 int main(int argc, char **argv) {
@@ -74,8 +74,7 @@ int main(int argc, char **argv) {
   std::fprintf(stderr,
                "bench_gateway_server: inbox %s; published %llu signals; process CPU %.2f s = %.1f us "
                "per webhook (io threads, kernel TCP, bus delivery)\n",
-               inbox_mode.c_str(),
-               static_cast<unsigned long long>(published), cpu_s,
+               inbox_mode.c_str(), static_cast<unsigned long long>(published), cpu_s,
                published ? cpu_s * 1e6 / static_cast<double>(published) : 0.0);
   return 0;
 }

@@ -58,9 +58,8 @@ public:
         throw std::runtime_error("embedded bus: durable name \"" + spec.durable +
                                  "\" is already subscribed (the embedded bus does not share work)");
 
-    auto subscription =
-        std::make_unique<Subscription>(spec.durable, std::move(handler), options_.queue_capacity,
-                                       options_.max_slot_bytes);
+    auto subscription = std::make_unique<Subscription>(spec.durable, std::move(handler),
+                                                       options_.queue_capacity, options_.max_slot_bytes);
     std::array<bool, subject_count> taken{};
     for (Subject subject : spec.subjects) {
       const auto index = static_cast<size_t>(subject);

@@ -62,7 +62,8 @@ KeyValue::Result JetStreamKeyValue::create(const std::string &key, const std::st
   auto kv = store();
   if (!kv)
     return Result::unavailable;
-  natsStatus status = kvStore_Create(&revision, kv.get(), key.c_str(), value.data(), static_cast<int>(value.size()));
+  natsStatus status =
+      kvStore_Create(&revision, kv.get(), key.c_str(), value.data(), static_cast<int>(value.size()));
   if (status == NATS_OK)
     return Result::ok;
   if (status != NATS_ERR) // a timeout or a lost connection, not the server refusing the write
@@ -76,7 +77,8 @@ KeyValue::Result JetStreamKeyValue::get(const std::string &key, std::string &val
   return kv ? read(kv.get(), key, value, revision) : Result::unavailable;
 }
 
-KeyValue::Result JetStreamKeyValue::update(const std::string &key, const std::string &value, uint64_t &revision) {
+KeyValue::Result JetStreamKeyValue::update(const std::string &key, const std::string &value,
+                                           uint64_t &revision) {
   auto kv = store();
   if (!kv)
     return Result::unavailable;
@@ -105,7 +107,7 @@ KeyValue::Result JetStreamKeyValue::put(const std::string &key, const std::strin
   auto kv = store();
   uint64_t revision = 0;
   return kv && kvStore_Put(&revision, kv.get(), key.c_str(), value.data(), static_cast<int>(value.size())) ==
-                   NATS_OK
+                     NATS_OK
              ? Result::ok
              : Result::unavailable;
 }

@@ -33,11 +33,11 @@ struct JetStreamConsumerOptions {
 struct JetStreamOptions {
   std::vector<std::string> servers; // default: $NATS_URL, else nats://127.0.0.1:4222
   std::string stream = "TRADING";
-  int replicas = 1;                     // stream replicas when the bus creates the stream
-  int duplicate_window_s = 120;         // Nats-Msg-Id de-duplication window of the stream
-  int max_in_flight = 1024;             // publishes awaiting their PubAck, per process
-  int publish_timeout_ms = 5000;        // upper bound of one publish(), including waiting for a reconnect
-  int connect_timeout_ms = 2000;        // per attempt at start()
+  int replicas = 1;              // stream replicas when the bus creates the stream
+  int duplicate_window_s = 120;  // Nats-Msg-Id de-duplication window of the stream
+  int max_in_flight = 1024;      // publishes awaiting their PubAck, per process
+  int publish_timeout_ms = 5000; // upper bound of one publish(), including waiting for a reconnect
+  int connect_timeout_ms = 2000; // per attempt at start()
   // How long start() retries connecting and creating the stream and consumers (backoff from
   // 100 ms doubling to 5 s, one log line per attempt) before it gives up; 0: one attempt.
   int start_timeout_ms = 60000;

@@ -3,9 +3,9 @@
 // producer claims a slot with one compare-and-swap and the consumer takes lock-free batches.
 // Messages are copy-assigned into slots that keep their string capacity, so after warm-up a
 // message of the same shape costs no heap allocation; a slot whose strings grew past a bound is
-// emptied once its message is handled, so the memory a ring keeps is bounded. Nobody takes a lock per event: the
-// consumer sleeps on an atomic (woken only when it actually sleeps) and producers blocked on a
-// full ring wait on a condition variable that the consumer signals only when someone waits.
+// emptied once its message is handled, so the memory a ring keeps is bounded. Nobody takes a lock per event:
+// the consumer sleeps on an atomic (woken only when it actually sleeps) and producers blocked on a full ring
+// wait on a condition variable that the consumer signals only when someone waits.
 #pragma once
 
 #include "events/events.hpp"

@@ -116,7 +116,9 @@ std::string one_db(const ParsedArgs &a) {
 
 int verify_command(const Args &args) {
   auto a = parse(args,
-                 {{"--pubkey", "", true}, {"--checkpoints", "", true}, {"--no-sidecar", "", false},
+                 {{"--pubkey", "", true},
+                  {"--checkpoints", "", true},
+                  {"--no-sidecar", "", false},
                   {"--json", "", false}},
                  verify_usage);
   if (!a)
@@ -158,9 +160,9 @@ int verify_command(const Args &args) {
                               {"detail", r.first_problem->detail}};
     std::printf("%s\n", out.dump().c_str());
   } else if (r.ok()) {
-    std::string sidecar = options.checkpoint_file
-                              ? std::to_string(r.sidecar_checkpoints) + " in sidecar " + *options.checkpoint_file
-                              : std::string("no sidecar");
+    std::string sidecar = options.checkpoint_file ? std::to_string(r.sidecar_checkpoints) + " in sidecar " +
+                                                        *options.checkpoint_file
+                                                  : std::string("no sidecar");
     std::printf("valid: %llu rows, head %s at position %llu, %llu checkpoints (%llu in the table, %s; %s)\n",
                 static_cast<unsigned long long>(r.rows), r.head_hash.c_str(),
                 static_cast<unsigned long long>(r.head_position),

@@ -9,13 +9,13 @@ namespace th::cli {
 
 using Args = std::vector<std::string>;
 
-int run_command(const Args &);        // run.cpp: run a deployment until SIGINT/SIGTERM
-int validate_command(const Args &);   // validate.cpp: check a deployment, start nothing
-int plugins_command(const Args &);    // plugins.cpp: list loaded plugins and refusals
-int replay_command(const Args &);     // replay.cpp: feed signals.jsonl through a deployment
-int send_command(const Args &);       // send.cpp: sign and post a webhook
-int audit_command(const Args &);      // audit.cpp: verify / export / keygen
-int completion_command(const Args &); // completion.cpp: shell completion script
+int run_command(const Args &);           // run.cpp: run a deployment until SIGINT/SIGTERM
+int validate_command(const Args &);      // validate.cpp: check a deployment, start nothing
+int plugins_command(const Args &);       // plugins.cpp: list loaded plugins and refusals
+int replay_command(const Args &);        // replay.cpp: feed signals.jsonl through a deployment
+int send_command(const Args &);          // send.cpp: sign and post a webhook
+int audit_command(const Args &);         // audit.cpp: verify / export / keygen
+int completion_command(const Args &);    // completion.cpp: shell completion script
 int trading_state_command(const Args &); // trading_state.cpp: show or set a running host's trading state
 
 } // namespace th::cli

@@ -117,7 +117,8 @@ std::optional<HttpResponse> refuse_admin(const HttpRequest &req, const AdminSect
   return std::nullopt;
 }
 
-void add_reload_route(gateway::Gateway &gw, const AdminSection &admin, HotReload &reload, std::string config_path) {
+void add_reload_route(gateway::Gateway &gw, const AdminSection &admin, HotReload &reload,
+                      std::string config_path) {
   gw.add_route("POST", "/admin/reload", [&admin, &reload, config_path](const HttpRequest &req) {
     if (auto refusal = refuse_admin(req, admin, "token"))
       return *refusal;
@@ -348,7 +349,8 @@ void Service::start() {
   options.version = TRADEHOST_VERSION;
   s.acceptance = make_acceptance(rt.deployment, s.roles, *rt.bus, *rt.pipeline);
   Bus &gateway_bus = s.acceptance ? s.acceptance->gateway_bus() : *rt.bus;
-  s.gateway = std::make_unique<gateway::Gateway>(std::move(config), gateway_bus, rt.metrics, std::move(options));
+  s.gateway =
+      std::make_unique<gateway::Gateway>(std::move(config), gateway_bus, rt.metrics, std::move(options));
   s.admin.store(std::make_shared<const nlohmann::json>(rt.deployment.admin));
   s.started_gateway = rt.deployment.gateway;
   add_live_sections();

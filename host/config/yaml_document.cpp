@@ -100,8 +100,9 @@ private:
       throw ConfigErrors({{location(path, where), "more than " + std::to_string(limits_.max_values) +
                                                       " values once aliases are expanded (an alias bomb?)"}});
     if (text_bytes_ > limits_.max_text_bytes)
-      throw ConfigErrors({{location(path, where), "more than " + std::to_string(limits_.max_text_bytes) +
-                                                      " bytes of text once aliases and ${VAR} are expanded"}});
+      throw ConfigErrors(
+          {{location(path, where), "more than " + std::to_string(limits_.max_text_bytes) +
+                                       " bytes of text once aliases and ${VAR} are expanded"}});
   }
 
   // Depth of the mapping or sequence being read; the conversion recurses, so it is bounded.

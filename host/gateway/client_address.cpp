@@ -40,8 +40,9 @@ bool parse_range(std::string_view text, address &network, unsigned &prefix) {
   return err == std::errc() && end == digits.data() + digits.size() && !digits.empty() && prefix <= bits;
 }
 
-template <size_t N> bool same_prefix(const std::array<unsigned char, N> &a, const std::array<unsigned char, N> &b,
-                                     unsigned prefix) {
+template <size_t N>
+bool same_prefix(const std::array<unsigned char, N> &a, const std::array<unsigned char, N> &b,
+                 unsigned prefix) {
   for (size_t i = 0; i < N && prefix > 0; ++i, prefix = prefix >= 8 ? prefix - 8 : 0) {
     unsigned mask = prefix >= 8 ? 0xff : (0xff << (8 - prefix)) & 0xff;
     if ((a[i] & mask) != (b[i] & mask))
@@ -66,7 +67,8 @@ std::string_view forwarded_for(std::string_view element) {
       auto close = value.find(']');
       return close == std::string_view::npos ? value : value.substr(1, close - 1);
     }
-    if (auto colon = value.find(':'); colon != std::string_view::npos && value.find(':', colon + 1) == std::string_view::npos)
+    if (auto colon = value.find(':');
+        colon != std::string_view::npos && value.find(':', colon + 1) == std::string_view::npos)
       value = value.substr(0, colon); // "192.0.2.60:4711"
     return value;
   }
@@ -81,7 +83,8 @@ bool TrustedProxies::valid_entry(std::string_view text) {
   return parse_range(text, network, prefix);
 }
 
-TrustedProxies::TrustedProxies(const std::vector<std::string> &entries, ForwardedHeader header) : header_(header) {
+TrustedProxies::TrustedProxies(const std::vector<std::string> &entries, ForwardedHeader header)
+    : header_(header) {
   for (const auto &entry : entries) {
     Range r;
     if (!parse_range(entry, r.network, r.prefix))
@@ -98,9 +101,11 @@ bool TrustedProxies::trusted(std::string_view text) const {
   if (ec)
     return false;
   for (const auto &r : ranges_) {
-    if (a.is_v4() && r.network.is_v4() && same_prefix(a.to_v4().to_bytes(), r.network.to_v4().to_bytes(), r.prefix))
+    if (a.is_v4() && r.network.is_v4() &&
+        same_prefix(a.to_v4().to_bytes(), r.network.to_v4().to_bytes(), r.prefix))
       return true;
-    if (a.is_v6() && r.network.is_v6() && same_prefix(a.to_v6().to_bytes(), r.network.to_v6().to_bytes(), r.prefix))
+    if (a.is_v6() && r.network.is_v6() &&
+        same_prefix(a.to_v6().to_bytes(), r.network.to_v6().to_bytes(), r.prefix))
       return true;
   }
   return false;

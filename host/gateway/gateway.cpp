@@ -42,12 +42,11 @@ void warn_dev_secrets(const std::map<std::string, SourceConfig, std::less<>> &so
       std::string where = !source.secret_variable.empty()
                               ? "the environment variable " + source.secret_variable
                               : "gateway.sources." + name + (hmac ? ".secrets" : ".passphrases");
-      log::warn("gateway_dev_secret",
-                {{"source", name},
-                 {"variable", source.secret_variable},
-                 {"message", "source '" + name + "' uses the development default " +
-                                 (hmac ? "secret" : "passphrase") + "; set " + where +
-                                 " before exposing the gateway"}});
+      log::warn("gateway_dev_secret", {{"source", name},
+                                       {"variable", source.secret_variable},
+                                       {"message", "source '" + name + "' uses the development default " +
+                                                       (hmac ? "secret" : "passphrase") + "; set " + where +
+                                                       " before exposing the gateway"}});
     }
 }
 } // namespace
@@ -201,18 +200,18 @@ HttpResponse Gateway::healthz() const {
   HttpResponse r;
   r.status = h.ok ? 200 : 503;
   json body{{"ok", h.ok},
-           {"uptime_s",
-            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_)
-                .count()},
-           {"version", options_.version},
-           {"nats", h.nats},
-           {"processor_status", h.processor_status},
-           {"consumer",
-            {{"status", h.consumer.status},
-             {"durable_name", h.consumer.durable_name},
-             {"filter_subject", h.consumer.filter_subject},
-             {"num_pending", h.consumer.num_pending},
-             {"num_waiting", h.consumer.num_waiting}}}};
+            {"uptime_s",
+             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at_)
+                 .count()},
+            {"version", options_.version},
+            {"nats", h.nats},
+            {"processor_status", h.processor_status},
+            {"consumer",
+             {{"status", h.consumer.status},
+              {"durable_name", h.consumer.durable_name},
+              {"filter_subject", h.consumer.filter_subject},
+              {"num_pending", h.consumer.num_pending},
+              {"num_waiting", h.consumer.num_waiting}}}};
   json sinks = json::array();
   bool audit_ok = true;
   for (const auto &s : h.audit_sinks) {

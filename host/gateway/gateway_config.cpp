@@ -268,10 +268,27 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
     throw ConfigErrors(r.errors_);
   }
   r.only_keys(section, "",
-              {"listen", "threads", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
-               "body_timeout_ms", "idle_timeout_ms", "replay_window_s", "idempotency_ttl_s", "max_nonces",
-               "max_idempotency_keys", "publish_timeout_ms", "signal_schema", "tls", "sources", "max_json_depth",
-               "max_connections", "max_connections_per_client", "max_inflight_body_bytes", "trusted_proxies",
+              {"listen",
+               "threads",
+               "max_body_bytes",
+               "max_header_bytes",
+               "max_headers",
+               "header_timeout_ms",
+               "body_timeout_ms",
+               "idle_timeout_ms",
+               "replay_window_s",
+               "idempotency_ttl_s",
+               "max_nonces",
+               "max_idempotency_keys",
+               "publish_timeout_ms",
+               "signal_schema",
+               "tls",
+               "sources",
+               "max_json_depth",
+               "max_connections",
+               "max_connections_per_client",
+               "max_inflight_body_bytes",
+               "trusted_proxies",
                "forwarded_header"});
   auto &s = c.server;
   s.listen = r.get<std::string>(section, "", "listen").value_or(s.listen);
@@ -304,19 +321,21 @@ GatewayConfig parse_gateway_config(const nlohmann::json &section, const Locator 
   c.signal_schema_file = r.get<std::string>(section, "", "signal_schema").value_or("");
   c.max_json_depth = r.get<size_t>(section, "", "max_json_depth").value_or(c.max_json_depth);
   if (c.max_json_depth < 2 || c.max_json_depth > 1000)
-    r.fail("/max_json_depth", "must be between 2 and 1000 (each level is a stack frame when a body is copied)");
+    r.fail("/max_json_depth",
+           "must be between 2 and 1000 (each level is a stack frame when a body is copied)");
   s.max_connections = r.get<size_t>(section, "", "max_connections").value_or(s.max_connections);
   s.max_connections_per_client =
       r.get<size_t>(section, "", "max_connections_per_client").value_or(s.max_connections_per_client);
   s.max_inflight_body_bytes =
       r.get<size_t>(section, "", "max_inflight_body_bytes").value_or(s.max_inflight_body_bytes);
   for (auto [key, value] : {std::pair{"max_connections", s.max_connections},
-                             {"max_connections_per_client", s.max_connections_per_client},
-                             {"max_inflight_body_bytes", s.max_inflight_body_bytes}})
+                            {"max_connections_per_client", s.max_connections_per_client},
+                            {"max_inflight_body_bytes", s.max_inflight_body_bytes}})
     if (value == 0)
       r.fail(std::string("/") + key, "must be positive");
   if (s.max_inflight_body_bytes < s.max_body_bytes)
-    r.fail("/max_inflight_body_bytes", "must be at least max_body_bytes (" + std::to_string(s.max_body_bytes) +
+    r.fail("/max_inflight_body_bytes", "must be at least max_body_bytes (" +
+                                           std::to_string(s.max_body_bytes) +
                                            "), or no body at the limit could be read");
   c.trusted_proxies = r.strings(section, "", "trusted_proxies");
   for (size_t i = 0; i < c.trusted_proxies.size(); ++i)

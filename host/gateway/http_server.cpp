@@ -581,8 +581,8 @@ private:
   std::string output_;
   bool keep_alive_ = false;
   bool linger_ = false;
-  bool admitted_;         // counted in the server's connection totals
-  size_t reserved_ = 0;   // this request's bytes in HttpServer::Impl::inflight_body_bytes
+  bool admitted_;       // counted in the server's connection totals
+  size_t reserved_ = 0; // this request's bytes in HttpServer::Impl::inflight_body_bytes
   Clock::time_point started_ = Clock::now();
 };
 
@@ -627,11 +627,10 @@ void HttpServer::Impl::accept(tcp::acceptor &acceptor, bool tls) {
 void HttpServer::Impl::back_off(tcp::acceptor &acceptor, bool tls, const boost::system::error_code &why) {
   auto &delay = accept_delay[tls];
   if (delay.count() == 0)
-    log::warn("http_accept_backoff", {{"error", why.message()},
-                                      {"open_connections", [this] {
-                                         std::lock_guard lock(clients_mutex);
-                                         return open_connections;
-                                       }()}});
+    log::warn("http_accept_backoff", {{"error", why.message()}, {"open_connections", [this] {
+                                                                   std::lock_guard lock(clients_mutex);
+                                                                   return open_connections;
+                                                                 }()}});
   // 10 ms doubling to 1 s: existing connections are served meanwhile and free descriptors.
   delay = std::clamp(delay * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
   auto &timer = accept_backoff[tls];

@@ -39,8 +39,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_timeout{30'000};   // to read the body after the headers
   std::chrono::milliseconds idle_timeout{60'000};   // keep-alive: waiting for the next request
   std::optional<TlsOptions> tls;
-  size_t max_connections = 4096;            // open connections, all clients together
-  size_t max_connections_per_client = 256;  // open connections from one peer address
+  size_t max_connections = 4096;             // open connections, all clients together
+  size_t max_connections_per_client = 256;   // open connections from one peer address
   size_t max_inflight_body_bytes = 64 << 20; // bodies being read or handled, all connections
 
   // Called once a request's headers are complete, before its body is read: a response refuses

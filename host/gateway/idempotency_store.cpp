@@ -63,8 +63,8 @@ void IdempotencyStore::mark_ambiguous(const std::string &key) {
     it->second.ambiguous = true;
 }
 
-void IdempotencyStore::remember_ambiguous(const std::string &key, const Digest &body, const std::string &corr_id,
-                                          int64_t now_s) {
+void IdempotencyStore::remember_ambiguous(const std::string &key, const Digest &body,
+                                          const std::string &corr_id, int64_t now_s) {
   std::lock_guard lock(mutex_);
   expire(now_s);
   auto [it, inserted] = entries_.try_emplace(key);

@@ -12,9 +12,9 @@
 namespace th::gateway {
 
 struct PassphraseScan {
-  bool json_ok = true;               // false: the text is not JSON (byte: where it failed)
+  bool json_ok = true; // false: the text is not JSON (byte: where it failed)
   size_t byte = 0;
-  std::optional<std::string> value;  // the string at the path; nullopt when absent or not a string
+  std::optional<std::string> value; // the string at the path; nullopt when absent or not a string
 };
 
 // Finds the string at `path` with the rules of find_field (source_mapping.hpp): the whole path

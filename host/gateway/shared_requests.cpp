@@ -14,9 +14,12 @@ std::string nonce_key(std::string_view source, std::string_view nonce) {
   return hex_prefix(sha256(input), 16);
 }
 
-std::string idempotency_key(const std::string &key) { return hex_prefix(sha256("key\n" + key), 16); }
+std::string idempotency_key(const std::string &key) {
+  return hex_prefix(sha256("key\n" + key), 16);
+}
 
-std::string key_record(char state, const IdempotencyStore::Digest &body, int64_t at_s, const std::string &corr_id) {
+std::string key_record(char state, const IdempotencyStore::Digest &body, int64_t at_s,
+                       const std::string &corr_id) {
   return std::string(1, state) + ' ' + hex_prefix(body) + ' ' + std::to_string(at_s) + ' ' + corr_id;
 }
 
@@ -40,8 +43,8 @@ void warn_unavailable(const char *what) {
 
 } // namespace
 
-SharedRequests::Nonce SharedRequests::use_nonce(std::string_view source, std::string_view nonce, const Digest &body,
-                                                std::string &first_corr_id) {
+SharedRequests::Nonce SharedRequests::use_nonce(std::string_view source, std::string_view nonce,
+                                                const Digest &body, std::string &first_corr_id) {
   const std::string key = nonce_key(source, nonce);
   std::string existing;
   uint64_t revision = 0;
@@ -81,8 +84,9 @@ void SharedRequests::mark_nonce_ambiguous(std::string_view source, std::string_v
     warn_unavailable("mark_nonce_ambiguous"); // the record stays "used": a retry is a replay, never a double
 }
 
-SharedRequests::Key SharedRequests::reserve(const std::string &key, const Digest &body, const std::string &corr_id,
-                                            int64_t now_s, std::string &first_corr_id) {
+SharedRequests::Key SharedRequests::reserve(const std::string &key, const Digest &body,
+                                            const std::string &corr_id, int64_t now_s,
+                                            std::string &first_corr_id) {
   const std::string name = idempotency_key(key);
   std::string existing;
   uint64_t revision = 0;
@@ -120,7 +124,8 @@ SharedRequests::Key SharedRequests::reserve(const std::string &key, const Digest
   }
 }
 
-void SharedRequests::commit(const std::string &key, const Digest &body, const std::string &corr_id, int64_t now_s) {
+void SharedRequests::commit(const std::string &key, const Digest &body, const std::string &corr_id,
+                            int64_t now_s) {
   // A commit that does not arrive leaves the reservation, which turns stale: a retry then
   // republishes under the same message id, which the bus de-duplicates within its window.
   if (keys_->put(idempotency_key(key), key_record('c', body, now_s, corr_id)) != KeyValue::Result::ok)

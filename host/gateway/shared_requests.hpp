@@ -34,7 +34,8 @@ public:
   enum class Nonce { fresh, reused, retry, unavailable };
   // Records the nonce as used. retry: it was used by the same body whose 503 was ambiguous, and
   // `first_corr_id` is the corr_id to publish under again.
-  Nonce use_nonce(std::string_view source, std::string_view nonce, const Digest &body, std::string &first_corr_id);
+  Nonce use_nonce(std::string_view source, std::string_view nonce, const Digest &body,
+                  std::string &first_corr_id);
   void forget_nonce(std::string_view source, std::string_view nonce); // not accepted: may be retried
   void mark_nonce_ambiguous(std::string_view source, std::string_view nonce, const Digest &body,
                             const std::string &corr_id);

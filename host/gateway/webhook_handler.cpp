@@ -155,11 +155,14 @@ WebhookHandler::WebhookHandler(const GatewayConfig &config, JsonSchema signal_sc
       signals_published_(
           &metrics.bus_published.Add({{"subject", std::string(subject_name(Subject::signals_normalized))}})) {
   // Shared with every replica on a JetStream bus; the embedded bus keeps them in memory only.
-  auto nonces = bus_.key_value("nonces", std::chrono::seconds(2 * std::max<int64_t>(config.replay_window_s, 1)));
-  auto keys = nonces ? bus_.key_value("idempotency", std::chrono::seconds(std::max<int64_t>(config.idempotency_ttl_s, 1)))
+  auto nonces =
+      bus_.key_value("nonces", std::chrono::seconds(2 * std::max<int64_t>(config.replay_window_s, 1)));
+  auto keys = nonces ? bus_.key_value("idempotency",
+                                      std::chrono::seconds(std::max<int64_t>(config.idempotency_ttl_s, 1)))
                      : nullptr;
   if (nonces && keys) {
-    const int64_t publish_s = std::chrono::duration_cast<std::chrono::seconds>(config.publish_timeout).count();
+    const int64_t publish_s =
+        std::chrono::duration_cast<std::chrono::seconds>(config.publish_timeout).count();
     shared_ = std::make_unique<SharedRequests>(std::move(nonces), std::move(keys), 2 * publish_s + 5);
   }
   if (!clock_.unix_seconds)
@@ -190,13 +193,14 @@ WebhookHandler::make_sources(const std::map<std::string, SourceConfig, std::less
     s->config = &sc;
     s->name = name;
     for (size_t i = 0; i < status_count; ++i)
-      s->received[i] = &metrics_.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
+      s->received[i] =
+          &metrics_.gateway_webhooks_received.Add({{"source", name}, {"status", status_names[i]}});
     s->rate_limited = &metrics_.gateway_rate_limit_exceeded.Add({{"client", name}});
     // The same limit keeps its bucket: a reload neither refills nor empties it.
     if (previous)
       if (auto old = previous->by_name.find(name); old != previous->by_name.end() &&
-                                                    old->second->config->rate_per_s == sc.rate_per_s &&
-                                                    old->second->config->burst == sc.burst)
+                                                   old->second->config->rate_per_s == sc.rate_per_s &&
+                                                   old->second->config->burst == sc.burst)
         s->bucket = old->second->bucket;
     if (!s->bucket)
       s->bucket = std::make_shared<TokenBucket>(sc.rate_per_s, sc.burst, clock_.steady());
@@ -234,7 +238,8 @@ HttpResponse WebhookHandler::fail(Source *source, const std::string &corr_id, in
   r.status = http_status;
   json body = {
       {"detail", std::string(code) + ": " + std::string(message)}, {"corr_id", corr_id}, {"errors", errors}};
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace); // names from the request may be invalid UTF-8
+  r.body = body.dump(-1, ' ', false,
+                     json::error_handler_t::replace); // names from the request may be invalid UTF-8
   log::info(
       "webhook_refused",
       {{"source", source ? source->name : "_unknown"}, {"status", http_status}, {"detail", body["detail"]}},
@@ -332,7 +337,7 @@ std::optional<HttpResponse> WebhookHandler::check_headers(const HttpRequest &req
 HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   std::string_view name = request.path.substr(std::min(request.path.size(), prefix.size()));
   std::string corr_id = mint_corr_id(name); // sanitised, so an unknown name is safe too
-  std::shared_ptr<Source> held; // this request's sources, whatever a reload swaps in
+  std::shared_ptr<Source> held;             // this request's sources, whatever a reload swaps in
   if (auto refusal = check_headers(request, held, corr_id))
     return std::move(*refusal);
   Source *source = held.get();
@@ -409,7 +414,8 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
   // Nesting is bounded before anything can recurse on it (copies, dump(), validation).
   if (auto depth = check_json_depth(request.body, config_.max_json_depth); !depth.ok) {
     json_errors_->Increment();
-    return refuse(400, "GW-004", "body nested deeper than " + std::to_string(config_.max_json_depth) + " levels",
+    return refuse(400, "GW-004",
+                  "body nested deeper than " + std::to_string(config_.max_json_depth) + " levels",
                   json::array({{{"field", depth.field.empty() ? "body" : depth.field},
                                 {"message", "nested deeper than " + std::to_string(config_.max_json_depth) +
                                                 " levels (arrays and objects)"}}}));
@@ -525,9 +531,10 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
       return refuse(409, "GW-005", "a request with this idempotency key is in progress",
                     json::array({{{"field", "X-Idempotency-Key"}, {"message", "in progress"}}}));
     case Key::unavailable:
-      return refuse(503, "GW-009",
-                    "the idempotency key cannot be checked (the shared key store did not answer); nothing was "
-                    "accepted: retry");
+      return refuse(
+          503, "GW-009",
+          "the idempotency key cannot be checked (the shared key store did not answer); nothing was "
+          "accepted: retry");
     }
   }
 
@@ -593,9 +600,10 @@ HttpResponse WebhookHandler::handle(const HttpRequest &request) {
       if (shared_) // the nonce stays used, and names the corr_id its retry publishes under
         shared_->mark_nonce_ambiguous(sc.name, nonce, body_digest(), corr_id);
       else
-        ambiguous_requests_.remember_ambiguous(
-            request_key.empty() ? sc.name + '\n' + std::string(timestamp) + '\n' + std::string(nonce) : request_key,
-            body_digest(), corr_id, now_s);
+        ambiguous_requests_.remember_ambiguous(request_key.empty() ? sc.name + '\n' + std::string(timestamp) +
+                                                                         '\n' + std::string(nonce)
+                                                                   : request_key,
+                                               body_digest(), corr_id, now_s);
       return fail(source, corr_id, 503, "GW-009", ambiguous);
     }
     return refuse(503, "GW-009", ambiguous);

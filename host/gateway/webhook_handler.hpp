@@ -82,7 +82,7 @@ private:
   GatewayClock clock_;
   ReplayGuard replay_;
   IdempotencyStore idempotency_;
-  IdempotencyStore ambiguous_requests_; // keyless signed requests whose 503 was ambiguous
+  IdempotencyStore ambiguous_requests_;    // keyless signed requests whose 503 was ambiguous
   std::unique_ptr<SharedRequests> shared_; // on a shared bus: nonces and keys of every replica
   TrustedProxies proxies_;
   std::atomic<std::shared_ptr<const Sources>> sources_;

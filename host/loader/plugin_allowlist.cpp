@@ -65,7 +65,8 @@ std::string allowlist_refusal(const PluginAllowlist &a, const std::filesystem::p
   if (!a.public_key.empty() && signature_valid(a.public_key, file, bytes))
     return "";
   return "not on the plugin allowlist (sha256 " + sha256 + " is not listed" +
-         (a.public_key.empty() ? "" : " and " + file.filename().string() + ".sig is missing or does not verify") +
+         (a.public_key.empty() ? ""
+                               : " and " + file.filename().string() + ".sig is missing or does not verify") +
          ")";
 }
 
@@ -78,7 +79,9 @@ LoadOptions load_options_for(const Deployment &d, const std::filesystem::path &c
   options.cache_dir = cache_dir;
   if (PluginAllowlist allowlist = plugin_allowlist(d); allowlist.enabled())
     options.admit = [allowlist](const std::filesystem::path &file, const std::string &sha256,
-                                std::string_view bytes) { return allowlist_refusal(allowlist, file, sha256, bytes); };
+                                std::string_view bytes) {
+      return allowlist_refusal(allowlist, file, sha256, bytes);
+    };
   return options;
 }
 

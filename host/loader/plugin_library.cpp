@@ -211,7 +211,8 @@ std::string sha256_of_file(const std::filesystem::path &path) {
 namespace {
 
 // `sha256` is that of the bytes copied to `path` when known, else computed from the file.
-std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path, const std::filesystem::path &reported,
+std::shared_ptr<PluginLibrary> load_checked(const std::filesystem::path &path,
+                                            const std::filesystem::path &reported,
                                             const std::string &sha256) {
   std::error_code fs_error;
   if (!std::filesystem::is_regular_file(path, fs_error))

@@ -56,7 +56,8 @@ struct LoadOptions {
   std::filesystem::path cache_dir;
   // Called with the bytes read, their SHA-256 and the file they came from before anything is
   // mapped: "" admits, else the reason. Needs cache_dir (without one every file is refused).
-  std::function<std::string(const std::filesystem::path &file, const std::string &sha256, std::string_view bytes)>
+  std::function<std::string(const std::filesystem::path &file, const std::string &sha256,
+                            std::string_view bytes)>
       admit;
 };
 std::shared_ptr<PluginLibrary> load_plugin_library(const std::filesystem::path &path, LoadRefusal *refusal,

@@ -70,9 +70,9 @@ private:
   Agent make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter);
   // The number of an intent emitted outside on_signal() for its corr_id and agent.
   uint32_t next_unsolicited(const OrderIntent &intent);
-  void dispatch(const Signal &signal);                         // risk checks' and agents' on_signal
-  th_status decide(const Message &decision);                   // publishes, or collects for on_signal()
-  KeyValue *decision_store();                                  // the bus's "decisions" table, or nullptr
+  void dispatch(const Signal &signal);       // risk checks' and agents' on_signal
+  th_status decide(const Message &decision); // publishes, or collects for on_signal()
+  KeyValue *decision_store();                // the bus's "decisions" table, or nullptr
   void publish_recorded(const Signal &signal, const std::string &record);
   // The trading state's verdict on an intent: nullopt when it may go on to the risk chain.
   std::optional<Verdict> trading_verdict(const OrderIntent &intent) const;

@@ -158,9 +158,10 @@ bool AuditStage::store(const AuditRecord &record) {
       // Cannot store now: hold the event here, fail closed meanwhile, and retry it.
       set_state(i, false, sink.error());
       if (stopping_) {
-        log::error("audit_event_not_stored",
-                   {{"sink", sink.context().instance_id}, {"event_id", record.event_id}, {"error", sink.error()}},
-                   record.correlation_id);
+        log::error(
+            "audit_event_not_stored",
+            {{"sink", sink.context().instance_id}, {"event_id", record.event_id}, {"error", sink.error()}},
+            record.correlation_id);
         return false;
       }
       std::this_thread::sleep_for(pause); // a backoff between attempts, not a synchronisation
@@ -201,7 +202,8 @@ void AuditStage::set_state(size_t index, bool available, std::string_view reason
   }
 }
 
-th_status AuditStage::report_sink_state(const InstanceContext &context, int32_t state, std::string_view reason) {
+th_status AuditStage::report_sink_state(const InstanceContext &context, int32_t state,
+                                        std::string_view reason) {
   for (size_t i = 0; i < sinks_.size(); ++i)
     if (&sinks_[i]->context() == &context) {
       set_state(i, state == TH_SINK_WRITABLE, reason);

@@ -8,14 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <random>
+
 namespace th {
 namespace {
 thread_local const OrderIntent *current_intent = nullptr;
 // While an order is handed over with a store, the fills its executor emits meanwhile (also
 // published) are kept here for its hand-over record.
 thread_local std::vector<Fill> *captured_fills = nullptr;
-
-constexpr const char *handing_over = R"({"v":1,"state":"handing_over"})";
 
 std::string handed_over_record(const std::vector<Fill> &fills) {
   nlohmann::json list = nlohmann::json::array();
@@ -28,6 +29,27 @@ std::string fill_msg_id(const Fill &fill) {
   return fill.corr_id + ":fill:" + fill.fill_id;
 }
 } // namespace
+
+std::string process_attempt_prefix() {
+  std::random_device random;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%08x%08x", random(), random());
+  return hex;
+}
+
+std::string ExecutionStage::handing_over() {
+  const std::string attempt = attempt_prefix_ + ":" + std::to_string(++attempts_);
+  return nlohmann::json{{"v", 1}, {"state", "handing_over"}, {"attempt", attempt}}.dump();
+}
+
+bool ExecutionStage::unsent_here(const std::string &order_id, const std::string &record) {
+  std::lock_guard lock(recent_mutex_);
+  auto it = unsent_.find(order_id);
+  if (it == unsent_.end() || it->second != record)
+    return false;
+  unsent_.erase(it);
+  return true;
+}
 
 void ExecutionStage::handle(const Delivery &delivery) {
   handle(delivery.message);
@@ -149,15 +171,23 @@ void ExecutionStage::on_intent(const OrderIntent &given) {
     }
     std::string existing;
     uint64_t revision = 0;
-    switch (store->create(key, handing_over, existing, revision)) {
+    const std::string record = handing_over();
+    switch (store->create(key, record, existing, revision)) {
     case KeyValue::Result::ok:
       break;
     case KeyValue::Result::exists:
+      if (unsent_here(intent.order_id, existing))
+        break; // our own record, written though its answer was lost: the call was never made
       resume(intent, existing, executor_id);
       return;
-    default:
+    default: {
       // Not handed over: the intent is delivered again and handed over then.
+      std::lock_guard lock(recent_mutex_);
+      if (unsent_.size() >= 65536)
+        unsent_.clear(); // bounded: an order this old is not redelivered
+      unsent_[intent.order_id] = record;
       throw std::runtime_error("cannot record the hand-over of order " + intent.order_id);
+    }
     }
   }
   publish_sent(intent, executor_id);

@@ -8,7 +8,9 @@
 // as "handed_over" with the fills the executor emitted during the call after it. An intent whose
 // order is recorded is not handed over again: a handed_over order's fills are published again
 // (at least once: their first publish may have failed), a handing_over one is in doubt (the
-// process stopped inside the call) and is logged and audited as order_in_doubt, never resent.
+// process stopped inside the call) and is logged and audited as order_in_doubt, never resent,
+// unless this process wrote that record itself and knows it never made the call (the write's
+// answer was lost in an outage: a handing_over record names the attempt that wrote it).
 #pragma once
 
 #include "loader/plugin_instance.hpp"
@@ -23,6 +25,8 @@
 #include <vector>
 
 namespace th {
+
+std::string process_attempt_prefix(); // random, one per stage: tells this process's attempts apart
 
 class ExecutionStage : public StageServices {
 public:
@@ -55,6 +59,8 @@ private:
   KeyValue *order_store();
   void publish_sent(const OrderIntent &intent, const std::string &executor_id);
   void resume(const OrderIntent &intent, const std::string &record, const std::string &executor_id);
+  std::string handing_over(); // a new "handing_over" record, naming a new attempt
+  bool unsent_here(const std::string &order_id, const std::string &record);
   std::vector<std::unique_ptr<PluginInstance>> executors_;
   std::atomic<uint64_t> fills_{0}, in_doubt_{0};
   std::once_flag orders_once_;
@@ -64,6 +70,12 @@ private:
   std::mutex recent_mutex_;
   std::unordered_map<std::string, std::string> recent_;
   std::deque<std::string> recent_order_;
+  // Hand-over records whose writing failed without an answer (stored or not: unknown), by
+  // order_id, with the attempt they name: never handed over, so a redelivery that finds that
+  // very record hands the order over instead of calling it in doubt.
+  std::unordered_map<std::string, std::string> unsent_;
+  const std::string attempt_prefix_ = process_attempt_prefix();
+  std::atomic<uint64_t> attempts_{0};
 };
 
 } // namespace th

@@ -56,7 +56,8 @@ HotReload::HotReload(Deployment &deployment, PluginRegistry &registry, Pipeline 
                      std::string host_corr_id)
     : deployment_(deployment), registry_(registry), pipeline_(pipeline), ctx_(ctx),
       host_corr_id_(std::move(host_corr_id)), options_(hot_reload_options(deployment)),
-      running_(deployment.document), cache_dir_(std::filesystem::path(deployment.data_dir) / "plugin-cache") {}
+      running_(deployment.document), cache_dir_(std::filesystem::path(deployment.data_dir) / "plugin-cache") {
+}
 
 void HotReload::add_live_section(std::string section, LiveSection prepare) {
   live_sections_.emplace_back(std::move(section), std::move(prepare));
@@ -248,7 +249,8 @@ namespace {
 
 // Libraries already running that `allowlist` would not admit now (their private copies are
 // judged; FILE.sig beside the original file).
-std::vector<std::string> running_but_not_admitted(const PluginRegistry &registry, const PluginAllowlist &allowlist) {
+std::vector<std::string> running_but_not_admitted(const PluginRegistry &registry,
+                                                  const PluginAllowlist &allowlist) {
   std::vector<std::string> names;
   if (!allowlist.enabled())
     return names;

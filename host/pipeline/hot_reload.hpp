@@ -92,7 +92,7 @@ private:
   StageContext ctx_;
   std::string host_corr_id_;
   HotReloadOptions options_;
-  nlohmann::json running_; // the document the host started with: what restart-only sections run
+  nlohmann::json running_;          // the document the host started with: what restart-only sections run
   std::filesystem::path cache_dir_; // the private copies (the running data_dir's plugin-cache)
   std::vector<std::pair<std::string, LiveSection>> live_sections_;
   std::mutex mutex_; // one change at a time

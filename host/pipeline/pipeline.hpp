@@ -57,7 +57,7 @@ public:
   // start() on every instance. Returns the mandatory instances whose start() failed (the
   // caller must not run); an agent whose start() fails is taken out (state "failed").
   std::vector<ConfigError> start();
-  void stop();  // stop() on every instance; sinks flush. Call once the bus is idle.
+  void stop(); // stop() on every instance; sinks flush. Call once the bus is idle.
 
   struct Stats {
     uint64_t signals = 0, intents = 0, rejections = 0, fills = 0, reconciles = 0;

@@ -49,9 +49,9 @@ private:
   std::string path_;
   int fd_ = -1;
   bool fsync_ = false;
-  uint64_t size_ = 0; // end of the last complete line
+  uint64_t size_ = 0;       // end of the last complete line
   std::string line_, text_; // reused buffers
-  Payload payload_;          // reused: its strings keep their capacity
+  Payload payload_;         // reused: its strings keep their capacity
 };
 
 } // namespace th

@@ -51,8 +51,8 @@ TEST(EmbeddedBusMemory, LargeMessagesDoNotStayResidentInTheSlots) {
   EXPECT_EQ(seen.load(), 2 * 1150);
   const size_t after = resident_bytes();
   // Before: 2 subscriptions x 150 slots x 1 MB = 300 MB stayed resident.
-  EXPECT_LT(after, baseline + (32u << 20)) << "baseline " << (baseline >> 20) << " MB, after " << (after >> 20)
-                                           << " MB";
+  EXPECT_LT(after, baseline + (32u << 20))
+      << "baseline " << (baseline >> 20) << " MB, after " << (after >> 20) << " MB";
   bus->stop();
 }
 

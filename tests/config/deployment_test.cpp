@@ -187,7 +187,8 @@ TEST(Deployment, OverlongNamesPathsAndTokensAreRefused) {
       {"name: " + std::string(129, 'n') + "\n", "name"},
       {"data_dir: /" + std::string(4096, 'd') + "\n", "data_dir"},
       {"admin: {token: " + std::string(4097, 't') + "}\n", "admin.token"},
-      {"agents:\n  - id: a\n    strategy: {plugin: " + std::string(65, 'p') + "}\n", "agents[0].strategy.plugin"},
+      {"agents:\n  - id: a\n    strategy: {plugin: " + std::string(65, 'p') + "}\n",
+       "agents[0].strategy.plugin"},
       {"agents:\n  - id: a\n    strategy: {plugin: p}\n    instruments: [" + std::string(65, 'I') + "]\n",
        "agents[0].instruments[0]"},
   };

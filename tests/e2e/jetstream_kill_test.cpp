@@ -68,11 +68,11 @@ TEST(JetStreamKill, EverySignalTheStreamAcceptedReachesTheTrailAfterSigkill) {
     for (int i = 0; i < 400 && !killed; ++i) {
       th::gateway::ClientResponse r;
       try {
-        r = host.post_webhook(json{{"instrument", "AAPL"},
-                                   {"price", 100.0 + (i % 10)},
-                                   {"signal", (i + id) % 2 ? "buy" : "sell"},
-                                   {"strength", 0.9}}
-                                  .dump());
+        r = host.post_webhook(json{
+            {"instrument", "AAPL"},
+            {"price", 100.0 + (i % 10)},
+            {"signal", (i + id) % 2 ? "buy" : "sell"},
+            {"strength", 0.9}}.dump());
       } catch (const std::exception &) { // the host is gone: nothing was accepted
         break;
       }

@@ -15,9 +15,9 @@
 
 namespace {
 
+using nlohmann::json;
 using th::test::HostOptions;
 using th::test::HostProcess;
-using nlohmann::json;
 
 // One HTTP/1.1 connection kept open across requests.
 class KeepAliveConnection {
@@ -37,7 +37,8 @@ public:
 
   // Sends one request and returns the status (0 when the connection was closed).
   int post(const std::string &path, const std::string &body, const th::gateway::HeaderList &headers) {
-    std::string request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    std::string request =
+        "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
     for (const auto &[k, v] : headers)
       request += k + ": " + v + "\r\n";
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -72,8 +73,8 @@ std::string deployment(const std::string &data_dir, const std::vector<std::strin
   return "version: 1\ndata_dir: " + data_dir + "\nplugin_dirs: [" + TRADEHOST_PLUGIN_BUILD_DIR +
          "]\ngateway:\n  listen: 127.0.0.1:0\n  sources:\n    test:\n      secrets: [" + list +
          "]\n    filed:\n      secret_files: [" + secret_file +
-         "]\n    tv:\n      auth: passphrase\n      passphrases: [\"" + passphrase + "\"]\nadmin:\n  token: " +
-         admin_token + "\n";
+         "]\n    tv:\n      auth: passphrase\n      passphrases: [\"" + passphrase +
+         "\"]\nadmin:\n  token: " + admin_token + "\n";
 }
 
 const std::string signal_body = R"({"instrument":"AAPL","signal":"buy","strength":0.9,"price":100.5})";
@@ -117,7 +118,8 @@ protected:
     host_.reset();
     std::filesystem::remove_all(root_);
   }
-  void write(const std::vector<std::string> &secrets, const std::string &passphrase, const std::string &admin) {
+  void write(const std::vector<std::string> &secrets, const std::string &passphrase,
+             const std::string &admin) {
     std::ofstream(config_) << deployment(root_ + "/var", secrets, secret_file_, passphrase, admin);
   }
 
@@ -134,7 +136,8 @@ TEST_F(SecretRotation, RemovingTheOldSecretAndReloadingRefusesItWithoutARestart)
   // A connection opened before the reload, with a request answered on it.
   KeepAliveConnection connection(host.port());
   std::string body = signal_body;
-  ASSERT_EQ(connection.post("/webhook/test", body, th::gateway::sign_webhook("old-secret", body, now_s())), 200);
+  ASSERT_EQ(connection.post("/webhook/test", body, th::gateway::sign_webhook("old-secret", body, now_s())),
+            200);
 
   write({"new-secret"}, "pass-two", "admin-two");
   std::ofstream(secret_file_) << "file-secret-two\n"; // a secret file is read again on reload
@@ -159,8 +162,10 @@ TEST_F(SecretRotation, RemovingTheOldSecretAndReloadingRefusesItWithoutARestart)
   EXPECT_EQ(post_passphrase(host, "pass-one").status, 401);
   EXPECT_EQ(post_passphrase(host, "pass-two").status, 200);
   // The connection from before the reload still serves, with the new secrets.
-  EXPECT_EQ(connection.post("/webhook/test", body, th::gateway::sign_webhook("old-secret", body, now_s())), 401);
-  EXPECT_EQ(connection.post("/webhook/test", body, th::gateway::sign_webhook("new-secret", body, now_s())), 200);
+  EXPECT_EQ(connection.post("/webhook/test", body, th::gateway::sign_webhook("old-secret", body, now_s())),
+            401);
+  EXPECT_EQ(connection.post("/webhook/test", body, th::gateway::sign_webhook("new-secret", body, now_s())),
+            200);
   // The admin token rotated too.
   EXPECT_EQ(reload(host, "admin-one").status, 401);
   EXPECT_EQ(reload(host, "admin-two").status, 200);

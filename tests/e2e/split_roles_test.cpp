@@ -134,7 +134,7 @@ TEST(SplitRoles, ANatsRestartMidStreamLosesAndDuplicatesNothing) {
         return true;
       },
       std::chrono::seconds(60)))
-      << audit->log();
+      << audit->log() << exec->log();
   auto rows = audit_by_corr(*audit);
   for (auto &c : accepted) {
     EXPECT_EQ(rows[c].count("fill_received"), 1u) << c;

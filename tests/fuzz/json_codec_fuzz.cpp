@@ -14,9 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded())
     return 0;
-  for (Subject subject : {Subject::signals_normalized, Subject::decisions_order_intent,
-                          Subject::decisions_rejected, Subject::executions_fill, Subject::executions_reconcile,
-                          Subject::audit_event}) {
+  for (Subject subject :
+       {Subject::signals_normalized, Subject::decisions_order_intent, Subject::decisions_rejected,
+        Subject::executions_fill, Subject::executions_reconcile, Subject::audit_event}) {
     Payload decoded;
     try {
       decoded = payload_from_json(subject, value);

@@ -26,8 +26,7 @@ constexpr const char *secret = "fuzz-secret";
 struct Fixture {
   Fixture() {
     log::set_level(log::Level::error);
-    config = gateway::parse_gateway_config(
-        json::parse(R"({
+    config = gateway::parse_gateway_config(json::parse(R"({
           "max_nonces": 4096, "max_idempotency_keys": 4096,
           "sources": {
             "test": {"secrets": ["fuzz-secret"], "rate_limit": {"rate_per_s": 1e9, "burst": 1e9},
@@ -39,7 +38,7 @@ struct Fixture {
                                "signal": {"from": "strategy.order_action", "lower": true},
                                "strength": {"from": "signal_strength", "default": 1.0, "number": true},
                                "price": {"from": "price", "number": true}}}}})"),
-        {});
+                                           {});
     std::ifstream in(fuzz::schema_file("signal.schema.json"));
     std::stringstream schema;
     schema << in.rdbuf();

@@ -34,7 +34,8 @@ TEST(GatewayConfig, OverlongSecretsAreRefused) {
       EXPECT_EQ(error.message.find(long_secret), std::string::npos); // never echoed
     }
   }
-  EXPECT_NO_THROW(parse_gateway_config(json{{"sources", {{"a", {{"secrets", {std::string(4096, 's')}}}}}}}, {}));
+  EXPECT_NO_THROW(
+      parse_gateway_config(json{{"sources", {{"a", {{"secrets", {std::string(4096, 's')}}}}}}}, {}));
 }
 
 TEST(GatewayConfig, ReadsEveryField) {
@@ -188,7 +189,8 @@ TEST(GatewayConfig, DevConfigAllowIpsComeFromTheEnvironment) {
 TEST(GatewayConfig, DevSecretWarningNamesTheVariable) {
   ::unsetenv("TRADINGVIEW_PASSPHRASE");
   ::unsetenv("TRADEHOST_WEBHOOK_SECRET");
-  auto config = parse_gateway_config(load_deployment(std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml"));
+  auto config =
+      parse_gateway_config(load_deployment(std::string(TRADEHOST_SOURCE_DIR) + "/configs/dev.yaml"));
   EXPECT_EQ(config.sources.at("tradingview").secret_variable, "TRADINGVIEW_PASSPHRASE");
   EXPECT_EQ(config.sources.at("test").secret_variable, "TRADEHOST_WEBHOOK_SECRET");
   TempDir dir;

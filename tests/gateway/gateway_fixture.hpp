@@ -196,7 +196,8 @@ public:
   }
   // Makes read() throw when no byte arrives within `limit` (an answer that never comes).
   void set_read_timeout(std::chrono::milliseconds limit) {
-    timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
+    timeval tv{static_cast<time_t>(limit.count() / 1000),
+               static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
     ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   void close() {

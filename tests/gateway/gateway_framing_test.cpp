@@ -36,11 +36,11 @@ TEST(GatewayFraming, ContentLengthWithTransferEncodingIs400AndClosed) {
                                 "Content-Length: " + std::to_string(body.size()) +
                                 "\r\nTransfer-Encoding: chunked\r\n\r\n" + body,
                             400);
-  expect_refused_and_closed(g,
-                            "POST /webhook/test HTTP/1.1\r\nHost: x\r\n" + signature_lines(body) +
-                                "Transfer-Encoding: chunked\r\nContent-Length: " + std::to_string(body.size()) +
-                                "\r\n\r\n" + body,
-                            400);
+  expect_refused_and_closed(
+      g,
+      "POST /webhook/test HTTP/1.1\r\nHost: x\r\n" + signature_lines(body) +
+          "Transfer-Encoding: chunked\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+      400);
   EXPECT_TRUE(g.signals().empty());
 }
 
@@ -95,11 +95,11 @@ TEST(GatewayFraming, UnknownTransferCodingIs501AndNotFramedByContentLength) {
   g.start();
   std::string body = valid_body();
   // Before: "xchunked" was ignored and the body framed by Content-Length (accepted, 200).
-  expect_refused_and_closed(g,
-                            "POST /webhook/test HTTP/1.1\r\nHost: x\r\n" + signature_lines(body) +
-                                "Transfer-Encoding: xchunked\r\nContent-Length: " + std::to_string(body.size()) +
-                                "\r\n\r\n" + body,
-                            501);
+  expect_refused_and_closed(
+      g,
+      "POST /webhook/test HTTP/1.1\r\nHost: x\r\n" + signature_lines(body) +
+          "Transfer-Encoding: xchunked\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+      501);
   expect_refused_and_closed(g,
                             "POST /webhook/test HTTP/1.1\r\nHost: x\r\n" + signature_lines(body) +
                                 "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",

@@ -116,8 +116,11 @@ TEST(GatewayHostile, NonFiniteNumbersThroughTheMappingAre422) {
   g.start();
   ASSERT_EQ(http_request("POST", g.url("/webhook/tradingview"), alert().dump()).status, 200);
   // Before: accepted (200) and audited as null.
-  for (auto [field, text] : {std::pair{"price", "NaN"}, {"price", "inf"}, {"price", "-Infinity"},
-                             {"signal_strength", "nan"}, {"price", "1e400"}}) {
+  for (auto [field, text] : {std::pair{"price", "NaN"},
+                             {"price", "inf"},
+                             {"price", "-Infinity"},
+                             {"signal_strength", "nan"},
+                             {"price", "1e400"}}) {
     auto a = alert();
     a[field] = text;
     auto r = http_request("POST", g.url("/webhook/tradingview"), a.dump());

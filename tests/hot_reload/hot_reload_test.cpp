@@ -170,8 +170,8 @@ struct SigningKey {
     char pattern[] = "/tmp/tradehost-keys-XXXXXX";
     dir = ::mkdtemp(pattern);
     auto [code, out] =
-        th::test::run_command("openssl genpkey -algorithm ed25519 -out " + dir + "/k.pem && openssl pkey -in " +
-                              dir + "/k.pem -pubout -out " + dir + "/k.pub");
+        th::test::run_command("openssl genpkey -algorithm ed25519 -out " + dir +
+                              "/k.pem && openssl pkey -in " + dir + "/k.pem -pubout -out " + dir + "/k.pub");
     EXPECT_EQ(code, 0) << out;
   }
   ~SigningKey() { fs::remove_all(dir); }
@@ -326,7 +326,8 @@ TEST(HotReload, OverwritingASignedLibraryInPlaceNeverLoadsUnsignedCode) {
   const std::string signed_sha = th::sha256_of_file(counter("v2"));
   const std::string unsigned_sha = th::sha256_of_file(counter("v1"));
   auto overwrite = [](const std::string &path, const std::string &bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), std::streamsize(bytes.size()));
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), std::streamsize(bytes.size()));
   };
   constexpr int rounds = 3, names = 16;
   for (int round = 0; round < rounds; ++round) {
@@ -347,7 +348,8 @@ TEST(HotReload, OverwritingASignedLibraryInPlaceNeverLoadsUnsignedCode) {
     const std::string sentinel = "zz_sentinel_" + std::to_string(round);
     std::ofstream(host.root + "/staging.so") << "not a library";
     fs::rename(host.root + "/staging.so", host.plugin_dir + "/" + sentinel + ".so");
-    ASSERT_TRUE(eventually([&] { return refused_count(host.metrics, sentinel) > 0; }, std::chrono::seconds(120)));
+    ASSERT_TRUE(
+        eventually([&] { return refused_count(host.metrics, sentinel) > 0; }, std::chrono::seconds(120)));
   }
   host.bus->wait_idle(std::chrono::seconds(30));
   {

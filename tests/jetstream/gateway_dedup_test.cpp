@@ -33,8 +33,8 @@ struct GatewayRun {
     bus->stop();
   }
   gateway::ClientResponse post(const std::string &body, const gateway::HeaderList &headers) {
-    return gateway::http_request("POST", "http://127.0.0.1:" + std::to_string(gateway->port()) + "/webhook/test",
-                                 body, headers);
+    return gateway::http_request(
+        "POST", "http://127.0.0.1:" + std::to_string(gateway->port()) + "/webhook/test", body, headers);
   }
   Metrics metrics;
   std::unique_ptr<Bus> bus;

@@ -16,9 +16,10 @@ using Nonce = gateway::SharedRequests::Nonce;
 struct Replica {
   explicit Replica(const NatsServer &server) : bus(make_jetstream_bus(options_for(server))) {
     bus->start();
-    requests = std::make_unique<gateway::SharedRequests>(bus->key_value("nonces", std::chrono::seconds(600)),
-                                                         bus->key_value("idempotency", std::chrono::seconds(600)),
-                                                         /*stale_after_s=*/30);
+    requests =
+        std::make_unique<gateway::SharedRequests>(bus->key_value("nonces", std::chrono::seconds(600)),
+                                                  bus->key_value("idempotency", std::chrono::seconds(600)),
+                                                  /*stale_after_s=*/30);
   }
   ~Replica() { bus->stop(); }
   std::unique_ptr<Bus> bus;

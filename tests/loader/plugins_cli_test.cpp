@@ -9,8 +9,8 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 namespace th {

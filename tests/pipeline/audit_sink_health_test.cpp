@@ -96,7 +96,8 @@ TEST_F(SinkHealth, AV1_0SinkThatCannotWriteIsHeldAndRetriedAndTheStageFailsClose
   EXPECT_FALSE(instance->reports_durable());
   stage.add_sink(std::move(instance));
   ASSERT_EQ(stage.instances().front()->start(), TH_OK);
-  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"flaky\"}"), "audit_sink_available{sink=\"flaky\"} 1");
+  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"flaky\"}"),
+            "audit_sink_available{sink=\"flaky\"} 1");
 
   stage.handle(signal_message("sinkhealth_000000001"));
   EXPECT_TRUE(stage.available());
@@ -107,11 +108,13 @@ TEST_F(SinkHealth, AV1_0SinkThatCannotWriteIsHeldAndRetriedAndTheStageFailsClose
   EXPECT_NE(stage.unavailable_reason().find("audit sink 'flaky' unavailable: cannot write now"),
             std::string::npos)
       << stage.unavailable_reason();
-  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"flaky\"}"), "audit_sink_available{sink=\"flaky\"} 0");
+  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"flaky\"}"),
+            "audit_sink_available{sink=\"flaky\"} 0");
   std::filesystem::remove(fail);
   handler.join(); // returns only once the held event is stored
   EXPECT_TRUE(stage.available());
-  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"flaky\"}"), "audit_sink_available{sink=\"flaky\"} 1");
+  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"flaky\"}"),
+            "audit_sink_available{sink=\"flaky\"} 1");
   EXPECT_EQ(read_file(log), "webhook_received:sinkhealth_000000001\nsignal_published:sinkhealth_000000001\n"
                             "webhook_received:sinkhealth_000000002\nsignal_published:sinkhealth_000000002\n");
 
@@ -124,7 +127,8 @@ TEST_F(SinkHealth, AV1_0SinkThatCannotWriteIsHeldAndRetriedAndTheStageFailsClose
 
 TEST_F(SinkHealth, AuditSqliteSettlesADeliveryOnlyOnceCommittedAndHoldsItWhileTheDatabaseIsLocked) {
   const std::string db = dir / "audit.db";
-  auto instance = sink(AUDIT_SQLITE_SO, "trail", {{"path", db}, {"busy_timeout_ms", 100}, {"retry_max_ms", 50}});
+  auto instance =
+      sink(AUDIT_SQLITE_SO, "trail", {{"path", db}, {"busy_timeout_ms", 100}, {"retry_max_ms", 50}});
   EXPECT_TRUE(instance->reports_durable());
   stage.add_sink(std::move(instance));
   ASSERT_EQ(stage.instances().front()->start(), TH_OK);
@@ -148,7 +152,8 @@ TEST_F(SinkHealth, AuditSqliteSettlesADeliveryOnlyOnceCommittedAndHoldsItWhileTh
   EXPECT_NE(stage.unavailable_reason().find("audit sink 'trail' unavailable"), std::string::npos);
   EXPECT_NE(stage.unavailable_reason().find("locked"), std::string::npos) << stage.unavailable_reason();
   EXPECT_EQ(held->outcome, -1) << "acknowledged before it was stored";
-  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"trail\"}"), "audit_sink_available{sink=\"trail\"} 0");
+  EXPECT_EQ(metric_line(metrics, "audit_sink_available{sink=\"trail\"}"),
+            "audit_sink_available{sink=\"trail\"} 0");
 
   ASSERT_EQ(sqlite3_exec(locker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(locker);
@@ -159,7 +164,8 @@ TEST_F(SinkHealth, AuditSqliteSettlesADeliveryOnlyOnceCommittedAndHoldsItWhileTh
   sqlite3 *reader = nullptr;
   ASSERT_EQ(sqlite3_open_v2(db.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt *count = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(reader, "SELECT count(*) FROM events WHERE correlation_id = 'sinkhealth_000000012'",
+  ASSERT_EQ(sqlite3_prepare_v2(reader,
+                               "SELECT count(*) FROM events WHERE correlation_id = 'sinkhealth_000000012'",
                                -1, &count, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);

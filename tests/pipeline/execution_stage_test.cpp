@@ -55,6 +55,29 @@ double counter(Metrics &metrics, const std::string &sample) {
   return total;
 }
 
+// A store whose first create is written but answered "unavailable": a PubAck lost in an outage.
+class LostFirstAnswer : public KeyValue {
+public:
+  explicit LostFirstAnswer(std::shared_ptr<KeyValue> inner) : inner_(std::move(inner)) {}
+  Result create(const std::string &key, const std::string &value, std::string &existing,
+                uint64_t &revision) override {
+    Result r = inner_->create(key, value, existing, revision);
+    return lost_++ == 0 ? Result::unavailable : r;
+  }
+  Result get(const std::string &key, std::string &value, uint64_t &revision) override {
+    return inner_->get(key, value, revision);
+  }
+  Result update(const std::string &key, const std::string &value, uint64_t &revision) override {
+    return inner_->update(key, value, revision);
+  }
+  Result put(const std::string &key, const std::string &value) override { return inner_->put(key, value); }
+  Result erase(const std::string &key) override { return inner_->erase(key); }
+
+private:
+  std::shared_ptr<KeyValue> inner_;
+  int lost_ = 0;
+};
+
 class ExecutionStageOnce : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -68,8 +91,11 @@ protected:
 
   // A stage with a fresh exec-sim on the store at `journal` (a new one: a restarted process).
   std::unique_ptr<ExecutionStage> stage_on(const std::filesystem::path &journal) {
+    return stage_on(std::make_shared<FileKeyValue>(journal, false));
+  }
+  std::unique_ptr<ExecutionStage> stage_on(std::shared_ptr<KeyValue> store) {
     auto stage = std::make_unique<ExecutionStage>(StageContext{*bus, metrics, portfolio, clock});
-    stage->set_order_store(std::make_shared<FileKeyValue>(journal, false));
+    stage->set_order_store(std::move(store));
     if (!library) // loaded once: the registry refuses a second copy of the same plugin
       library = registry.add(std::filesystem::path(EXEC_SIM_SO));
     EXPECT_TRUE(library);
@@ -168,6 +194,26 @@ TEST_F(ExecutionStageOnce, AnOrderHandedOverWithoutAnOutcomeIsInDoubtAndNeverRes
   auto fills = published.of(Subject::executions_fill);
   ASSERT_EQ(fills.size(), 1u);
   EXPECT_EQ(std::get<Fill>(fills[0].payload).corr_id, "test_00000003");
+}
+
+// The split-roles NATS restart case: the hand-over record was stored but its answer lost, so the
+// stage threw before calling the executor; the redelivery finds this process's own record and
+// hands the order over (once) instead of calling it in doubt. Another process's record stays in
+// doubt (the test above).
+TEST_F(ExecutionStageOnce, AHandOverRecordStoredWithoutAnAnswerIsNotInDoubtForItsWriter) {
+  auto store =
+      std::make_shared<LostFirstAnswer>(std::make_shared<FileKeyValue>(dir.path / "orders.journal", false));
+  auto stage = stage_on(store);
+  EXPECT_THROW(stage->handle(intent("test_00000004")), std::runtime_error);
+  EXPECT_EQ(handed(), 0);
+  stage->handle(intent("test_00000004")); // redelivered
+  stage->handle(intent("test_00000004")); // and again: handed over by now
+  ASSERT_TRUE(bus->wait_idle(std::chrono::seconds(5)));
+  EXPECT_EQ(handed(), 1);
+  EXPECT_EQ(stage->orders_in_doubt(), 0u);
+  auto fills = published.of(Subject::executions_fill);
+  ASSERT_EQ(fills.size(), 2u); // the fill, then its recorded copy (one fill_id)
+  EXPECT_EQ(std::get<Fill>(fills[0].payload).fill_id, std::get<Fill>(fills[1].payload).fill_id);
 }
 
 } // namespace

@@ -145,9 +145,10 @@ typedef struct th_str {
 #define TH_LOG_ERROR 4
 
 /* Audit sink states for th_host_api.report_sink_state() (ABI 1.1) */
-#define TH_SINK_WRITABLE 1    /* events are being stored */
-#define TH_SINK_UNAVAILABLE 2 /* cannot store now (I/O error, disk full, database locked): the sink keeps
-                                 what it was given, retries, and reports TH_SINK_WRITABLE once it stores again */
+/* TH_SINK_UNAVAILABLE: cannot store now (I/O error, disk full, database locked): the sink keeps what
+   it was given, retries, and reports TH_SINK_WRITABLE once it stores again. */
+#define TH_SINK_WRITABLE 1 /* events are being stored */
+#define TH_SINK_UNAVAILABLE 2
 
 /* Trading states for th_host_api.trading_state() (ABI 1.1) */
 #define TH_TRADING_ACTIVE 1   /* intents pass to the risk chain */

@@ -72,19 +72,17 @@ public:
   void audit(std::string_view event_type, std::string_view corr_id, std::string_view data_json) const {
     api_->emit_audit(host_, str(event_type), str(corr_id), str(data_json));
   }
-  // ABI 1.1: the host's trading state (TH_TRADING_*); TH_TRADING_ACTIVE (1) from a 1.0 host,
-  // and always when compiled against the 1.0 header (which has no trading state).
-#ifdef TH_TRADING_ACTIVE
-  int32_t trading_state() const {
-    return TH_HAS_FIELD(api_, th_host_api, trading_state) && api_->trading_state ? api_->trading_state(host_)
-                                                                                 : TH_TRADING_ACTIVE;
-  }
-#else
-  int32_t trading_state() const { return 1; }
-#endif
-
   const th_host_api *api() const { return api_; }
   th_host *host() const { return host_; }
+  // ABI 1.1: the host's trading state (TH_TRADING_*); TH_TRADING_ACTIVE (1) from a 1.0 host,
+  // and always when compiled against the 1.0 header (which has no trading state).
+  int32_t trading_state() const {
+#ifdef TH_TRADING_ACTIVE
+    if (TH_HAS_FIELD(api_, th_host_api, trading_state) && api_->trading_state)
+      return api_->trading_state(host_);
+#endif
+    return 1; // TH_TRADING_ACTIVE
+  }
 
   // Kept here so the adapter can report errors for every plugin class.
   std::string last_error_;
@@ -203,7 +201,7 @@ template <class T> struct Adapter {
       set_error(base(i), error.what());
       return TH_INVALID_ARGUMENT;
     } catch (...) {
-      return guarded(i, [] () -> th_status { throw; });
+      return guarded(i, []() -> th_status { throw; });
     }
   }
 

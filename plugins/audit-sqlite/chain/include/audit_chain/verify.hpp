@@ -37,12 +37,12 @@ struct VerifyOptions {
 };
 
 struct VerifyReport {
-  uint64_t rows = 0;          // rows read
-  uint64_t checkpoints = 0;   // checkpoints checked (table + sidecar)
+  uint64_t rows = 0;                // rows read
+  uint64_t checkpoints = 0;         // checkpoints checked (table + sidecar)
   uint64_t table_checkpoints = 0;   // of which in the database's checkpoints table
   uint64_t sidecar_checkpoints = 0; // of which in the sidecar file
-  uint64_t head_position = 0; // last row's position (0 when empty)
-  std::string head_hash;      // last row's stored hash (genesis when empty)
+  uint64_t head_position = 0;       // last row's position (0 when empty)
+  std::string head_hash;            // last row's stored hash (genesis when empty)
   bool signatures_checked = false;
   std::optional<Finding> first_problem; // the lowest-position finding; rows win ties
   bool ok() const { return !first_problem; }
