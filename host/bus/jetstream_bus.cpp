@@ -171,9 +171,13 @@ private:
   };
   ReplyInbox *thread_inbox();
   // Takes an in-flight slot and sends (true: the caller releases the slot once answered).
+  // expect_new: stored only if the subject holds no message (a key-value create); id may be empty.
   bool send(natsConnection *connection, const std::string &subject, const std::string &body,
             const std::string &id, const std::string &corr_id, Clock::time_point deadline, uint64_t &token,
-            std::string &failure);
+            std::string &failure, bool expect_new = false);
+  // JetStreamKeyValue::write_with_effects() on this bus.
+  std::optional<KeyValue::Result> write_effect(const std::string &subject, const std::string &value,
+                                               bool only_if_absent);
   // The answers to this thread's publishes `tokens` (sorted), indexed by token - tokens.front()
   // (nullopt: none before the deadline).
   std::vector<std::optional<Answer>> collect(const std::vector<uint64_t> &tokens, Clock::time_point deadline);
@@ -737,7 +741,7 @@ ReplyInbox *JetStreamBus::thread_inbox() {
 
 bool JetStreamBus::send(natsConnection *connection, const std::string &subject, const std::string &body,
                         const std::string &id, const std::string &corr_id, Clock::time_point deadline,
-                        uint64_t &token, std::string &failure) {
+                        uint64_t &token, std::string &failure, bool expect_new) {
   {
     // Bounded in-flight publishes: wait for room until the deadline.
     std::unique_lock lock(publish_mutex_);
@@ -762,8 +766,10 @@ bool JetStreamBus::send(natsConnection *connection, const std::string &subject, 
     natsMsg *msg = nullptr;
     natsStatus status =
         natsMsg_Create(&msg, subject.c_str(), reply.c_str(), body.data(), static_cast<int>(body.size()));
-    if (status == NATS_OK)
+    if (status == NATS_OK && !id.empty())
       status = natsMsgHeader_Set(msg, "Nats-Msg-Id", id.c_str());
+    if (status == NATS_OK && expect_new)
+      status = natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", "0");
     if (status == NATS_OK && !corr_id.empty())
       status = natsMsgHeader_Set(msg, "Corr-Id", corr_id.c_str());
     // A publish with a reply subject on a stream's subject is a JetStream publish: the stream
@@ -827,6 +833,10 @@ JetStreamBus::Answer JetStreamBus::read_answer(natsMsg *reply) {
   try {
     auto json = nlohmann::json::parse(body);
     if (auto error = json.find("error"); error != json.end()) {
+      if (error->value("err_code", 0) == 10071) { // wrong last sequence: the key holds a record
+        answer.status = PublishStatus::duplicate;
+        return answer;
+      }
       answer.failure = error->value("description", std::string("error")) + " (JetStream error " +
                        std::to_string(error->value("err_code", 0)) + ")";
       return answer;
@@ -1245,8 +1255,45 @@ void JetStreamBus::stop() {
   log::info("jetstream.stopped", {{"stream", options_.stream}});
 }
 
+std::optional<KeyValue::Result> JetStreamBus::write_effect(const std::string &subject,
+                                                           const std::string &value, bool only_if_absent) {
+  HandlerScope *scope = current_handler_scope;
+  if (!scope || scope->bus != this)
+    return std::nullopt;
+  {
+    std::lock_guard lock(publish_mutex_);
+    if (!accepting_)
+      return KeyValue::Result::unavailable;
+    ++callers_;
+  }
+  struct CallerGuard {
+    JetStreamBus &bus;
+    ~CallerGuard() {
+      std::lock_guard lock(bus.publish_mutex_);
+      --bus.callers_;
+      bus.publish_cv_.notify_all();
+    }
+  } caller_guard{*this};
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.publish_timeout_ms);
+  std::string failure;
+  uint64_t token = 0;
+  // The same connection as the delivery's other effects; no message id: the key is the identity.
+  if (!send(scope->batched ? batch_nc_ : nc_, subject, value, "", "", deadline, token, failure,
+            only_if_absent)) {
+    scope->failed = true;
+    log::warn("jetstream.record_unavailable", {{"subject", subject}, {"reason", failure}});
+    return KeyValue::Result::unavailable;
+  }
+  scope->effects.push_back(token); // settled (PubAck read, slot released) with the others
+  return KeyValue::Result::ok;
+}
+
 std::shared_ptr<KeyValue> JetStreamBus::key_value(const std::string &name, std::chrono::seconds ttl) {
   auto bucket = std::make_shared<JetStreamKeyValue>(options_.stream + "_" + name, ttl, options_.replicas);
+  bucket->set_effect_writer(
+      [this](const std::string &subject, const std::string &value, bool only_if_absent) {
+        return write_effect(subject, value, only_if_absent);
+      });
   std::lock_guard lock(buckets_mutex_);
   if (js_) // already started
     bucket->bind(js_);

@@ -6,6 +6,7 @@
 #include "bus/key_value.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nats/nats.h>
@@ -30,6 +31,14 @@ public:
   Result update(const std::string &key, const std::string &value, uint64_t &revision) override;
   Result put(const std::string &key, const std::string &value) override;
   Result erase(const std::string &key) override;
+  std::optional<Result> write_with_effects(const std::string &key, const std::string &value,
+                                           bool only_if_absent) override;
+
+  // How the bus sends a write as an effect of the delivery being handled on this thread
+  // (subject "$KV.{bucket}.{key}"); it answers nullopt outside such a handler.
+  using EffectWriter = std::function<std::optional<Result>(const std::string &subject,
+                                                           const std::string &value, bool only_if_absent)>;
+  void set_effect_writer(EffectWriter writer) { effect_writer_ = std::move(writer); }
 
 private:
   std::shared_ptr<kvStore> store() const;
@@ -38,6 +47,7 @@ private:
   std::chrono::seconds ttl_;
   int replicas_;
   mutable std::mutex mutex_;
+  EffectWriter effect_writer_;  // set before start, read only afterwards
   std::shared_ptr<kvStore> kv_; // an operation holds its own reference: unbind() may run meanwhile
 };
 

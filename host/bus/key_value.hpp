@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,18 @@ public:
   virtual Result update(const std::string &key, const std::string &value, uint64_t &revision) = 0;
   virtual Result put(const std::string &key, const std::string &value) = 0; // unconditional
   virtual Result erase(const std::string &key) = 0;
+
+  // Called from the handler of a bus that defers its handlers' publishes (JetStream with
+  // consumers.defer_handler_publishes): sends the write now and settles it with the handled
+  // message's other effects, so the message is acked only once the record is stored and
+  // delivered again otherwise; with only_if_absent a live record already there counts as stored
+  // (the first one stays). ok: sent; unavailable: could not be sent. nullopt anywhere else (no
+  // such handler, or a bucket without it): write with create()/put() instead.
+  virtual std::optional<Result> write_with_effects(const std::string &key, const std::string &value,
+                                                   bool only_if_absent) {
+    (void)key, (void)value, (void)only_if_absent;
+    return std::nullopt;
+  }
 };
 
 // Keys hold only [A-Za-z0-9_=-] (hex of a digest is the usual choice) and values are short text.

@@ -192,6 +192,19 @@ void AgentStage::on_signal(const Signal &signal, bool redelivered) {
   collected_decisions = nullptr;
   if (decisions.empty())
     return; // nothing decided: a redelivery asks the agents again
+  // On a bus that settles effects (JetStream, deferred publishes) the record is one more effect:
+  // sent with the decisions, the signal acked once all are stored, else delivered again (whose
+  // lookup then finds the record, or finds none and decides again under the same ids, which the
+  // stream drops within its duplicate window). No round trip on this thread per signal.
+  if (auto sent = store->write_with_effects(key, decisions_record(decisions), true)) {
+    if (*sent != KeyValue::Result::ok)
+      throw std::runtime_error("cannot record the decisions of " + signal.corr_id +
+                               " (nothing was published; the signal is delivered again and decided then)");
+    for (const auto &m : decisions)
+      if (publish(m) != TH_OK)
+        throw std::runtime_error("the bus refused a decision of " + signal.corr_id + " (delivered again)");
+    return;
+  }
   // Recorded only if nothing is recorded for the signal yet: a copy of it delivered again as a new
   // message (beyond the stream's duplicate window) gets the decisions recorded first.
   std::string existing;

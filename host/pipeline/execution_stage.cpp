@@ -215,7 +215,10 @@ void ExecutionStage::on_intent(const OrderIntent &given) {
     recent_.emplace(intent.order_id, record);
     recent_order_.push_back(intent.order_id);
   }
-  if (store->put(key, record) != KeyValue::Result::ok)
+  // As an effect where the bus settles them (the intent acked once the record is stored, else
+  // delivered again and resumed from recent_), otherwise a write here.
+  const auto sent = store->write_with_effects(key, record, false);
+  if ((sent ? *sent : store->put(key, record)) != KeyValue::Result::ok)
     log::warn("order_record_not_stored",
               {{"order_id", intent.order_id},
                {"effect", "kept in this process; a restart before it is stored finds the order in doubt"}},

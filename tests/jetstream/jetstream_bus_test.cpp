@@ -1,4 +1,5 @@
 // The JetStream bus against a real nats-server per test (tests/support/nats_server.hpp).
+#include "bus/key_value.hpp"
 #include "jetstream_test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -517,6 +518,48 @@ TEST(JetStreamBus, BacklogEffectsArePipelinedInOrderWithoutRedelivery) {
     bus->stop();
   }
   EXPECT_EQ(raw.stored("TRADING"), uint64_t(2 * rounds * per_round));
+}
+
+// A key-value write made inside a deferring handler is one of the delivery's effects: sent at
+// once, settled with the others (the message acked once it is stored); a create on a key that
+// holds a record counts as stored and leaves the first record. Outside a handler: nullopt.
+TEST(JetStreamBus, KeyValueWritesInADeferringHandlerSettleWithItsEffects) {
+  NatsServer server;
+  auto options = options_for(server);
+  options.consumers.defer_handler_publishes = true;
+  auto bus = make_jetstream_bus(options);
+  auto records = bus->key_value("records", std::chrono::hours(1));
+  ASSERT_TRUE(records);
+  EXPECT_FALSE(records->write_with_effects("outside", "x", true)) << "no handler: written directly instead";
+  std::atomic<int> sent{0};
+  bus->subscribe({"recorder", {Subject::signals_normalized}}, [&](const Delivery &delivery) {
+    const auto &signal = std::get<Signal>(delivery.message.payload);
+    auto r = records->write_with_effects(kv_key(signal.corr_id), "first " + signal.corr_id, true);
+    if (r && *r == KeyValue::Result::ok)
+      ++sent;
+    auto again = records->write_with_effects(kv_key(signal.corr_id), "second", true);
+    if (again && *again == KeyValue::Result::ok)
+      ++sent;
+  });
+  bus->start();
+  for (std::string corr : {"kvfx_0001", "kvfx_0002"})
+    ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal(corr), corr + ":signal")),
+              PublishStatus::ok);
+  ASSERT_TRUE(eventually([&] { return sent.load() == 4; }, 10s));
+  ASSERT_TRUE(bus->wait_idle(10s));
+  for (std::string corr : {"kvfx_0001", "kvfx_0002"}) {
+    std::string value;
+    uint64_t revision = 0;
+    ASSERT_EQ(records->get(kv_key(corr), value, revision), KeyValue::Result::ok);
+    EXPECT_EQ(value, "first " + corr) << "a create on a live key replaced it";
+  }
+  RawJetStream raw(server.url());
+  jsConsumerInfo *consumer = nullptr;
+  ASSERT_EQ(js_GetConsumerInfo(&consumer, raw.js(), "TRADING", "recorder", nullptr, nullptr), NATS_OK);
+  EXPECT_EQ(consumer->NumRedelivered, 0) << "the existing key was taken for a failed write";
+  EXPECT_EQ(consumer->NumAckPending, 0) << "a delivery whose record was stored stayed unacked";
+  jsConsumerInfo_Destroy(consumer);
+  bus->stop();
 }
 
 // The crash between effect and ack: a child process publishes the effect and is SIGKILLed

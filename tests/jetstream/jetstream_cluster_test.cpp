@@ -132,8 +132,14 @@ TEST(JetStreamCluster, StartWhileTheClusterFormsRetriesAndComesUp) {
   auto begin = std::chrono::steady_clock::now();
   ASSERT_NO_THROW(bus->start());
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
-  ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal("form_0001"), "form_0001:signal")),
-            PublishStatus::ok);
+  // The new R3 stream may still be electing its leader (each publish waits up to 5 s for one, and
+  // a loaded machine can take longer): the same message, same id, until stored.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return bus->publish(message(Subject::signals_normalized, make_signal("form_0001"),
+                                    "form_0001:signal")) == PublishStatus::ok;
+      },
+      30s));
   EXPECT_TRUE(eventually([&] { return received.entries().size() == 1; }, 10s));
 
   std::ifstream in(log_path);
