@@ -100,6 +100,8 @@ struct HandlerScope {
   bool batched = false;          // effects are written with the batch's acks, flushed at its end
   std::vector<uint64_t> effects; // reply tokens (this thread's inbox) of effects awaiting their PubAck
   bool failed = false;           // one could not be sent
+  // KeyValue::write_with_effects() continuations, by the token of their write, in call order.
+  std::vector<std::pair<uint64_t, KeyValue::Then>> then;
 };
 
 // What deferred deliveries share with the bus: once the bus closes its connections, a late
@@ -177,7 +179,7 @@ private:
             std::string &failure, bool expect_new = false);
   // JetStreamKeyValue::write_with_effects() on this bus.
   std::optional<KeyValue::Result> write_effect(const std::string &subject, const std::string &value,
-                                               bool only_if_absent);
+                                               bool only_if_absent, KeyValue::Then then);
   // The answers to this thread's publishes `tokens` (sorted), indexed by token - tokens.front()
   // (nullopt: none before the deadline).
   std::vector<std::optional<Answer>> collect(const std::vector<uint64_t> &tokens, Clock::time_point deadline);
@@ -1032,37 +1034,77 @@ void JetStreamBus::settle(Subscription &subscription,
                           std::vector<std::pair<natsMsg *, HandlerScope>> &awaiting) {
   if (awaiting.empty())
     return;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.publish_timeout_ms);
-  std::vector<uint64_t> tokens;
-  bool batched = false;
-  for (auto &[msg, scope] : awaiting) {
-    batched = batched || scope.batched;
-    tokens.insert(tokens.end(), scope.effects.begin(), scope.effects.end());
-  }
-  std::sort(tokens.begin(), tokens.end());
-  const uint64_t first = tokens.front();
-  if (batched) // the effects and the acks written so far leave now, in one write
-    natsConnection_FlushTimeout(batch_nc_, options_.publish_timeout_ms);
-  // One pass over this thread's inbox reads every answer of the batch.
-  std::vector<std::optional<Answer>> answers = collect(tokens, deadline);
-  release_slots(static_cast<int>(tokens.size()));
-
-  for (auto &[msg, scope] : awaiting) {
-    std::string failure;
-    for (uint64_t token : scope.effects) {
-      const auto &answer = answers[token - first];
-      failure = !answer                                        ? "no PubAck before the deadline"
-                : answer->status == PublishStatus::unavailable ? answer->failure
-                                                               : "";
-      if (!failure.empty())
-        break;
+  std::vector<std::string> failures(awaiting.size());
+  // Rounds: the answers of every effect sent so far; continuations (write_with_effects' `then`)
+  // then run in message order, and what they send is read in the next round.
+  for (bool more = true; more;) {
+    more = false;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(options_.publish_timeout_ms);
+    std::vector<uint64_t> tokens;
+    bool batched = false;
+    for (auto &[msg, scope] : awaiting) {
+      batched = batched || scope.batched;
+      tokens.insert(tokens.end(), scope.effects.begin(), scope.effects.end());
     }
-    if (failure.empty()) {
+    if (tokens.empty())
+      break;
+    std::sort(tokens.begin(), tokens.end());
+    const uint64_t first = tokens.front();
+    if (batched) // the effects and the acks written so far leave now, in one write
+      natsConnection_FlushTimeout(batch_nc_, options_.publish_timeout_ms);
+    // One pass over this thread's inbox reads every answer of the batch.
+    std::vector<std::optional<Answer>> answers = collect(tokens, deadline);
+    release_slots(static_cast<int>(tokens.size()));
+
+    for (size_t i = 0; i < awaiting.size(); ++i) {
+      HandlerScope &scope = awaiting[i].second;
+      std::string &failure = failures[i];
+      auto failure_of = [&](uint64_t token) -> std::string {
+        const auto &answer = answers[token - first];
+        return !answer                                        ? "no PubAck before the deadline"
+               : answer->status == PublishStatus::unavailable ? answer->failure
+                                                              : "";
+      };
+      for (uint64_t token : scope.effects)
+        if (failure.empty())
+          failure = failure_of(token);
+      scope.effects.clear();
+      auto continuations = std::move(scope.then);
+      scope.then.clear();
+      HandlerScope next;
+      next.bus = this;
+      next.batched = scope.batched;
+      for (auto &[token, then] : continuations) {
+        const auto &answer = answers[token - first];
+        const KeyValue::Result result = !failure_of(token).empty() ? KeyValue::Result::unavailable
+                                        : answer && answer->status == PublishStatus::duplicate
+                                            ? KeyValue::Result::exists
+                                            : KeyValue::Result::ok;
+        current_handler_scope = &next;
+        try {
+          then(result);
+        } catch (const std::exception &e) {
+          if (failure.empty())
+            failure = std::string("a continuation failed: ") + e.what();
+        }
+        current_handler_scope = nullptr;
+      }
+      if (next.failed && failure.empty())
+        failure = "a continuation's effect could not be sent";
+      scope.effects = std::move(next.effects);
+      scope.then = std::move(next.then);
+      more = more || !scope.effects.empty();
+    }
+  }
+
+  for (size_t i = 0; i < awaiting.size(); ++i) {
+    natsMsg *msg = awaiting[i].first;
+    if (failures[i].empty()) {
       ack(msg);
     } else {
       log::warn("jetstream.effect_not_stored",
                 {{"durable", subscription.spec.durable},
-                 {"reason", failure},
+                 {"reason", failures[i]},
                  {"effect", "the message is redelivered and its effects published again"}});
       acknowledge(msg, Acknowledgement::nak_later);
     }
@@ -1162,6 +1204,12 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
   }
   if (scope.failed) { // a deferred effect could not even be sent
     release_slots(static_cast<int>(scope.effects.size()));
+    for (auto &[token, then] : scope.then) { // told, so they know the message comes again
+      try {
+        then(KeyValue::Result::unavailable);
+      } catch (const std::exception &) {
+      }
+    }
     acknowledge(msg, Acknowledgement::nak_later);
     return Outcome::settled;
   }
@@ -1256,7 +1304,8 @@ void JetStreamBus::stop() {
 }
 
 std::optional<KeyValue::Result> JetStreamBus::write_effect(const std::string &subject,
-                                                           const std::string &value, bool only_if_absent) {
+                                                           const std::string &value, bool only_if_absent,
+                                                           KeyValue::Then then) {
   HandlerScope *scope = current_handler_scope;
   if (!scope || scope->bus != this)
     return std::nullopt;
@@ -1285,14 +1334,16 @@ std::optional<KeyValue::Result> JetStreamBus::write_effect(const std::string &su
     return KeyValue::Result::unavailable;
   }
   scope->effects.push_back(token); // settled (PubAck read, slot released) with the others
+  if (then)
+    scope->then.emplace_back(token, std::move(then));
   return KeyValue::Result::ok;
 }
 
 std::shared_ptr<KeyValue> JetStreamBus::key_value(const std::string &name, std::chrono::seconds ttl) {
   auto bucket = std::make_shared<JetStreamKeyValue>(options_.stream + "_" + name, ttl, options_.replicas);
   bucket->set_effect_writer(
-      [this](const std::string &subject, const std::string &value, bool only_if_absent) {
-        return write_effect(subject, value, only_if_absent);
+      [this](const std::string &subject, const std::string &value, bool only_if_absent, KeyValue::Then then) {
+        return write_effect(subject, value, only_if_absent, std::move(then));
       });
   std::lock_guard lock(buckets_mutex_);
   if (js_) // already started

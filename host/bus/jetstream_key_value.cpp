@@ -119,11 +119,12 @@ KeyValue::Result JetStreamKeyValue::erase(const std::string &key) {
   return kvStore_Delete(kv.get(), key.c_str()) == NATS_OK ? Result::ok : Result::unavailable;
 }
 
-std::optional<KeyValue::Result>
-JetStreamKeyValue::write_with_effects(const std::string &key, const std::string &value, bool only_if_absent) {
+std::optional<KeyValue::Result> JetStreamKeyValue::write_with_effects(const std::string &key,
+                                                                      const std::string &value,
+                                                                      bool only_if_absent, Then then) {
   if (!effect_writer_)
     return std::nullopt;
-  return effect_writer_("$KV." + bucket_ + "." + key, value, only_if_absent);
+  return effect_writer_("$KV." + bucket_ + "." + key, value, only_if_absent, std::move(then));
 }
 
 } // namespace th

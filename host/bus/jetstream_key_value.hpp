@@ -32,12 +32,12 @@ public:
   Result put(const std::string &key, const std::string &value) override;
   Result erase(const std::string &key) override;
   std::optional<Result> write_with_effects(const std::string &key, const std::string &value,
-                                           bool only_if_absent) override;
+                                           bool only_if_absent, Then then = {}) override;
 
   // How the bus sends a write as an effect of the delivery being handled on this thread
   // (subject "$KV.{bucket}.{key}"); it answers nullopt outside such a handler.
-  using EffectWriter = std::function<std::optional<Result>(const std::string &subject,
-                                                           const std::string &value, bool only_if_absent)>;
+  using EffectWriter = std::function<std::optional<Result>(
+      const std::string &subject, const std::string &value, bool only_if_absent, Then then)>;
   void set_effect_writer(EffectWriter writer) { effect_writer_ = std::move(writer); }
 
 private:

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,12 +37,19 @@ public:
   // Called from the handler of a bus that defers its handlers' publishes (JetStream with
   // consumers.defer_handler_publishes): sends the write now and settles it with the handled
   // message's other effects, so the message is acked only once the record is stored and
-  // delivered again otherwise; with only_if_absent a live record already there counts as stored
-  // (the first one stays). ok: sent; unavailable: could not be sent. nullopt anywhere else (no
-  // such handler, or a bucket without it): write with create()/put() instead.
+  // delivered again otherwise. With only_if_absent a live record already there is kept (the
+  // first one stays). ok: sent; unavailable: could not be sent (`then` is not called). nullopt
+  // anywhere else (no such handler, or a bucket without it): write with create()/put() instead.
+  //
+  // `then`, if given, runs once the write is answered, on the handler's thread, before the
+  // message is acked, in the order of the messages: with ok (stored), exists (only_if_absent:
+  // the key held a record, read it with get()) or unavailable (not stored, or unknown: the
+  // message is delivered again). What it publishes is settled with the message too; what it
+  // throws gets the message delivered again.
+  using Then = std::function<void(Result)>;
   virtual std::optional<Result> write_with_effects(const std::string &key, const std::string &value,
-                                                   bool only_if_absent) {
-    (void)key, (void)value, (void)only_if_absent;
+                                                   bool only_if_absent, Then then = {}) {
+    (void)key, (void)value, (void)only_if_absent, (void)then;
     return std::nullopt;
   }
 };

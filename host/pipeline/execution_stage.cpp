@@ -169,27 +169,57 @@ void ExecutionStage::on_intent(const OrderIntent &given) {
       resume(intent, *known, executor_id);
       return;
     }
+    const std::string record = handing_over();
+    // Where the bus settles effects, the record is one and the call waits for its answer
+    // without holding up the intents behind it (run at settlement, in intent order).
+    auto held = std::make_shared<OrderIntent>(intent);
+    if (auto sent = store->write_with_effects(
+            key, record, true, [this, held, record](KeyValue::Result r) { recorded(*held, record, r); })) {
+      if (*sent != KeyValue::Result::ok)
+        recorded(intent, record, KeyValue::Result::unavailable); // throws
+      return;
+    }
     std::string existing;
     uint64_t revision = 0;
-    const std::string record = handing_over();
-    switch (store->create(key, record, existing, revision)) {
-    case KeyValue::Result::ok:
-      break;
-    case KeyValue::Result::exists:
-      if (unsent_here(intent.order_id, existing))
-        break; // our own record, written though its answer was lost: the call was never made
+    const KeyValue::Result result = store->create(key, record, existing, revision);
+    if (result == KeyValue::Result::exists && !unsent_here(intent.order_id, existing)) {
       resume(intent, existing, executor_id);
       return;
-    default: {
-      // Not handed over: the intent is delivered again and handed over then.
-      std::lock_guard lock(recent_mutex_);
-      if (unsent_.size() >= 65536)
-        unsent_.clear(); // bounded: an order this old is not redelivered
-      unsent_[intent.order_id] = record;
-      throw std::runtime_error("cannot record the hand-over of order " + intent.order_id);
     }
-    }
+    if (result != KeyValue::Result::ok && result != KeyValue::Result::exists)
+      recorded(intent, record, KeyValue::Result::unavailable); // throws
   }
+  hand_over(intent);
+}
+
+void ExecutionStage::recorded(const OrderIntent &intent, const std::string &record, KeyValue::Result result) {
+  const std::string &executor_id = executors_.front()->context().instance_id;
+  if (result == KeyValue::Result::exists) {
+    std::string existing;
+    uint64_t revision = 0;
+    if (order_store()->get(kv_key(intent.order_id), existing, revision) != KeyValue::Result::ok)
+      throw std::runtime_error("cannot read the record of order " + intent.order_id + " (delivered again)");
+    if (!unsent_here(intent.order_id, existing)) {
+      resume(intent, existing, executor_id);
+      return;
+    }
+    // our own record, written though its answer was lost: the call was never made
+  } else if (result != KeyValue::Result::ok) {
+    // Not handed over: the intent is delivered again and handed over then.
+    std::lock_guard lock(recent_mutex_);
+    if (unsent_.size() >= 65536)
+      unsent_.clear(); // bounded: an order this old is not redelivered
+    unsent_[intent.order_id] = record;
+    throw std::runtime_error("cannot record the hand-over of order " + intent.order_id);
+  }
+  hand_over(intent);
+}
+
+void ExecutionStage::hand_over(const OrderIntent &intent) {
+  auto &executor = executors_.front();
+  const std::string &executor_id = executor->context().instance_id;
+  KeyValue *store = order_store();
+  const std::string key = store ? kv_key(intent.order_id) : std::string();
   publish_sent(intent, executor_id);
 
   std::vector<Fill> fills;

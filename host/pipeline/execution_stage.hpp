@@ -56,6 +56,9 @@ public:
 
 private:
   void on_intent(const OrderIntent &intent);
+  // The answer to the hand-over record's write: hands the order over, resumes it, or throws.
+  void recorded(const OrderIntent &intent, const std::string &record, KeyValue::Result result);
+  void hand_over(const OrderIntent &intent); // calls the executor and records the outcome
   KeyValue *order_store();
   void publish_sent(const OrderIntent &intent, const std::string &executor_id);
   void resume(const OrderIntent &intent, const std::string &record, const std::string &executor_id);

@@ -522,7 +522,9 @@ TEST(JetStreamBus, BacklogEffectsArePipelinedInOrderWithoutRedelivery) {
 
 // A key-value write made inside a deferring handler is one of the delivery's effects: sent at
 // once, settled with the others (the message acked once it is stored); a create on a key that
-// holds a record counts as stored and leaves the first record. Outside a handler: nullopt.
+// holds a record leaves the first record and its continuation hears "exists". A continuation
+// runs once its write is answered, in message order, and what it publishes is settled before
+// the ack. Outside a handler: nullopt.
 TEST(JetStreamBus, KeyValueWritesInADeferringHandlerSettleWithItsEffects) {
   NatsServer server;
   auto options = options_for(server);
@@ -531,22 +533,39 @@ TEST(JetStreamBus, KeyValueWritesInADeferringHandlerSettleWithItsEffects) {
   auto records = bus->key_value("records", std::chrono::hours(1));
   ASSERT_TRUE(records);
   EXPECT_FALSE(records->write_with_effects("outside", "x", true)) << "no handler: written directly instead";
-  std::atomic<int> sent{0};
+  std::mutex mutex;
+  std::vector<std::string> heard; // "{corr_id} {first|second} {ok|exists|unavailable}", in run order
+  auto name = [](KeyValue::Result r) {
+    return r == KeyValue::Result::ok ? "ok" : r == KeyValue::Result::exists ? "exists" : "unavailable";
+  };
   bus->subscribe({"recorder", {Subject::signals_normalized}}, [&](const Delivery &delivery) {
-    const auto &signal = std::get<Signal>(delivery.message.payload);
-    auto r = records->write_with_effects(kv_key(signal.corr_id), "first " + signal.corr_id, true);
-    if (r && *r == KeyValue::Result::ok)
-      ++sent;
-    auto again = records->write_with_effects(kv_key(signal.corr_id), "second", true);
-    if (again && *again == KeyValue::Result::ok)
-      ++sent;
+    const std::string corr = std::get<Signal>(delivery.message.payload).corr_id;
+    for (std::string which : {"first", "second"}) {
+      auto sent =
+          records->write_with_effects(kv_key(corr), which + " " + corr, true, [&, corr, which](auto r) {
+            {
+              std::lock_guard lock(mutex);
+              heard.push_back(corr + " " + which + " " + name(r));
+            }
+            if (which == "first") // an effect of the continuation, settled before the ack
+              bus->publish(message(Subject::decisions_order_intent, make_intent(corr), corr + ":intent"));
+          });
+      ASSERT_TRUE(sent && *sent == KeyValue::Result::ok);
+    }
   });
   bus->start();
   for (std::string corr : {"kvfx_0001", "kvfx_0002"})
     ASSERT_EQ(bus->publish(message(Subject::signals_normalized, make_signal(corr), corr + ":signal")),
               PublishStatus::ok);
-  ASSERT_TRUE(eventually([&] { return sent.load() == 4; }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return heard.size() == 4;
+      },
+      10s));
   ASSERT_TRUE(bus->wait_idle(10s));
+  EXPECT_EQ(heard, (std::vector<std::string>{"kvfx_0001 first ok", "kvfx_0001 second exists",
+                                             "kvfx_0002 first ok", "kvfx_0002 second exists"}));
   for (std::string corr : {"kvfx_0001", "kvfx_0002"}) {
     std::string value;
     uint64_t revision = 0;
@@ -554,6 +573,7 @@ TEST(JetStreamBus, KeyValueWritesInADeferringHandlerSettleWithItsEffects) {
     EXPECT_EQ(value, "first " + corr) << "a create on a live key replaced it";
   }
   RawJetStream raw(server.url());
+  EXPECT_EQ(raw.stored("TRADING"), 4u) << "two signals and the two intents the continuations published";
   jsConsumerInfo *consumer = nullptr;
   ASSERT_EQ(js_GetConsumerInfo(&consumer, raw.js(), "TRADING", "recorder", nullptr, nullptr), NATS_OK);
   EXPECT_EQ(consumer->NumRedelivered, 0) << "the existing key was taken for a failed write";
