@@ -21,6 +21,8 @@ Commands:
   replay -c FILE SIGNALS.jsonl  feed normalized signals through a deployment, print a summary
   send -c FILE --source S BODY  sign and post a webhook (BODY or @file)
   audit verify|export|keygen|head  check, export, key or show the audit trail
+  trace CORR_ID [--db DB]       one signal's story from the audit trail
+  tail [--db DB] [-f]           the audit trail, one line per event (-f: follow)
   trading-state -c FILE [STATE] show or set the trading state (active, reducing, halted)
   completion bash               print a bash completion script
 
@@ -62,6 +64,10 @@ int main(int argc, char **argv) {
     return send_command(args);
   if (command == "audit")
     return audit_command(args);
+  if (command == "trace")
+    return trace_command(args);
+  if (command == "tail")
+    return tail_command(args);
   if (command == "completion")
     return completion_command(args);
   if (command == "trading-state")

@@ -2,10 +2,12 @@
 // the audit-sqlite plugin. The format is in docs/audit-format.md; the logic is in audit_chain.
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/trail_filter.hpp"
 
 #include <audit_chain/checkpoint.hpp>
 #include <audit_chain/head.hpp>
 #include <audit_chain/row.hpp>
+#include <audit_chain/rows.hpp>
 #include <audit_chain/schema.hpp>
 #include <audit_chain/sqlite.hpp>
 #include <audit_chain/verify.hpp>
@@ -56,12 +58,14 @@ Options:
 Exit codes: 0 valid, 1 tampered, 2 unreadable (database, key or sidecar) or usage error.
 )";
 
-const char *const export_usage = R"(Usage: tradehost audit export DB [--from N] [--to M]
+const std::string export_usage = std::string(R"(Usage: tradehost audit export DB [--from N] [--to M] [filters]
 
 Writes rows with chain_position N..M (inclusive; default the whole chain) to stdout, one JSON
 object per line in canonical form: chain_position, correlation_id, data, event_id, event_type,
 hash, previous_hash, service, timestamp. Nothing is verified; use `audit verify` for that.
 
+Filters:
+)") + trail_filter_help + R"(
 Exit codes: 0 ok, 2 unreadable database or usage error.
 )";
 
@@ -95,17 +99,6 @@ std::optional<ParsedArgs> parse(const Args &args, const std::vector<OptionSpec> 
     return std::nullopt;
   }
   return parsed;
-}
-
-uint64_t position_value(const ParsedArgs &a, const std::string &name, uint64_t fallback) {
-  auto v = a.value(name);
-  if (!v)
-    return fallback;
-  uint64_t out = 0;
-  auto r = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (r.ec != std::errc() || r.ptr != v->data() + v->size())
-    throw UsageError(name + " needs a non-negative integer, not \"" + *v + "\"");
-  return out;
 }
 
 std::string one_db(const ParsedArgs &a) {
@@ -179,37 +172,27 @@ int verify_command(const Args &args) {
 }
 
 int export_command(const Args &args) {
-  auto a = parse(args, {{"--from", "", true}, {"--to", "", true}}, export_usage);
+  auto a = parse(args, trail_filter_options(), export_usage.c_str());
   if (!a)
     return 0;
   std::string path = one_db(*a);
-  uint64_t from = position_value(*a, "--from", 1), to = position_value(*a, "--to", INT64_MAX);
+  const audit::RowFilter filter = trail_filter(*a);
   try {
     audit::Database db(path, audit::Database::Mode::read_only);
     audit::require_schema(db);
-    audit::Statement rows(db,
-                          "SELECT chain_position, event_id, correlation_id, event_type, timestamp, service, "
-                          "data, previous_hash, hash FROM events WHERE chain_position BETWEEN ?1 AND ?2 "
-                          "ORDER BY chain_position");
-    rows.bind(1, static_cast<int64_t>(from));
-    rows.bind(2, static_cast<int64_t>(std::min<uint64_t>(to, INT64_MAX)));
     std::string line;
-    while (rows.step()) {
-      audit::RowView row{static_cast<uint64_t>(rows.int64(0)),
-                         rows.text(1),
-                         rows.text(2),
-                         rows.text(3),
-                         rows.text(4),
-                         rows.text(5),
-                         rows.text(6),
-                         rows.text(7)};
+    bool written = true;
+    audit::read_rows(db, filter, [&](const audit::Row &row) {
+      if (!written)
+        return;
       line.clear();
-      audit::append_row_record(row, rows.text(8), line);
+      audit::append_row_record(row.view(), row.hash, line);
       line += '\n';
-      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) {
-        std::fputs("tradehost audit export: cannot write to stdout\n", stderr);
-        return 1;
-      }
+      written = std::fwrite(line.data(), 1, line.size(), stdout) == line.size();
+    });
+    if (!written) {
+      std::fputs("tradehost audit export: cannot write to stdout\n", stderr);
+      return 1;
     }
   } catch (const audit::SqliteError &e) {
     std::fprintf(stderr, "tradehost audit export: unreadable: %s\n", e.what());
@@ -270,7 +253,7 @@ int audit_command(const Args &args) {
       return verify_command(rest);
     }
     if (sub == "export") {
-      usage = export_usage;
+      usage = export_usage.c_str();
       return export_command(rest);
     }
     if (sub == "keygen") {

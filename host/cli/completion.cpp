@@ -23,7 +23,7 @@ _tradehost() {
     cword=$COMP_CWORD
   fi
 
-  local commands="run validate plugins replay send audit trading-state completion help"
+  local commands="run validate plugins replay send audit trace tail trading-state completion help"
   if [[ $cword -eq 1 ]]; then
     COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
     return
@@ -40,7 +40,10 @@ _tradehost() {
     --events|--pubkey|--checkpoints|--out|-o)
       COMPREPLY=($(compgen -f -- "$cur"))
       return ;;
-    --listen|--url|--idempotency-key|--from|--to|-s|--source|--reason)
+    --db)
+      COMPREPLY=($(compgen -f -- "$cur"))
+      return ;;
+    --listen|--url|--idempotency-key|--from|--to|-s|--source|--reason|--type|--agent|--instrument|--last|-n)
       return ;;
   esac
 
@@ -50,6 +53,8 @@ _tradehost() {
     plugins) options="--config -c --json --help" ;;
     replay) options="--config -c --json --events --free-running --help" ;;
     send) options="--config -c --source -s --url --idempotency-key --help" ;;
+    trace) options="--db --json --help" ;;
+    tail) options="--db --follow -f --type --agent --instrument --last -n --from --to --help" ;;
     trading-state)
       if [[ $cur != -* ]]; then
         COMPREPLY=($(compgen -W "active reducing halted" -- "$cur"))
@@ -66,7 +71,7 @@ _tradehost() {
       fi
       case ${words[2]} in
         verify) options="--pubkey --checkpoints --no-sidecar --json --help" ;;
-        export) options="--from --to --help" ;;
+        export) options="--from --to --type --agent --instrument --last -n --help" ;;
         keygen) options="--out -o --help" ;;
         head) options="--help" ;;
       esac ;;
