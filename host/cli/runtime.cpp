@@ -146,7 +146,22 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
 #endif
   }
   rt->pipeline = std::make_unique<Pipeline>(rt->deployment, rt->registry, rt->stage_context());
+  Runtime *runtime = rt.get(); // owns the metrics: lives as long as their scrapes
+  rt->metrics.on_collect([runtime] { runtime->collect_metrics(); });
   return rt;
+}
+
+void Runtime::collect_metrics() {
+  const nlohmann::json snapshot = portfolio.snapshot(); // kept: the loop reads into it
+  for (const auto &p : snapshot["positions"]) {
+    const std::map<std::string, std::string> labels{{"agent_id", p.value("agent_id", "")},
+                                                    {"instrument", p.value("instrument", "")}};
+    metrics.position.Add(labels).Set(p.value("quantity", 0.0));
+    metrics.realized_pnl.Add(labels).Set(p.value("realized_pnl", 0.0));
+    metrics.unrealized_pnl.Add(labels).Set(p.value("unrealized_pnl", 0.0));
+  }
+  for (const auto &c : bus->health().consumers)
+    metrics.consumer_pending.Add({{"durable", c.durable}}).Set(static_cast<double>(c.num_pending));
 }
 
 } // namespace th::cli

@@ -38,6 +38,8 @@ struct Runtime {
   // damaged), sets the gauge, and wires its changes: a log line, a `trading_state_changed`
   // audit event, the gauge, and for the exec role the executors' cancel_all when halted.
   void open_trading_state(unsigned roles);
+  // Sets the scrape-time gauges: position and PnL per agent and instrument, consumer lag.
+  void collect_metrics();
 };
 
 // Which bus a command runs on: the deployment's, or an in-process one whatever it says.

@@ -38,7 +38,7 @@ enum Status : size_t {
   status_count
 };
 constexpr std::array<const char *, status_count> status_names{
-    "accepted",     "duplicate", "unauthorized", "replay",    "forbidden",   "rate_limited",
+    "success",      "duplicate", "unauthorized", "replay",    "forbidden",   "rate_limited",
     "invalid_json", "invalid",   "conflict",     "too_large", "unavailable", "unknown_source"};
 
 Status status_of(std::string_view code, int http_status) {

@@ -88,7 +88,23 @@ Metrics::Metrics()
       trading_state(family(prometheus::BuildGauge(), *registry_, "tradehost_trading_state",
                            "The host's trading state: 1 for the current state (active, reducing, halted), 0 "
                            "for the others",
-                           declared_)) {}
+                           declared_)),
+      position(family(prometheus::BuildGauge(), *registry_, "tradehost_position",
+                      "Net position (signed quantity) per agent and instrument, as of the scrape",
+                      declared_)),
+      realized_pnl(family(prometheus::BuildGauge(), *registry_, "tradehost_realized_pnl",
+                          "Realized PnL since the record began, per agent and instrument", declared_)),
+      unrealized_pnl(family(prometheus::BuildGauge(), *registry_, "tradehost_unrealized_pnl",
+                            "Unrealized PnL at the last price seen, per agent and instrument", declared_)),
+      consumer_pending(family(prometheus::BuildGauge(), *registry_, "tradehost_consumer_pending",
+                              "Messages waiting for a consumer: JetStream num_pending (its lag) or the "
+                              "embedded queue's depth, per durable",
+                              declared_)) {}
+
+void Metrics::on_collect(std::function<void()> refresh) {
+  std::lock_guard lock(collect_mutex_);
+  collectors_.push_back(std::move(refresh));
+}
 
 const prometheus::Histogram::BucketBoundaries &Metrics::latency_buckets() {
   static const prometheus::Histogram::BucketBoundaries b{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
@@ -159,6 +175,11 @@ bool Metrics::plugin_metric(int32_t type, const std::string &name,
 }
 
 std::string Metrics::serialize() const {
+  {
+    std::lock_guard lock(collect_mutex_); // one scrape refreshes at a time
+    for (const auto &refresh : collectors_)
+      refresh();
+  }
   // prometheus-cpp leaves out families without samples; the contract's names must always be
   // there, so a declared family without samples is written as HELP and TYPE lines alone.
   auto families = registry_->Collect();

@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,15 @@ public:
   prometheus::Family<prometheus::Counter> &bus_published;  // {subject}
   prometheus::Family<prometheus::Gauge> &audit_sink_available; // {sink}: 1 writing, 0 cannot write
   prometheus::Family<prometheus::Gauge> &trading_state;        // tradehost_trading_state{state}: 1 current
+  // Set at each scrape by the collectors (on_collect): {agent_id,instrument}, and {durable}.
+  prometheus::Family<prometheus::Gauge> &position;
+  prometheus::Family<prometheus::Gauge> &realized_pnl;
+  prometheus::Family<prometheus::Gauge> &unrealized_pnl;
+  prometheus::Family<prometheus::Gauge> &consumer_pending;
+
+  // Runs `refresh` at the start of every serialize(), to set gauges read from elsewhere (the
+  // portfolio, the bus). It must outlive this object's last serialize().
+  void on_collect(std::function<void()> refresh);
 
   // Latency buckets in seconds used by the histograms above.
   static const prometheus::Histogram::BucketBoundaries &latency_buckets();
@@ -61,6 +71,8 @@ private:
   struct Dynamic;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Dynamic>> dynamic_;
+  mutable std::mutex collect_mutex_;
+  std::vector<std::function<void()>> collectors_;
 };
 
 } // namespace th

@@ -338,7 +338,8 @@ th_status AgentStage::emit_order_intent(const InstanceContext &c, const th_order
   }
   decision_msg_id(intent, n, message.msg_id);
   ++intents_;
-  ctx_.metrics.agent_decisions_made.Add({{"strategy", intent.strategy}}).Increment();
+  // `strategy` is the agent id, as in agent_decision_latency_seconds (docs/contract.md).
+  ctx_.metrics.agent_decisions_made.Add({{"strategy", intent.agent_id}}).Increment();
   return decide(message);
 }
 

@@ -111,6 +111,36 @@ TEST(EndToEnd, MetricsCarryTheContractNames) {
   EXPECT_EQ(host.terminate(), 0);
 }
 
+// Issue 18 part 4: the seed's `success`, one meaning of `strategy` (the agent id), and the
+// gauges users chart: position and PnL per agent and instrument, consumer lag per durable.
+TEST(EndToEnd, MetricsCarryPositionsPnlAndLagWithTheSeedsLabels) {
+  HostProcess host;
+  host.start();
+  ASSERT_EQ(host.post_webhook(seed_signal).status, 200);
+  ASSERT_TRUE(eventually([&] { return position_of(host, "momentum_v1", "AAPL") == 100; }));
+  std::string metrics = host.get("/metrics").body;
+  EXPECT_NE(metrics.find(R"(gateway_webhooks_received_total{source="test",status="success"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(agent_decisions_made_total{strategy="momentum_v1"} 1)"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(agent_decision_latency_seconds_count{strategy="momentum_v1"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(tradehost_position{agent_id="momentum_v1",instrument="AAPL"} 100)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(tradehost_realized_pnl{agent_id="momentum_v1",instrument="AAPL"} -)"),
+            std::string::npos)
+      << "the fill's fees are realized: " << metrics;
+  EXPECT_NE(metrics.find(R"(tradehost_unrealized_pnl{agent_id="momentum_v1",instrument="AAPL"})"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(tradehost_consumer_pending{durable="exec-intents"})"), std::string::npos)
+      << metrics;
+  EXPECT_EQ(host.terminate(), 0);
+}
+
 TEST(EndToEnd, ABrokenPluginIsReportedAndTheRestRuns) {
   std::string dir = th::test::make_temp_dir("tradehost-plugins");
   for (auto &entry : std::filesystem::directory_iterator(TRADEHOST_PLUGIN_BUILD_DIR))

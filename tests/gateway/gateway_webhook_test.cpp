@@ -45,7 +45,7 @@ TEST(GatewayWebhook, AcceptsASignedWebhookAndPublishesOneSignal) {
   EXPECT_GE(signals[0].received_ns, before);
   EXPECT_LE(signals[0].received_ns, now_ns());
   EXPECT_EQ(g.metric(R"(tradehost_bus_published_total{subject="signals.normalized"})"), 1);
-  EXPECT_EQ(g.metric(R"(gateway_webhooks_received_total{source="test",status="accepted"})"), 1);
+  EXPECT_EQ(g.metric(R"(gateway_webhooks_received_total{source="test",status="success"})"), 1);
 }
 
 TEST(GatewayWebhook, CorrIdsSortByCreationAndAreUnique) {

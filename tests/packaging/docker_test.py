@@ -85,7 +85,8 @@ if provisioned["providers"][0]["options"]["path"] not in mount_text:
 dashboard = json.load(open(os.path.join(docker, "grafana", "dashboards", "tradehost.json")))
 exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
 for metric in ["gateway_webhooks_received_total", "agent_decision_latency_seconds_bucket",
-               "exec_sim_fills_generated_total", "agent_risk_checks_failed_total", "audit_sink_events_written_total"]:
+               "exec_sim_fills_generated_total", "agent_risk_checks_failed_total", "audit_sink_events_written_total",
+               "tradehost_position", "tradehost_unrealized_pnl", "tradehost_consumer_pending"]:
     if metric not in exprs:
         problems.append(f"dashboard has no panel on {metric}")
 if "by (instrument)" not in exprs or "by (status)" not in exprs:
