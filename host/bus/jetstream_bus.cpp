@@ -218,6 +218,30 @@ private:
   bool accepting_ = false;
   bool started_ok_ = false; // start() succeeded (connected, stream and consumers in place)
   int callers_ = 0;
+  // A publishing thread, counted in callers_ while it may touch the connections (stop() waits
+  // for none to be left); not admitted once the bus stops accepting.
+  class Caller {
+  public:
+    explicit Caller(JetStreamBus &bus) : bus_(bus) {
+      std::lock_guard lock(bus.publish_mutex_);
+      if ((admitted_ = bus.accepting_))
+        ++bus.callers_;
+    }
+    ~Caller() {
+      if (!admitted_)
+        return;
+      std::lock_guard lock(bus_.publish_mutex_);
+      --bus_.callers_;
+      bus_.publish_cv_.notify_all();
+    }
+    Caller(const Caller &) = delete;
+    Caller &operator=(const Caller &) = delete;
+    bool admitted() const { return admitted_; }
+
+  private:
+    JetStreamBus &bus_;
+    bool admitted_ = false;
+  };
   int in_flight_ = 0;
   const uint64_t serial_ = ++bus_serials;
   std::mutex inboxes_mutex_;
@@ -644,26 +668,15 @@ PublishStatus JetStreamBus::publish(const Message &message, std::chrono::millise
   // publish_timeout_ms bounds every publish, whatever the caller allows.
   const auto deadline =
       Clock::now() + std::min(timeout, std::chrono::milliseconds(options_.publish_timeout_ms));
-  {
-    std::lock_guard lock(publish_mutex_);
-    if (!accepting_)
-      return PublishStatus::unavailable;
-    ++callers_;
-  }
+  Caller caller(*this);
+  if (!caller.admitted())
+    return PublishStatus::unavailable;
   const std::string subject(subject_name(message.subject));
   // The contract JSON written straight into this thread's buffer (no JSON tree per publish).
   thread_local std::string body;
   write_json(message.payload, body);
   const std::string id = jetstream_msg_id(message);
   const std::string &corr_id = corr_id_of(message);
-  struct CallerGuard {
-    JetStreamBus &bus;
-    ~CallerGuard() {
-      std::lock_guard lock(bus.publish_mutex_);
-      --bus.callers_;
-      bus.publish_cv_.notify_all();
-    }
-  } caller_guard{*this};
 
   if (HandlerScope *scope = current_handler_scope; scope && scope->bus == this) {
     // Deferred (only set up with defer_handler_publishes): "ok" means sent; the delivery being
@@ -1309,20 +1322,9 @@ std::optional<KeyValue::Result> JetStreamBus::write_effect(const std::string &su
   HandlerScope *scope = current_handler_scope;
   if (!scope || scope->bus != this)
     return std::nullopt;
-  {
-    std::lock_guard lock(publish_mutex_);
-    if (!accepting_)
-      return KeyValue::Result::unavailable;
-    ++callers_;
-  }
-  struct CallerGuard {
-    JetStreamBus &bus;
-    ~CallerGuard() {
-      std::lock_guard lock(bus.publish_mutex_);
-      --bus.callers_;
-      bus.publish_cv_.notify_all();
-    }
-  } caller_guard{*this};
+  Caller caller(*this);
+  if (!caller.admitted())
+    return KeyValue::Result::unavailable;
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.publish_timeout_ms);
   std::string failure;
   uint64_t token = 0;

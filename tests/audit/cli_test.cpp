@@ -1,5 +1,6 @@
 // `tradehost audit verify|export|keygen|head` as a user runs them (the audit_cli_driver binary
 // runs the host's own audit_command()).
+#include "cli_runner.hpp"
 #include "sample_events.hpp"
 #include "test_dir.hpp"
 
@@ -20,22 +21,8 @@
 namespace th::audit {
 namespace {
 
-struct CliResult {
-  int code;
-  std::string out;
-};
-
-CliResult cli(const std::string &args) {
-  std::string command = std::string(AUDIT_CLI) + " " + args + " 2>/dev/null";
-  std::FILE *p = ::popen(command.c_str(), "r");
-  CliResult r{-1, ""};
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
-    r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using audit_test::cli;
+using audit_test::CliResult;
 
 class AuditCli : public ::testing::Test {
 protected:

@@ -2,6 +2,7 @@
 // runs them (audit_cli_driver runs the host's own command functions) over a chain of sample rows:
 // positions 1-6 are tv_100000000, 7-10 tv_100000001, event types cycling webhook_received,
 // signal_published, decision_made, order_sent, fill_received, position_updated.
+#include "cli_runner.hpp"
 #include "sample_events.hpp"
 #include "test_dir.hpp"
 
@@ -26,22 +27,8 @@
 namespace th::audit {
 namespace {
 
-struct CliResult {
-  int code;
-  std::string out;
-};
-
-CliResult cli(const std::string &args) {
-  std::string command = std::string(AUDIT_CLI) + " " + args + " 2>/dev/null";
-  std::FILE *p = ::popen(command.c_str(), "r");
-  CliResult r{-1, ""};
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
-    r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using audit_test::cli;
+using audit_test::CliResult;
 
 std::vector<std::string> lines_of(const std::string &text) {
   std::vector<std::string> lines;
