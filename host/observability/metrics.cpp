@@ -99,7 +99,10 @@ Metrics::Metrics()
       consumer_pending(family(prometheus::BuildGauge(), *registry_, "tradehost_consumer_pending",
                               "Messages waiting for a consumer: JetStream num_pending (its lag) or the "
                               "embedded queue's depth, per durable",
-                              declared_)) {}
+                              declared_)) {
+  for (const char *status : {"valid", "tampered", "unreadable"}) // GET /audit/verify's outcomes, from zero
+    audit_hash_validations.Add({{"status", status}});
+}
 
 void Metrics::on_collect(std::function<void()> refresh) {
   std::lock_guard lock(collect_mutex_);

@@ -66,11 +66,15 @@ AgentStage::AgentStage(StageContext ctx, RiskChain &risk)
     signals_received_[static_cast<size_t>(action)] = &ctx_.metrics.agent_signals_received.Add(
         {{"signal_type", name.empty() ? "unknown" : std::string(name)}});
   }
+  // The rules the host itself rejects by (docs/contract.md) count from zero, before the first.
+  for (const char *rule : {"audit_unavailable", "risk_error", "trading_halted", "trading_reducing"})
+    ctx_.metrics.agent_risk_checks_failed.Add({{"reason", rule}});
 }
 
 AgentStage::Agent AgentStage::make(std::unique_ptr<PluginInstance> agent, InstrumentFilter filter) {
   auto &latency = ctx_.metrics.agent_decision_latency.Add({{"strategy", agent->context().instance_id}},
                                                           Metrics::latency_buckets());
+  ctx_.metrics.agent_decisions_made.Add({{"strategy", agent->context().instance_id}}); // 0 until one
   return Agent{std::shared_ptr<PluginInstance>(std::move(agent)), std::move(filter), &latency};
 }
 

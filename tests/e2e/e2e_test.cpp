@@ -113,9 +113,16 @@ TEST(EndToEnd, MetricsCarryTheContractNames) {
 
 // Issue 18 part 4: the seed's `success`, one meaning of `strategy` (the agent id), and the
 // gauges users chart: position and PnL per agent and instrument, consumer lag per durable.
+// Counters whose label values are known count from zero before their first event.
 TEST(EndToEnd, MetricsCarryPositionsPnlAndLagWithTheSeedsLabels) {
   HostProcess host;
   host.start();
+  const std::string before = host.get("/metrics").body;
+  for (const char *zero : {R"(agent_decisions_made_total{strategy="momentum_v1"} 0)",
+                           R"(agent_risk_checks_failed_total{reason="trading_halted"} 0)",
+                           R"(agent_risk_checks_failed_total{reason="audit_unavailable"} 0)",
+                           R"(audit_hash_validations_total{status="valid"} 0)"})
+    EXPECT_NE(before.find(zero), std::string::npos) << zero << "\n" << before;
   ASSERT_EQ(host.post_webhook(seed_signal).status, 200);
   ASSERT_TRUE(eventually([&] { return position_of(host, "momentum_v1", "AAPL") == 100; }));
   std::string metrics = host.get("/metrics").body;
