@@ -1,7 +1,10 @@
 #include "bus/message_ring.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
+#include <new>
 #include <thread>
 
 namespace th {
@@ -52,10 +55,21 @@ size_t string_capacity(const Message &message) {
 }
 
 MessageRing::MessageRing(size_t min_capacity, size_t max_slot_bytes)
-    : slots_(new Slot[std::bit_ceil(std::max<size_t>(min_capacity, 2))]),
-      mask_(std::bit_ceil(std::max<size_t>(min_capacity, 2)) - 1), max_slot_bytes_(max_slot_bytes) {
+    : mask_(std::bit_ceil(std::max<size_t>(min_capacity, 2)) - 1), max_slot_bytes_(max_slot_bytes) {
+  // Zero pages, page-aligned (so slot-aligned): a free slot of the first lap each.
+  void *pages =
+      ::mmap(nullptr, capacity() * sizeof(Slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pages == MAP_FAILED)
+    throw std::bad_alloc();
+  slots_ = static_cast<Slot *>(pages);
+  // Message's layout is not its zero bytes, so each is built on first use (slot_message()).
+}
+
+MessageRing::~MessageRing() {
   for (uint64_t i = 0; i <= mask_; ++i)
-    slots_[i].sequence.store(i, std::memory_order_relaxed);
+    if (slots_[i].constructed)
+      std::destroy_at(&slots_[i].message());
+  ::munmap(slots_, capacity() * sizeof(Slot));
 }
 
 uint64_t MessageRing::pending() const {
@@ -67,8 +81,7 @@ uint64_t MessageRing::pending() const {
 bool MessageRing::try_claim(uint64_t &position) {
   position = enqueue_position_.load(std::memory_order_relaxed);
   for (;;) {
-    const uint64_t sequence = slot_at(position).sequence.load(std::memory_order_acquire);
-    const auto lag = static_cast<int64_t>(sequence - position);
+    const auto lag = static_cast<int64_t>(sequence(position, std::memory_order_acquire) - position);
     if (lag == 0) {
       if (enqueue_position_.compare_exchange_weak(position, position + 1, std::memory_order_relaxed))
         return true; // on failure `position` was reloaded
@@ -106,9 +119,8 @@ bool MessageRing::claim(uint64_t &position, Clock::time_point deadline) {
 }
 
 void MessageRing::commit(uint64_t position, bool deliver) {
-  Slot &slot = slot_at(position);
-  slot.deliver = deliver;
-  slot.sequence.store(position + 1, std::memory_order_release);
+  slot_at(position).deliver = deliver;
+  set_sequence(position, position + 1, std::memory_order_release);
 }
 
 void MessageRing::wake_consumer() {
@@ -126,7 +138,7 @@ void MessageRing::wake_waiting_producers() {
 }
 
 bool MessageRing::has_ready() const {
-  return slot_at(dequeue_position_).sequence.load(std::memory_order_acquire) == dequeue_position_ + 1;
+  return sequence(dequeue_position_, std::memory_order_acquire) == dequeue_position_ + 1;
 }
 
 void MessageRing::wait_for_work(const std::atomic<bool> &stop) {

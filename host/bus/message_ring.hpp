@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 
 namespace th {
 
@@ -29,6 +30,7 @@ public:
   // Capacity is rounded up to a power of two (at least 2). A handled slot whose strings hold more
   // than max_slot_bytes of capacity is reset (its memory freed).
   explicit MessageRing(size_t min_capacity, size_t max_slot_bytes = 16 * 1024);
+  ~MessageRing();
   MessageRing(const MessageRing &) = delete;
   MessageRing &operator=(const MessageRing &) = delete;
 
@@ -45,7 +47,14 @@ public:
   // Claims the next slot, waiting while the ring is full until `deadline`. False on timeout,
   // with nothing claimed. A claimed slot must be committed.
   bool claim(uint64_t &position, Clock::time_point deadline);
-  Message &slot_message(uint64_t position) { return slot_at(position).message; }
+  Message &slot_message(uint64_t position) {
+    Slot &slot = slot_at(position);
+    if (!slot.constructed) { // the claimer owns the slot until commit()
+      std::construct_at(&slot.message());
+      slot.constructed = true;
+    }
+    return slot.message();
+  }
   // Hands a claimed slot to the consumer; `deliver` false turns it into a hole it skips (used
   // when a fan-out publish times out on another ring and must not deliver anywhere).
   void commit(uint64_t position, bool deliver);
@@ -61,18 +70,31 @@ public:
   void wait_for_work(const std::atomic<bool> &stop);
 
 private:
+  // Slots live in anonymous pages that stay untouched (costing no memory) until a message first
+  // lands in them: the all-zero slot is a valid free one, and its Message is built on first use.
   struct alignas(64) Slot {
-    std::atomic<uint64_t> sequence{0}; // == position: free; == position + 1: committed
-    bool deliver = true;
-    Message message;
+    // The slot's sequence minus its index (sequence == position: free; == position + 1:
+    // committed), so a fresh zero slot reads as free for the first lap. Accessed atomically.
+    uint64_t offset_sequence;
+    bool deliver;
+    bool constructed; // `storage` holds a Message
+    alignas(Message) unsigned char storage[sizeof(Message)];
+    Message &message() { return *std::launder(reinterpret_cast<Message *>(storage)); }
   };
 
   Slot &slot_at(uint64_t position) { return slots_[position & mask_]; }
   const Slot &slot_at(uint64_t position) const { return slots_[position & mask_]; }
+  uint64_t sequence(uint64_t position, std::memory_order order) const {
+    auto &slot = const_cast<Slot &>(slot_at(position));
+    return std::atomic_ref<uint64_t>(slot.offset_sequence).load(order) + (position & mask_);
+  }
+  void set_sequence(uint64_t position, uint64_t value, std::memory_order order) {
+    std::atomic_ref<uint64_t>(slot_at(position).offset_sequence).store(value - (position & mask_), order);
+  }
   bool try_claim(uint64_t &position);
   void wake_waiting_producers();
 
-  std::unique_ptr<Slot[]> slots_;
+  Slot *slots_ = nullptr; // mmap'd: capacity() slots
   uint64_t mask_;
   size_t max_slot_bytes_;
 
@@ -92,16 +114,16 @@ template <class Handle> size_t MessageRing::drain(Handle &&handle, size_t limit)
   size_t taken = 0;
   while (taken < limit) {
     Slot &slot = slot_at(dequeue_position_);
-    if (slot.sequence.load(std::memory_order_acquire) != dequeue_position_ + 1)
+    if (sequence(dequeue_position_, std::memory_order_acquire) != dequeue_position_ + 1)
       break;
     if (slot.deliver)
-      handle(static_cast<const Message &>(slot.message));
-    if (string_capacity(slot.message) > max_slot_bytes_) {
+      handle(static_cast<const Message &>(slot.message()));
+    if (slot.constructed && string_capacity(slot.message()) > max_slot_bytes_) { // a hole may have none
       // Destroyed and rebuilt empty: assigning an empty string would keep the capacity.
-      std::destroy_at(&slot.message);
-      std::construct_at(&slot.message);
+      std::destroy_at(&slot.message());
+      std::construct_at(&slot.message());
     }
-    slot.sequence.store(dequeue_position_ + mask_ + 1, std::memory_order_release);
+    set_sequence(dequeue_position_, dequeue_position_ + mask_ + 1, std::memory_order_release);
     ++dequeue_position_;
     ++taken;
     if (taken % wake_interval == 0) {
