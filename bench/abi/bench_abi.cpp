@@ -25,10 +25,10 @@ class BenchServices : public th::HostServices {
 public:
   void log(const th::InstanceContext &, int32_t, std::string_view, std::string_view) override {}
   th_status emit_order_intent(const th::InstanceContext &, const th_order_intent &intent) override {
-    quantity_ += intent.quantity;
+    quantity += intent.quantity;
     return TH_OK;
   }
-  double quantity_ = 0;
+  double quantity = 0;
 };
 
 struct Result {

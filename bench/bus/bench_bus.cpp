@@ -76,6 +76,7 @@ double throughput(const Options &o, int producers, int subscribers) {
 
     std::atomic<bool> go{false};
     std::vector<std::thread> threads;
+    threads.reserve(producers);
     for (int p = 0; p < producers; ++p)
       threads.emplace_back([&] {
         Message m = sample_signal();
@@ -227,9 +228,7 @@ std::string human_ns(int64_t ns) {
   return buffer;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
+int run(int argc, char **argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
@@ -273,4 +272,15 @@ int main(int argc, char **argv) {
   latency_row("saturation (flat out)", latency(o, 0));
   codec_table();
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) { // a bus or codec failure: say it rather than abort
+    std::fprintf(stderr, "bench_bus: %s\n", e.what());
+    return 1;
+  }
 }

@@ -503,6 +503,7 @@ void JetStreamBus::ensure_stream() {
   natsStatus status = js_GetStreamInfo(&info, js_, options_.stream.c_str(), &start_js, &code);
   if (status == NATS_NOT_FOUND || code == JSStreamNotFoundErr) {
     std::vector<const char *> subjects;
+    subjects.reserve(wanted.size());
     for (const auto &s : wanted)
       subjects.push_back(s.c_str());
     jsStreamConfig config;

@@ -31,7 +31,7 @@ void print_errors(const ConfigErrors &e) {
 
 void Runtime::audit_startup() {
   auto now = clock.now_ns();
-  auto record = [&](std::string type, std::string id, nlohmann::json data) {
+  auto record = [&](std::string type, std::string id, const nlohmann::json &data) {
     AuditRecord r{std::move(id), host_corr_id, std::move(type), now, "host", data.dump()};
     Message m{Subject::audit_event, r, r.event_id};
     bus->publish(m);

@@ -64,7 +64,7 @@ const json *resolve_ref(const json &root, const json *node) {
     if (ref == node->end() || !ref->is_string())
       break;
     std::string target = ref->get<std::string>();
-    if (target.rfind("#", 0) != 0)
+    if (target.rfind('#', 0) != 0)
       break;
     try {
       node = &root.at(json::json_pointer(target.substr(1)));
@@ -191,7 +191,7 @@ bool is_wrapper(const std::string &description) {
          starts_with(description, "Failed to validate against a conditional schema");
 }
 
-SchemaViolation explain(const json &schema, const json &document, std::string pointer,
+SchemaViolation explain(const json &schema, const json &document, const std::string &pointer,
                         const std::string &description) {
   const json *rule = schema_at(schema, document, pointer);
   const json *value = nullptr;

@@ -190,7 +190,7 @@ private:
           YAML::Node value = it->second;
           if (!key.IsScalar())
             continue;
-          std::string name = key.Scalar();
+          const std::string &name = key.Scalar();
           if (object.contains(name))
             continue;
           object[name] = convert(value, pointer + "/" + escape_pointer_token(name), yaml_path_key(path, name),
@@ -203,7 +203,7 @@ private:
 
   json convert_scalar(const YAML::Node &node, const std::string &pointer) {
     std::string text = node.Scalar();
-    std::string tag = node.Tag();
+    const std::string &tag = node.Tag();
     bool plain = tag == "?";
     bool explicit_string = tag == "!" || tag == core_tag + "str";
     if (text.find('$') == std::string::npos) {

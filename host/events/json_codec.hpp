@@ -28,8 +28,8 @@ nlohmann::json to_json(const Payload &);
 // extra_json (as a JSON object text).
 struct DecodeError : std::runtime_error {
   std::string field;
-  DecodeError(std::string field_, const std::string &message)
-      : std::runtime_error(field_ + ": " + message), field(std::move(field_)) {}
+  DecodeError(std::string name, const std::string &message)
+      : std::runtime_error(name + ": " + message), field(std::move(name)) {}
 };
 Signal signal_from_json(const nlohmann::json &);
 OrderIntent order_intent_from_json(const nlohmann::json &);

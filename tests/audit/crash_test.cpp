@@ -21,6 +21,7 @@ namespace {
 
 pid_t spawn(const std::vector<std::string> &args) {
   std::vector<char *> argv;
+  argv.reserve(args.size() + 1);
   for (auto &a : args)
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);

@@ -160,6 +160,7 @@ TEST(EmbeddedBus, ManyProducersDeliverExactCountsInPerProducerOrder) {
   });
   bus->start();
   std::vector<std::future<int>> results;
+  results.reserve(producers);
   for (int p = 0; p < producers; ++p)
     results.push_back(std::async(std::launch::async, [&, p] {
       int failures = 0;

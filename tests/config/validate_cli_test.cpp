@@ -18,7 +18,7 @@ struct CommandResult {
   std::string err;
 };
 
-CommandResult validate(std::vector<std::string> args) {
+CommandResult validate(const std::vector<std::string> &args) {
   ::testing::internal::CaptureStdout();
   ::testing::internal::CaptureStderr();
   int code = th::cli::validate_command(args);

@@ -196,7 +196,7 @@ void kill_and_restart(Victim victim, size_t kills, size_t threads) {
   EXPECT_EQ(missing, 0u) << "of " << keys.size() << " keys";
   size_t unanswered = 0;
   for (const auto &[corr, types] : trail.types) {
-    auto count = [&](const char *type) {
+    auto count = [&types = types](const char *type) { // clang 14 cannot capture a binding
       auto it = types.find(type);
       return it == types.end() ? 0 : it->second;
     };

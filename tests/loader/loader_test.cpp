@@ -85,7 +85,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Loader, TextFileNamedSoIsNotASharedLibrary) {
   TempDir dir;
   std::ofstream(dir.path() / "notes.so") << "this is not a plugin\n";
-  std::ofstream(dir.path() / "empty.so");
+  std::ofstream(dir.path() / "empty.so").close(); // an empty file
   dir.add(built("good_strategy"));
   PluginRegistry registry;
   registry.scan({dir.path().string()});

@@ -24,7 +24,7 @@ class ChildProcess {
 public:
   // Starts `argv[0]` with argv; stdout and stderr go to output_file (appended).
   ChildProcess(std::vector<std::string> argv, std::string output_file,
-               std::map<std::string, std::string> env = {})
+               const std::map<std::string, std::string> &env = {})
       : output_file_(std::move(output_file)) {
     pid_ = ::fork();
     if (pid_ < 0)
@@ -40,6 +40,7 @@ public:
       for (auto &[k, v] : env)
         ::setenv(k.c_str(), v.c_str(), 1);
       std::vector<char *> args;
+      args.reserve(argv.size() + 1);
       for (auto &a : argv)
         args.push_back(a.data());
       args.push_back(nullptr);

@@ -153,6 +153,7 @@ private:
                                      std::to_string(port_), "-sd", store_dir_, "-l",        log_file()};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     std::vector<char *> argv;
+    argv.reserve(args.size() + 1);
     for (auto &arg : args)
       argv.push_back(arg.data());
     argv.push_back(nullptr);
