@@ -42,7 +42,32 @@ void *operator new(std::size_t size, std::align_val_t align) {
 void *operator new[](std::size_t size, std::align_val_t align) {
   return ::operator new(size, align);
 }
-// The default operator delete (libstdc++) releases with free(), which matches these.
+// The matching deletes: libstdc++'s default ones also call free(), but under AddressSanitizer
+// they are its own, which report memory from malloc() as an alloc-dealloc mismatch.
+void operator delete(void *p) noexcept {
+  std::free(p);
+}
+void operator delete[](void *p) noexcept {
+  std::free(p);
+}
+void operator delete(void *p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void *p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void *p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void *p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void *p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void *p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 
 namespace th {
 namespace {
