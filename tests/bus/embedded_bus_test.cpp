@@ -43,7 +43,10 @@ void *operator new[](std::size_t size, std::align_val_t align) {
   return ::operator new(size, align);
 }
 // The matching deletes: libstdc++'s default ones also call free(), but under AddressSanitizer
-// they are its own, which report memory from malloc() as an alloc-dealloc mismatch.
+// they are its own, which report memory from malloc() as an alloc-dealloc mismatch. gcc's
+// -Wmismatched-new-delete sees free() inlined under a `new` it takes for the library's own.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void *p) noexcept {
   std::free(p);
 }
@@ -68,6 +71,7 @@ void operator delete(void *p, std::size_t, std::align_val_t) noexcept {
 void operator delete[](void *p, std::size_t, std::align_val_t) noexcept {
   std::free(p);
 }
+#pragma GCC diagnostic pop
 
 namespace th {
 namespace {

@@ -31,10 +31,10 @@ struct Order {
 };
 
 Order buy(double quantity, std::string instrument = "AAPL") {
-  return {"momentum_v1", instrument, TH_SIDE_BUY, quantity, std::nullopt};
+  return {"momentum_v1", std::move(instrument), TH_SIDE_BUY, quantity, std::nullopt};
 }
 Order sell(double quantity, std::string instrument = "AAPL") {
-  return {"momentum_v1", instrument, TH_SIDE_SELL, quantity, std::nullopt};
+  return {"momentum_v1", std::move(instrument), TH_SIDE_SELL, quantity, std::nullopt};
 }
 Order limit_buy(double quantity, double price) {
   return {"momentum_v1", "AAPL", TH_SIDE_BUY, quantity, price};
