@@ -33,6 +33,11 @@ Message large_signal(size_t extra_bytes) {
 }
 
 TEST(EmbeddedBusMemory, LargeMessagesDoNotStayResidentInTheSlots) {
+#ifdef __SANITIZE_ADDRESS__
+  // ASan's allocator keeps freed blocks in its quarantine (256 MB by default) and maps shadow
+  // memory, so resident size says nothing about what the slots keep (328 MB after, under ASan).
+  GTEST_SKIP() << "resident size is not the program's under AddressSanitizer";
+#endif
   auto bus = make_embedded_bus({.queue_capacity = 16384});
   std::atomic<int> seen{0};
   bus->subscribe({"agents", {Subject::signals_normalized}}, [&](const Delivery &) { ++seen; });
