@@ -62,9 +62,10 @@ int64_t timestamp_ms(const std::string &t) {
 
 // The fields a reader looks for first, in this order, when present in a row's data.
 std::string summary(const std::string &data) {
-  static const char *const keys[] = {"agent_id", "instrument", "action",       "side",    "quantity",
-                                     "price",    "status",     "rule",         "reason",  "order_id",
-                                     "fill_id",  "delta",      "new_position", "strategy"};
+  static const char *const keys[] = {"agent_id",       "instrument", "action",       "side",
+                                     "quantity",       "price",      "status",       "rule",
+                                     "reason",         "order_id",   "fill_id",      "quantity_filled",
+                                     "avg_fill_price", "delta",      "new_position", "strategy"};
   auto j = nlohmann::json::parse(data, nullptr, false);
   if (!j.is_object())
     return "";
