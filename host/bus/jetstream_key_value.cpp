@@ -121,7 +121,7 @@ KeyValue::Result JetStreamKeyValue::erase(const std::string &key) {
 
 std::optional<KeyValue::Result> JetStreamKeyValue::write_with_effects(const std::string &key,
                                                                       const std::string &value,
-                                                                      bool only_if_absent, Then then) {
+                                                                      bool only_if_absent, Then &&then) {
   if (!effect_writer_)
     return std::nullopt;
   return effect_writer_("$KV." + bucket_ + "." + key, value, only_if_absent, std::move(then));

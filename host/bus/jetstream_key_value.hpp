@@ -32,7 +32,7 @@ public:
   Result put(const std::string &key, const std::string &value) override;
   Result erase(const std::string &key) override;
   std::optional<Result> write_with_effects(const std::string &key, const std::string &value,
-                                           bool only_if_absent, Then then = {}) override;
+                                           bool only_if_absent, Then &&then = {}) override;
 
   // How the bus sends a write as an effect of the delivery being handled on this thread
   // (subject "$KV.{bucket}.{key}"); it answers nullopt outside such a handler.

@@ -47,9 +47,8 @@ public:
   // message is delivered again). What it publishes is settled with the message too; what it
   // throws gets the message delivered again.
   using Then = std::function<void(Result)>;
-  virtual std::optional<Result> write_with_effects(const std::string &key, const std::string &value,
-                                                   bool only_if_absent, Then then = {}) {
-    (void)key, (void)value, (void)only_if_absent, (void)then;
+  virtual std::optional<Result> write_with_effects(const std::string & /*key*/, const std::string & /*value*/,
+                                                   bool /*only_if_absent*/, Then && /*then*/ = {}) {
     return std::nullopt;
   }
 };
