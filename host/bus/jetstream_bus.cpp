@@ -1100,6 +1100,9 @@ void JetStreamBus::settle(Subscription &subscription,
         } catch (const std::exception &e) {
           if (failure.empty())
             failure = std::string("a continuation failed: ") + e.what();
+        } catch (...) { // whatever it throws, the message comes again; the fetch thread goes on
+          if (failure.empty())
+            failure = "a continuation failed";
         }
         current_handler_scope = nullptr;
       }
@@ -1221,7 +1224,7 @@ JetStreamBus::Outcome JetStreamBus::deliver(Subscription &subscription, natsMsg 
     for (auto &[token, then] : scope.then) { // told, so they know the message comes again
       try {
         then(KeyValue::Result::unavailable);
-      } catch (const std::exception &) {
+      } catch (...) { // it is nak'd below whatever the continuation says
       }
     }
     acknowledge(msg, Acknowledgement::nak_later);

@@ -185,6 +185,7 @@ int tail_command(const Args &args) {
       filter.last = 10;
     audit::Database db(a->value("--db").value_or(default_db), audit::Database::Mode::read_only);
     audit::require_schema(db);
+    std::signal(SIGPIPE, SIG_IGN); // a reader that goes away (`| head`) ends the loop via fwrite
     uint64_t seen = filter.from > 0 ? filter.from - 1 : 0;
     auto print = [&](const audit::Row &row) {
       seen = std::max(seen, row.chain_position);
@@ -192,11 +193,12 @@ int tail_command(const Args &args) {
         stop_following = true; // the reader went away
     };
     audit::read_rows(db, filter, print);
+    if (stop_following)
+      return 1; // stdout is gone
     if (!a->has("--follow"))
       return 0;
     std::signal(SIGINT, [](int) { stop_following = true; });
     std::signal(SIGTERM, [](int) { stop_following = true; });
-    std::signal(SIGPIPE, SIG_IGN);
     filter.last = 0;
     while (!stop_following) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200)); // polling: SQLite has no change feed
