@@ -5,15 +5,16 @@
 namespace th {
 namespace {
 
-constexpr const char *section_pointer = "/bus/jetstream";
+constexpr const char *section_name = "bus/jetstream"; // in messages: "unknown key 'x' in bus/jetstream/tls"
 
 // Collects every problem of the section with its location, then throws them together.
 class SectionReader {
 public:
-  explicit SectionReader(const Deployment &deployment) : deployment_(deployment) {}
+  explicit SectionReader(const Locator &locate) : locate_(locate) {}
 
+  // `pointer` within the section.
   void error(const std::string &pointer, const std::string &message) {
-    errors_.push_back(ConfigError{deployment_.locate(pointer), message});
+    errors_.push_back(ConfigError{locate_(pointer), message});
   }
 
   const nlohmann::json *find(const nlohmann::json &object, const std::string &key) {
@@ -62,7 +63,7 @@ public:
       for (const char *k : known)
         found = found || it.key() == k;
       if (!found)
-        error(pointer + "/" + it.key(), "unknown key '" + it.key() + "' in " + pointer.substr(1));
+        error(pointer + "/" + it.key(), "unknown key '" + it.key() + "' in " + section_name + pointer);
     }
   }
 
@@ -72,7 +73,7 @@ public:
   }
 
 private:
-  const Deployment &deployment_;
+  const Locator &locate_;
   std::vector<ConfigError> errors_;
 };
 
@@ -85,13 +86,13 @@ JetStreamOptions default_jetstream_options() {
   return options;
 }
 
-JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const Deployment &deployment) {
+JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const Locator &locate) {
   JetStreamOptions options = default_jetstream_options();
   if (section.is_null() || (section.is_object() && section.empty()))
     return options;
 
-  SectionReader reader(deployment);
-  const std::string base = section_pointer;
+  SectionReader reader(locate);
+  const std::string base; // the section itself
   if (!section.is_object()) {
     reader.error(base, "bus.jetstream must be an object");
     reader.throw_if_errors();

@@ -1,7 +1,7 @@
 // Settings of the JetStream bus: the `bus.jetstream` section of a deployment (docs/jetstream.md).
 #pragma once
 
-#include "config/deployment.hpp"
+#include "config/locator.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -58,7 +58,9 @@ struct JetStreamOptions {
 JetStreamOptions default_jetstream_options();
 
 // Parses the bus.jetstream object (`section`, may be null or empty for all defaults). Throws
-// ConfigErrors naming file, YAML path and line (via deployment.locate) for every problem found.
-JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const Deployment &deployment);
+// ConfigErrors for every problem found, each placed by `locate`, which is given the JSON pointer
+// of the setting within the section ("" for the section itself, "/consumers/fetch_batch"):
+// in the host, the deployment asked at "/bus/jetstream" + pointer (cli/runtime.cpp).
+JetStreamOptions parse_jetstream_options(const nlohmann::json &section, const Locator &locate);
 
 } // namespace th

@@ -135,7 +135,9 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
   } else {
 #ifdef TRADEHOST_HAS_JETSTREAM
     try {
-      rt->bus = make_jetstream_bus(parse_jetstream_options(d.bus.jetstream, d));
+      rt->bus = make_jetstream_bus(parse_jetstream_options(d.bus.jetstream, [&d](std::string_view pointer) {
+        return d.locate("/bus/jetstream" + std::string(pointer));
+      }));
     } catch (const ConfigErrors &e) {
       print_errors(e);
       return nullptr;

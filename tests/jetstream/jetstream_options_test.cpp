@@ -1,5 +1,6 @@
 // bus.jetstream parsing: defaults, every field, and errors that name file, path and line.
 #include "bus/jetstream_bus.hpp"
+#include "config/deployment.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,8 +21,16 @@ Deployment deployment_with(const nlohmann::json &section) {
   return deployment;
 }
 
+// What the host passes: the deployment asked for the section's pointers.
+Locator in_bus_jetstream(const Deployment &deployment) {
+  return [&deployment](std::string_view pointer) {
+    return deployment.locate("/bus/jetstream" + std::string(pointer));
+  };
+}
+
 JetStreamOptions parse(const nlohmann::json &section) {
-  return parse_jetstream_options(section, deployment_with(section));
+  const Deployment deployment = deployment_with(section);
+  return parse_jetstream_options(section, in_bus_jetstream(deployment));
 }
 
 std::string errors_of(const nlohmann::json &section) {
@@ -123,6 +132,29 @@ TEST(JetStreamOptions, ReportsEveryProblemWithItsLocation) {
   EXPECT_NE(errors_of(nlohmann::json::array()).find("bus.jetstream must be an object"), std::string::npos);
 }
 
+// The bus knows no deployment: it names each problem by its pointer within the section, and
+// whoever holds the settings places it (here a plain callback; a deployment's locator in the host).
+TEST(JetStreamOptions, AsksTheLocatorForPointersWithinTheSection) {
+  std::vector<std::string> asked;
+  const Locator locate = [&](std::string_view pointer) {
+    asked.emplace_back(pointer);
+    return SourceLocation{"settings.json", "jetstream" + std::string(pointer), 7, 1};
+  };
+  try {
+    parse_jetstream_options({{"stream", ""}, {"tls", {{"colour", 1}}}}, locate);
+    FAIL() << "an empty stream name and an unknown tls key were accepted";
+  } catch (const ConfigErrors &e) {
+    ASSERT_EQ(e.errors().size(), 2u);
+    EXPECT_EQ(e.errors()[0].where.file, "settings.json");
+    EXPECT_EQ(e.errors()[0].where.line, 7);
+    EXPECT_EQ(e.errors()[1].message, "unknown key 'colour' in bus/jetstream/tls");
+  }
+  EXPECT_EQ(asked, (std::vector<std::string>{"/stream", "/tls/colour"}));
+  asked.clear();
+  EXPECT_THROW(parse_jetstream_options(nlohmann::json::array(), locate), ConfigErrors);
+  EXPECT_EQ(asked, std::vector<std::string>{""}); // the section itself
+}
+
 TEST(JetStreamFilterSubject, OneFilterPerSubscriptionKeepsPublishOrder) {
   EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill}), "executions.fill");
   EXPECT_EQ(jetstream_filter_subject({Subject::executions_fill, Subject::executions_reconcile}),
@@ -145,7 +177,8 @@ TEST(JetStreamOptions, ShippedDeploymentsParse) {
       FAIL() << e.what();
     }
     EXPECT_EQ(deployment.bus.kind, "jetstream");
-    JetStreamOptions options = parse_jetstream_options(deployment.bus.jetstream, deployment);
+    JetStreamOptions options =
+        parse_jetstream_options(deployment.bus.jetstream, in_bus_jetstream(deployment));
     EXPECT_EQ(options.servers, std::vector<std::string>{"nats://127.0.0.1:4222"});
     EXPECT_EQ(options.stream, "TRADING");
     EXPECT_EQ(options.consumers.ack_wait_s, 30);
