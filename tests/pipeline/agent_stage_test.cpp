@@ -9,6 +9,9 @@
 #include "events/c_view.hpp"
 #include "pipeline/agent_stage.hpp"
 #include "pipeline/risk_chain.hpp"
+#include "published_messages.hpp"
+
+#include "../events/sample_payloads.hpp"
 
 #include <gtest/gtest.h>
 
@@ -22,21 +25,23 @@ namespace {
 class AgentStageIntents : public ::testing::Test {
 protected:
   void SetUp() override {
-    bus->subscribe({"decisions", {Subject::decisions_order_intent, Subject::decisions_rejected}},
-                   [this](const Delivery &d) {
-                     std::lock_guard lock(mutex);
-                     published.push_back(d.message);
-                   });
     bus->start();
     clock.set_replay_time(1736937000000000000);
   }
   void TearDown() override { bus->stop(); }
 
-  // What the stage published, once the bus delivered everything.
-  std::vector<Message> decisions() {
-    EXPECT_TRUE(bus->wait_idle(std::chrono::seconds(10)));
-    std::lock_guard lock(mutex);
-    return published;
+  std::vector<Message> decisions() { return published.all(); }
+
+  // A complete buy fill of this agent's that the portfolio applies.
+  void bought(const std::string &fill_id, double quantity, double price) {
+    Fill f = testing::sample_fill();
+    f.fill_id = fill_id;
+    f.agent_id = "momentum_v1";
+    f.instrument = "AAPL";
+    f.fill_status = TH_FILL_COMPLETE;
+    f.quantity_filled = quantity;
+    f.avg_fill_price = price;
+    ASSERT_TRUE(portfolio.apply(f));
   }
 
   static OrderIntent intent(const std::string &corr_id, int32_t side = TH_SIDE_BUY, double quantity = 10) {
@@ -70,8 +75,7 @@ protected:
   TradingState trading; // not opened: set() only switches
   RiskChain risk;       // empty: approves
   AgentStage stage{StageContext{*bus, metrics, portfolio, clock, &trading}, risk};
-  std::mutex mutex;
-  std::vector<Message> published;
+  testing::PublishedMessages published{*bus, {Subject::decisions_order_intent, Subject::decisions_rejected}};
 };
 
 TEST(AgentStageIds, OrderAndDecisionIdsNameTheSignalTheAgentAndTheNumber) {
@@ -143,16 +147,7 @@ TEST_F(AgentStageIntents, HaltedTradingRejectsWithTheIdTheApprovalWouldHaveHad) 
 }
 
 TEST_F(AgentStageIntents, ReducingTradingLetsOnlyPositionReducingIntentsThrough) {
-  Fill bought;
-  bought.corr_id = "sig_0";
-  bought.fill_id = "fill_0";
-  bought.agent_id = "momentum_v1";
-  bought.instrument = "AAPL";
-  bought.side = TH_SIDE_BUY;
-  bought.fill_status = TH_FILL_COMPLETE;
-  bought.quantity_filled = 10;
-  bought.avg_fill_price = 100;
-  ASSERT_TRUE(portfolio.apply(bought));
+  bought("fill_0", 10, 100);
   ASSERT_TRUE(trading.set(TH_TRADING_REDUCING, "test", "reduce").ok);
 
   ASSERT_EQ(emit(momentum, intent("sig_1", TH_SIDE_BUY, 1)), TH_OK);   // grows the long
@@ -177,16 +172,7 @@ TEST_F(AgentStageIntents, ASignalWithoutAgentsDecidesNothingButMarksItsPrice) {
   stage.on_signal(s);
   EXPECT_TRUE(decisions().empty());
   EXPECT_EQ(sample("agent_signals_received_total{signal_type=\"buy\"}"), 1);
-  Fill bought;
-  bought.corr_id = "sig_9";
-  bought.fill_id = "fill_9";
-  bought.agent_id = "momentum_v1";
-  bought.instrument = "AAPL";
-  bought.side = TH_SIDE_BUY;
-  bought.fill_status = TH_FILL_COMPLETE;
-  bought.quantity_filled = 1;
-  bought.avg_fill_price = 120;
-  ASSERT_TRUE(portfolio.apply(bought));
+  bought("fill_9", 1, 120);
   EXPECT_DOUBLE_EQ(portfolio.position("momentum_v1", "AAPL").last_price, 123.5); // the signal's mark
 }
 

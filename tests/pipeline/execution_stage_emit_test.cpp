@@ -5,6 +5,9 @@
 #include "bus/embedded_bus.hpp"
 #include "events/c_view.hpp"
 #include "pipeline/execution_stage.hpp"
+#include "published_messages.hpp"
+
+#include "../events/sample_payloads.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,33 +20,21 @@ namespace {
 class ExecutionStageEmit : public ::testing::Test {
 protected:
   void SetUp() override {
-    bus->subscribe({"executions", {Subject::executions_fill, Subject::executions_reconcile}},
-                   [this](const Delivery &d) {
-                     std::lock_guard lock(mutex);
-                     published.push_back(d.message);
-                   });
     bus->start();
     clock.set_replay_time(1736937000000000000);
   }
   void TearDown() override { bus->stop(); }
 
-  std::vector<Message> executions() {
-    EXPECT_TRUE(bus->wait_idle(std::chrono::seconds(10)));
-    std::lock_guard lock(mutex);
-    return published;
-  }
+  std::vector<Message> executions() { return published.all(); }
 
+  // The sample fill without what the host fills in.
   static Fill fill(const std::string &fill_id) {
-    Fill f;
+    Fill f = testing::sample_fill();
     f.corr_id = "sig_1";
     f.fill_id = fill_id;
     f.order_id = "sig_1.momentum_v1.1";
-    f.agent_id = "momentum_v1";
-    f.instrument = "AAPL";
-    f.side = TH_SIDE_BUY;
-    f.fill_status = TH_FILL_COMPLETE;
-    f.quantity_filled = 10;
-    f.avg_fill_price = 100.25;
+    f.execution_venue.clear();
+    f.fill_timestamp_ns = 0;
     return f;
   }
 
@@ -53,8 +44,7 @@ protected:
   Portfolio portfolio;
   Clock clock;
   ExecutionStage stage{StageContext{*bus, metrics, portfolio, clock}};
-  std::mutex mutex;
-  std::vector<Message> published;
+  testing::PublishedMessages published{*bus, {Subject::executions_fill, Subject::executions_reconcile}};
 };
 
 TEST_F(ExecutionStageEmit, AFillIsPublishedUnderItsFillIdWithTheHostsFields) {
@@ -71,7 +61,7 @@ TEST_F(ExecutionStageEmit, AFillIsPublishedUnderItsFillIdWithTheHostsFields) {
   EXPECT_EQ(first.execution_venue, "exec-sim");            // the plugin's name when unset
   EXPECT_EQ(first.fill_timestamp_ns, 1736937000000000000); // the host's clock when unset
   EXPECT_EQ(first.order_id, "sig_1.momentum_v1.1");
-  EXPECT_DOUBLE_EQ(first.avg_fill_price, 100.25);
+  EXPECT_DOUBLE_EQ(first.avg_fill_price, 2500.25);
   const auto &second = std::get<Fill>(out[1].payload);
   EXPECT_EQ(out[1].msg_id, "sig_1:fill:f-2");
   EXPECT_EQ(second.execution_venue, "NASDAQ"); // the executor's own, kept
@@ -92,11 +82,10 @@ TEST_F(ExecutionStageEmit, AFillWithoutItsIdsIsRefusedAndNotPublished) {
 }
 
 TEST_F(ExecutionStageEmit, AReconcileIsPublishedUnderItsReconcileId) {
-  Reconcile r;
+  Reconcile r = testing::sample_reconcile();
   r.corr_id = "sig_1";
   r.reconcile_id = "r-1";
-  r.agent_id = "momentum_v1";
-  r.instrument = "AAPL";
+  r.reconcile_timestamp_ns = 0;
   ASSERT_EQ(stage.emit_reconcile(sim, view_of(r)), TH_OK);
   Reconcile no_id = r;
   no_id.reconcile_id.clear();
