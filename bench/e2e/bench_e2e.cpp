@@ -11,12 +11,13 @@
 // --threads 1 prints the CPU time each thread used in the flat-out run (threads by name).
 // --slowest N prints the fixed-rate run's N slowest signals with the time the gateway took to
 // answer each (its publish), so a tail can be placed before or after the bus took the signal.
-#include "cli/commands.hpp"
-#include "cli/runtime.hpp"
-#include "cli/serve.hpp"
+#include "app/runtime.hpp"
+#include "app/service.hpp"
 #include "gateway/webhook_client.hpp"
 #include "observability/log.hpp"
 #include "support/nats_server.hpp"
+
+#include <audit_chain/checkpoint.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -421,11 +422,15 @@ int main(int argc, char **argv) {
   std::ofstream(dir + "/bench.yaml") << yaml;
   ::setenv("TRADEHOST_DATA_DIR", dir.c_str(), 1);
   ::setenv("TRADEHOST_PLUGIN_DIR", TRADEHOST_PLUGIN_BUILD_DIR, 1);
-  if (th::cli::audit_command({"keygen", "--out", dir + "/audit-signing"}) != 0)
+  try {
+    th::audit::generate_key_pair(dir + "/audit-signing");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "bench_e2e: keygen: %s\n", e.what());
     return 2;
+  }
   th::log::set_level(th::log::Level::error);
 
-  auto rt = th::cli::load_runtime(dir + "/bench.yaml", th::cli::BusChoice::deployment);
+  auto rt = th::app::load_runtime(dir + "/bench.yaml", th::app::BusChoice::deployment);
   if (!rt)
     return 2;
   Probe probe;
@@ -437,7 +442,7 @@ int main(int argc, char **argv) {
     ++probe.count;
   });
   bus_health = [&] { return rt->bus->health().consumers; };
-  th::cli::Service service(*rt, th::role_all);
+  th::app::Service service(*rt, th::role_all);
   service.start();
 
   Result warm = drive(service.port(), probe, rt->metrics, 200, 1, 4); // warm-up

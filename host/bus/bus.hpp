@@ -103,7 +103,7 @@ public:
   // Waits until every message published before the call has been handled by every subscriber,
   // and so have the messages those handlers published, and theirs (a few generations: signal,
   // decision, fill, reconcile), even while new messages keep arriving. Returns false on timeout.
-  // The inbox retirer (cli/acceptance.hpp) uses it; by default the bus must go idle.
+  // The inbox retirer (app/acceptance.hpp) uses it; by default the bus must go idle.
   virtual bool wait_settled(std::chrono::milliseconds timeout) { return wait_idle(timeout); }
 
   // Stops delivery after draining what is queued; later publishes return unavailable.

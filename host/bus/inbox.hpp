@@ -5,7 +5,7 @@
 // Writes are group-committed: concurrent append() calls share one write() (and one fdatasync),
 // each returning once its own line is in the file. The log is cut into segments; a segment is
 // retired (deleted) once everything its signals caused is in the audit trail (see
-// cli/acceptance.hpp). Lines are JSON: {"m":msg_id,"s":signal} for an entry, {"c":corr_id} for
+// app/acceptance.hpp). Lines are JSON: {"m":msg_id,"s":signal} for an entry, {"c":corr_id} for
 // an entry whose publish failed after it was written (a 503: never republished).
 #pragma once
 

@@ -2,9 +2,9 @@
 // an in-process bus, wait until the pipeline has drained, print a summary. By default the
 // sequential bus processes each signal and everything it causes before the next signal, on one
 // thread, so a replay is deterministic; the host clock follows the signals' timestamps.
+#include "app/runtime.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/runtime.hpp"
 #include "events/json_codec.hpp"
 #include "observability/log.hpp"
 
@@ -62,7 +62,8 @@ int replay_command(const Args &args) {
     return 2;
   }
   const bool lockstep = !a.has("--free-running");
-  auto rt = load_runtime(*a.value("--config"), lockstep ? BusChoice::sequential : BusChoice::embedded);
+  auto rt = app::load_runtime(*a.value("--config"),
+                              lockstep ? app::BusChoice::sequential : app::BusChoice::embedded);
   if (!rt)
     return 2;
 

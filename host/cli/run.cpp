@@ -1,9 +1,9 @@
 // tradehost run: run a deployment until SIGINT/SIGTERM. Shutdown order: stop accepting
 // webhooks, drain the bus, stop plugins (sinks flush), stop the bus.
+#include "app/runtime.hpp"
+#include "app/service.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/runtime.hpp"
-#include "cli/serve.hpp"
 #include "observability/log.hpp"
 
 #include <csignal>
@@ -61,14 +61,14 @@ int run_command(const Args &args) {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  auto rt = load_runtime(*a.value("--config"), BusChoice::deployment);
+  auto rt = app::load_runtime(*a.value("--config"), app::BusChoice::deployment);
   if (!rt)
     return 2;
   if (*roles != role_all && rt->deployment.bus.kind == "embedded")
     log::warn("roles_on_embedded_bus",
               {{"roles", *a.value("--role")},
                {"note", "the embedded bus does not cross processes; other roles get nothing"}});
-  return serve(*rt, *roles, set, a.value("--listen").value_or(""));
+  return app::serve(*rt, *roles, set, a.value("--listen").value_or(""));
 }
 
 } // namespace th::cli

@@ -49,7 +49,7 @@ public:
   const AuditStage &audit() const { return audit_; }
   bool runs_agents() const { return (roles_ & role_agent) != 0; }
 
-  // Recovery after a crash (cli/acceptance.hpp): signals republished from the inbox whose
+  // Recovery after a crash (app/acceptance.hpp): signals republished from the inbox whose
   // decision is already in the audit trail go past the agents once, so nothing decides them
   // again. Call before republishing them; each id is dropped when its signal went by.
   void skip_agents_for(std::unordered_set<std::string> corr_ids);

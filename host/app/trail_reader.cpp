@@ -1,6 +1,6 @@
-#include "cli/trail_reader.hpp"
+#include "app/trail_reader.hpp"
 
-namespace th::cli {
+namespace th::app {
 
 TrailReader::TrailReader(const std::string &db_path)
     : db_(db_path, audit::Database::Mode::read_only),
@@ -24,4 +24,4 @@ void TrailReader::scan_from(int64_t position, const std::function<void(const Row
     visit({scan.text(0), scan.text(1), scan.text(2), scan.text(3)});
 }
 
-} // namespace th::cli
+} // namespace th::app

@@ -1,6 +1,6 @@
-#include "cli/serve.hpp"
+#include "app/service.hpp"
 
-#include "cli/acceptance.hpp"
+#include "app/acceptance.hpp"
 #include "gateway/crypto.hpp"
 #include "gateway/gateway.hpp"
 #include "observability/log.hpp"
@@ -17,7 +17,7 @@
 #include <optional>
 #include <thread>
 
-namespace th::cli {
+namespace th::app {
 namespace {
 
 using gateway::HttpRequest;
@@ -480,4 +480,4 @@ int serve(Runtime &rt, unsigned roles, const sigset_t &signals, const std::strin
   return 0;
 }
 
-} // namespace th::cli
+} // namespace th::app

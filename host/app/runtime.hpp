@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-namespace th::cli {
+namespace th::app {
 
 struct Runtime {
   Deployment deployment;
@@ -54,4 +54,4 @@ enum class BusChoice {
 // invalid (exit code 2).
 std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice bus);
 
-} // namespace th::cli
+} // namespace th::app

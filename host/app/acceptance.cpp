@@ -1,7 +1,7 @@
-#include "cli/acceptance.hpp"
+#include "app/acceptance.hpp"
 
+#include "app/trail_reader.hpp"
 #include "bus/file_key_value.hpp"
-#include "cli/trail_reader.hpp"
 #include "events/json_codec.hpp"
 #include "observability/log.hpp"
 
@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace th::cli {
+namespace th::app {
 namespace {
 
 constexpr std::string_view decision_prefix = "decision_made:";
@@ -288,4 +288,4 @@ std::unique_ptr<DurableAcceptance> make_acceptance(const Deployment &d, unsigned
   return acceptance;
 }
 
-} // namespace th::cli
+} // namespace th::app

@@ -1,16 +1,12 @@
-#include "cli/runtime.hpp"
+#include "app/runtime.hpp"
 
 #include "bus/embedded_bus.hpp"
+#include "bus/jetstream_bus.hpp"
 #include "bus/sequential_bus.hpp"
 #include "events/json_codec.hpp"
 #include "loader/plugin_params.hpp"
 #include "observability/log.hpp"
 #include "pipeline/hot_reload.hpp"
-
-#if __has_include("bus/jetstream_bus.hpp")
-#include "bus/jetstream_bus.hpp"
-#define TRADEHOST_HAS_JETSTREAM 1
-#endif
 
 #include <chrono>
 #include <cstdio>
@@ -19,7 +15,7 @@
 #include <iterator>
 #include <random>
 
-namespace th::cli {
+namespace th::app {
 namespace {
 
 void print_errors(const ConfigErrors &e) {
@@ -133,7 +129,6 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
   } else if (bus == BusChoice::embedded || d.bus.kind == "embedded") {
     rt->bus = make_embedded_bus({d.bus.queue_capacity});
   } else {
-#ifdef TRADEHOST_HAS_JETSTREAM
     try {
       rt->bus = make_jetstream_bus(parse_jetstream_options(d.bus.jetstream, [&d](std::string_view pointer) {
         return d.locate("/bus/jetstream" + std::string(pointer));
@@ -142,10 +137,6 @@ std::unique_ptr<Runtime> load_runtime(const std::string &config_path, BusChoice 
       print_errors(e);
       return nullptr;
     }
-#else
-    std::fprintf(stderr, "error: %s: bus.kind: this build has no JetStream bus\n", d.file.c_str());
-    return nullptr;
-#endif
   }
   rt->pipeline = std::make_unique<Pipeline>(rt->deployment, rt->registry, rt->stage_context());
   Runtime *runtime = rt.get(); // owns the metrics: lives as long as their scrapes
@@ -166,4 +157,4 @@ void Runtime::collect_metrics() {
     metrics.consumer_pending.Add({{"durable", c.durable}}).Set(static_cast<double>(c.num_pending));
 }
 
-} // namespace th::cli
+} // namespace th::app

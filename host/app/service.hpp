@@ -2,13 +2,13 @@
 // process's roles, until a termination signal in `signals` arrives.
 #pragma once
 
-#include "cli/runtime.hpp"
+#include "app/runtime.hpp"
 
 #include <csignal>
 #include <memory>
 #include <string>
 
-namespace th::cli {
+namespace th::app {
 
 // Everything a process runs for its roles, startable and stoppable in-process (tests, benches).
 class Service {
@@ -34,4 +34,4 @@ private:
 // `listen`, when not empty, replaces the HTTP address.
 int serve(Runtime &runtime, unsigned roles, const sigset_t &signals, const std::string &listen);
 
-} // namespace th::cli
+} // namespace th::app

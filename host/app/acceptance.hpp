@@ -31,7 +31,7 @@
 #include <thread>
 #include <vector>
 
-namespace th::cli {
+namespace th::app {
 
 struct AcceptanceOptions {
   InboxOptions inbox;
@@ -90,4 +90,4 @@ private:
 std::unique_ptr<DurableAcceptance> make_acceptance(const Deployment &deployment, unsigned roles, Bus &bus,
                                                    Pipeline &pipeline);
 
-} // namespace th::cli
+} // namespace th::app

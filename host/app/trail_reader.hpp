@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace th::cli {
+namespace th::app {
 
 class TrailReader {
 public:
@@ -33,4 +33,4 @@ private:
   audit::Statement position_;
 };
 
-} // namespace th::cli
+} // namespace th::app
