@@ -2,6 +2,7 @@
 // an in-process bus, wait until the pipeline has drained, print a summary. By default the
 // sequential bus processes each signal and everything it causes before the next signal, on one
 // thread, so a replay is deterministic; the host clock follows the signals' timestamps.
+#include "app/lifecycle.hpp"
 #include "app/runtime.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
@@ -69,13 +70,17 @@ int replay_command(const Args &args) {
 
   // Fail closed, as `run`: a risk check, executor or audit sink that cannot be created or
   // started means no replay (exit 2), never a replay without it.
-  auto refuse = [](const std::vector<ConfigError> &errors) {
-    for (const auto &e : errors)
+  auto refuse = [](const ConfigErrors &errors) {
+    for (const auto &e : errors.errors())
       std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
     return 2;
   };
-  if (auto errors = rt->pipeline->build(role_agent | role_exec | role_audit); !errors.empty())
-    return refuse(errors);
+  app::Lifecycle lifecycle(*rt, role_agent | role_exec | role_audit);
+  try {
+    lifecycle.build();
+  } catch (const ConfigErrors &e) {
+    return refuse(e);
+  }
 
   // Summary counters and the optional event log, fed by their own subscription.
   std::mutex mutex;
@@ -105,10 +110,11 @@ int replay_command(const Args &args) {
                                 << '\n';
                      });
 
-  if (auto errors = rt->pipeline->start(); !errors.empty())
-    return refuse(errors);
-  rt->bus->start();
-  rt->audit_startup();
+  try {
+    lifecycle.start();
+  } catch (const ConfigErrors &e) {
+    return refuse(e);
+  }
 
   uint64_t line_no = 0, published = 0, invalid = 0;
   std::string line;
@@ -138,9 +144,7 @@ int replay_command(const Args &args) {
     if (lockstep)
       rt->bus->wait_idle(std::chrono::seconds(60));
   }
-  bool drained = rt->bus->wait_idle(std::chrono::minutes(5));
-  rt->pipeline->stop();
-  rt->bus->stop();
+  bool drained = lifecycle.stop(std::chrono::minutes(5));
 
   auto stats = rt->pipeline->stats();
   nlohmann::json summary = {
