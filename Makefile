@@ -10,7 +10,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build and test dependencies (Debian 12 package names, see docs/dependencies.md).
 DEB_PACKAGES := build-essential cmake pkg-config python3 curl openssl \
   libnats-dev nats-server libboost-dev libboost-filesystem-dev libyaml-cpp-dev \
-  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev sqlite3 prometheus-cpp-dev \
+  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev sqlite3 prometheus-cpp-dev libquickfix-dev \
   libgtest-dev libgmock-dev libbenchmark-dev prometheus \
   rpm rpmlint lintian systemd man-db file dpkg-dev python3-yaml abigail-tools adduser
 # Extra tools for benchmarks and packaging checks.
