@@ -339,6 +339,50 @@ TEST_F(FixBroker, AWrongPasswordIsRefusedAtLogon) {
   EXPECT_EQ(fills()[0].fill_status, TH_FILL_REJECTED);
 }
 
+#ifdef TH_ORDER_STATUS_ACCEPTED // ABI 1.2: cancels and replaces from the host
+TEST_F(FixBroker, CancelAndReplaceGoOutAs35Fand35G) {
+  start_venue({"--mid", "AAPL=150"});
+  start_broker();
+  Intent resting;
+  resting.type = TH_ORDER_LIMIT, resting.limit = 140;
+  send(resting);
+  ASSERT_TRUE(venue_->await("order_resting")) << venue_->log();
+  const std::string order_id = "corr_fix_0001.agent_a.1", replace_id = order_id + ".r1",
+                    cancel_id = order_id + ".c1";
+  th_order_replace r{};
+  r.struct_size = sizeof r;
+  r.flags = TH_REPLACE_HAS_QUANTITY | TH_REPLACE_HAS_PRICE_LIMIT;
+  r.order_id = {order_id.data(), order_id.size()};
+  r.request_id = {replace_id.data(), replace_id.size()};
+  r.quantity = 50, r.price_limit = 145;
+  ASSERT_EQ(broker_->d->on_replace(broker_->inst, &r), TH_OK) << broker_->error();
+  ASSERT_TRUE(venue_->await("order_replaced")) << venue_->log();
+  auto replaced = venue_->events("order_replaced")[0];
+  EXPECT_EQ(replaced["orig_cl_ord_id"], order_id);
+  EXPECT_EQ(replaced["cl_ord_id"], replace_id);
+  EXPECT_EQ(replaced["qty"], 50);
+  EXPECT_EQ(replaced["price"], 145);
+  // The cancel names the order's ClOrdID at the venue: the replace's.
+  ASSERT_TRUE(await_log("ExecType 5"));
+  th_order_cancel c{};
+  c.struct_size = sizeof c;
+  c.order_id = {order_id.data(), order_id.size()};
+  c.request_id = {cancel_id.data(), cancel_id.size()};
+  ASSERT_EQ(broker_->d->on_cancel(broker_->inst, &c), TH_OK) << broker_->error();
+  ASSERT_TRUE(await_fills(1)) << venue_->log();
+  EXPECT_EQ(fills()[0].fill_status, TH_FILL_CANCELLED);
+  auto cancelled = venue_->events("order_cancelled");
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0]["orig_cl_ord_id"], replace_id);
+  EXPECT_EQ(cancelled[0]["cl_ord_id"], cancel_id);
+  // A second cancel of the closed order is answered with its status, not sent.
+  const std::string again = order_id + ".c2";
+  c.request_id = {again.data(), again.size()};
+  ASSERT_EQ(broker_->d->on_cancel(broker_->inst, &c), TH_OK) << broker_->error();
+  EXPECT_EQ(venue_->events("order_cancelled").size() + venue_->events("cancel_rejected").size(), 1u);
+}
+#endif
+
 TEST_F(FixBroker, BadParamsAreRefused) {
   start_venue({});
   EXPECT_THROW(PluginHarness(FIX_BROKER_SO, R"({"port": 1})"), std::runtime_error);

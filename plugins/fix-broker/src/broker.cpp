@@ -58,6 +58,51 @@ bool terminal(char ord_status) {
   return ord_status == '2' || ord_status == '4' || ord_status == '8' || ord_status == 'C';
 }
 
+#ifdef FIX_BROKER_LIFECYCLE
+// OrdStatus 39 -> TH_ORDER_STATUS_*; 0 for values with no counterpart.
+int32_t status_of(char ord_status) {
+  switch (ord_status) {
+  case '0':
+    return TH_ORDER_STATUS_ACCEPTED;
+  case '1':
+    return TH_ORDER_STATUS_PARTIALLY_FILLED;
+  case '2':
+    return TH_ORDER_STATUS_FILLED;
+  case '4':
+    return TH_ORDER_STATUS_CANCELLED;
+  case '5':
+    return TH_ORDER_STATUS_REPLACED;
+  case '6':
+    return TH_ORDER_STATUS_PENDING_CANCEL;
+  case '8':
+    return TH_ORDER_STATUS_REJECTED;
+  case 'A':
+    return TH_ORDER_STATUS_PENDING_NEW;
+  case 'C':
+    return TH_ORDER_STATUS_EXPIRED;
+  case 'E':
+    return TH_ORDER_STATUS_PENDING_REPLACE;
+  default:
+    return 0;
+  }
+}
+// ExecType 150 (what happened) first, OrdStatus 39 (where the order is) otherwise.
+int32_t status_of(const Report &r) {
+  switch (r.exec_type) {
+  case '0':
+    return TH_ORDER_STATUS_ACCEPTED;
+  case '5':
+    return TH_ORDER_STATUS_REPLACED;
+  case 'C':
+    return TH_ORDER_STATUS_EXPIRED;
+  case 'L':
+    return TH_ORDER_STATUS_TRIGGERED;
+  default:
+    return status_of(r.ord_status);
+  }
+}
+#endif
+
 } // namespace
 
 Broker::Broker(const th_host_api *api, th_host *host, std::string_view params_json)
@@ -81,10 +126,12 @@ void Broker::start() {
   session_->start();
   std::unique_lock lock(logon_mutex_);
   auto timeout = std::chrono::duration<double>(params_.logon_timeout_s);
-  if (!logon_cv_.wait_for(lock, timeout, [&] { return logged_on_; }))
+  if (!logon_cv_.wait_for(lock, timeout, [&] { return logged_on_; })) {
+    report_venue(false, "not logged on yet");
     log(TH_LOG_WARN, "fix-broker: not logged on after " + std::to_string(params_.logon_timeout_s) +
                          " s; reconnecting every " + std::to_string(params_.session.reconnect_interval_s) +
                          " s, intents are rejected (venue_unavailable) until the logon");
+  }
 }
 
 void Broker::stop() {
@@ -118,6 +165,10 @@ void Broker::on_order_intent(const th_order_intent &in) {
                  (in.order_type == TH_ORDER_STOP || in.order_type == TH_ORDER_STOP_LIMIT);
   nos.stop_px = in.stop_price;
   nos.transact_time_ns = now_ns();
+  o.ord_type = nos.ord_type ? nos.ord_type : '1';
+  o.time_in_force = nos.time_in_force ? nos.time_in_force : '0';
+  o.price = nos.has_price ? nos.price : 0;
+  o.stop_px = nos.has_stop ? nos.stop_px : 0;
 
   std::string error;
   if (!nos.ord_type)
@@ -145,41 +196,185 @@ void Broker::on_order_intent(const th_order_intent &in) {
   }
   std::lock_guard lock(mutex_);
   count(metric_rejects);
+#ifdef FIX_BROKER_LIFECYCLE
+  publish_status(o, TH_ORDER_STATUS_REJECTED, error, 0);
+#endif
   emit_fill(o, TH_FILL_REJECTED, 0, o.quantity, 0, 0, now_ns(), "local", error, {});
   journal_.record_closed(o.order_id);
 }
 
+CancelRequest Broker::cancel_for(OrderRecord &o, std::string cl_ord_id) {
+  CancelRequest c;
+  if (cl_ord_id.empty()) // deterministic: the order's id and the number of ids it has had
+    for (int n = 1;; ++n) {
+      cl_ord_id = o.order_id + "-cxl-" + std::to_string(n);
+      if (!journal_.find(cl_ord_id))
+        break;
+    }
+  c.cl_ord_id = std::move(cl_ord_id);
+  c.orig_cl_ord_id = o.current_cl_ord_id.empty() ? o.order_id : o.current_cl_ord_id;
+  c.symbol = o.instrument;
+  c.side = fix_side(o.side);
+  c.quantity = o.quantity;
+  c.transact_time_ns = now_ns();
+  journal_.record_alias(c.cl_ord_id, o.order_id);
+  return c;
+}
+
 void Broker::cancel_all() {
   std::vector<CancelRequest> cancels;
+  std::vector<OrderRecord> orders;
   {
     std::lock_guard lock(mutex_);
-    for (const OrderRecord &o : journal_.open_orders()) {
-      CancelRequest c;
-      // Deterministic: the order's id and the number of ids it has had.
-      for (int n = 1;; ++n) {
-        c.cl_ord_id = o.order_id + "-cxl-" + std::to_string(n);
-        if (!journal_.find(c.cl_ord_id))
-          break;
-      }
-      c.orig_cl_ord_id = o.order_id;
-      c.symbol = o.instrument;
-      c.side = fix_side(o.side);
-      c.quantity = o.quantity;
-      c.transact_time_ns = now_ns();
-      journal_.record_alias(c.cl_ord_id, o.order_id);
-      cancels.push_back(c);
+    for (const OrderRecord &open : journal_.open_orders()) {
+      OrderRecord *o = journal_.find(open.order_id);
+      cancels.push_back(cancel_for(*o, {}));
+      orders.push_back(*o);
     }
   }
   std::string failures;
-  for (const CancelRequest &c : cancels) {
+  for (size_t i = 0; i < cancels.size(); ++i) {
     std::string error;
-    if (!session_->send(c, &error))
-      failures += " " + c.orig_cl_ord_id + " (" + error + ")";
+    if (!session_->send(cancels[i], &error))
+      failures += " " + cancels[i].orig_cl_ord_id + " (" + error + ")";
+#ifdef FIX_BROKER_LIFECYCLE
+    else
+      publish_status(orders[i], TH_ORDER_STATUS_PENDING_CANCEL, "trading_halted", 0);
+#endif
   }
   log(TH_LOG_INFO, "fix-broker: cancel_all sent " + std::to_string(cancels.size()) + " OrderCancelRequests");
   if (!failures.empty())
     throw std::runtime_error("fix-broker: cancels not sent:" + failures);
 }
+
+#ifdef FIX_BROKER_LIFECYCLE
+void Broker::on_cancel(const th_order_cancel &in) {
+  CancelRequest c;
+  OrderRecord order;
+  {
+    std::lock_guard lock(mutex_);
+    OrderRecord *o = journal_.find(std::string(view(in.order_id)));
+    if (!o)
+      throw std::invalid_argument("fix-broker: cancel of unknown order " + std::string(view(in.order_id)));
+    if (!o->open) {
+      publish_status(*o, o->status ? o->status : TH_ORDER_STATUS_FILLED, "cancel: the order is closed", 0);
+      return;
+    }
+    c = cancel_for(*o, std::string(view(in.request_id)));
+    order = *o;
+  }
+  std::string error;
+  if (!session_->send(c, &error)) {
+    publish_status(order, order.status ? order.status : TH_ORDER_STATUS_ACCEPTED, "cancel not sent: " + error,
+                   0);
+    throw std::runtime_error("fix-broker: cancel of " + order.order_id + " not sent: " + error);
+  }
+  publish_status(order, TH_ORDER_STATUS_PENDING_CANCEL, view(in.reason), 0);
+}
+
+void Broker::on_replace(const th_order_replace &in) {
+  ReplaceRequest r;
+  OrderRecord order;
+  {
+    std::lock_guard lock(mutex_);
+    OrderRecord *o = journal_.find(std::string(view(in.order_id)));
+    if (!o)
+      throw std::invalid_argument("fix-broker: replace of unknown order " + std::string(view(in.order_id)));
+    if (!o->open) {
+      publish_status(*o, o->status ? o->status : TH_ORDER_STATUS_FILLED, "replace: the order is closed", 0);
+      return;
+    }
+    NewOrder &n = r.order;
+    n.cl_ord_id = std::string(view(in.request_id));
+    n.symbol = o->instrument;
+    n.side = fix_side(o->side);
+    n.ord_type = o->ord_type;
+    n.time_in_force = o->time_in_force;
+    n.quantity = (in.flags & TH_REPLACE_HAS_QUANTITY) ? in.quantity : o->quantity;
+    n.has_price = o->ord_type == '2' || o->ord_type == '4';
+    n.price = (in.flags & TH_REPLACE_HAS_PRICE_LIMIT) ? in.price_limit : o->price;
+    n.has_stop = o->ord_type == '3' || o->ord_type == '4';
+    n.stop_px = (in.flags & TH_REPLACE_HAS_STOP_PRICE) ? in.stop_price : o->stop_px;
+    n.transact_time_ns = now_ns();
+    r.orig_cl_ord_id = o->current_cl_ord_id.empty() ? o->order_id : o->current_cl_ord_id;
+    journal_.record_alias(n.cl_ord_id, o->order_id);
+    pending_replaces_[n.cl_ord_id] = n;
+    order = *o;
+  }
+  std::string error;
+  if (!session_->send(r, &error)) {
+    publish_status(order, order.status ? order.status : TH_ORDER_STATUS_ACCEPTED,
+                   "replace not sent: " + error, 0);
+    throw std::runtime_error("fix-broker: replace of " + order.order_id + " not sent: " + error);
+  }
+  publish_status(order, TH_ORDER_STATUS_PENDING_REPLACE, {}, 0);
+}
+
+// The host's believed-open orders arrive here; the venue's view comes from an
+// OrderMassStatusRequest (35=AF) at the first logon, reported as one snapshot.
+void Broker::reconcile_at_start(const th_order_status *, size_t count) {
+  {
+    std::lock_guard lock(mutex_);
+    reconcile_id_ = "reconcile-" + std::to_string(now_ns());
+    reconcile_sent_ = false;
+    reconcile_orders_.clear();
+  }
+  log(TH_LOG_INFO, "fix-broker: reconcile at start: the host believes " + std::to_string(count) +
+                       " orders open; asking the venue (OrderMassStatusRequest)");
+  send_reconcile_request();
+}
+
+void Broker::send_reconcile_request() {
+  std::string id;
+  {
+    std::lock_guard lock(mutex_);
+    if (reconcile_id_.empty() || reconcile_sent_ || !session_->logged_on())
+      return; // not asked, already asked, or at the next logon
+    reconcile_sent_ = true;
+    id = reconcile_id_;
+  }
+  std::string error;
+  if (!session_->request_mass_status(id, &error)) {
+    std::lock_guard lock(mutex_);
+    reconcile_sent_ = false;
+    log(TH_LOG_WARN, "fix-broker: OrderMassStatusRequest not sent (" + error + "); again at the next logon");
+  }
+}
+
+// Under mutex_: the whole answer is in.
+void Broker::finish_reconcile() {
+  std::vector<th_order_status> orders;
+  for (const VenueOrder &v : reconcile_orders_) {
+    th_order_status s{};
+    s.struct_size = sizeof s;
+    s.order_id = str(v.order_id);
+    s.venue_order_id = str(v.venue_order_id);
+    s.corr_id = str(v.corr_id);
+    s.agent_id = str(v.agent_id);
+    s.instrument = str(v.instrument);
+    s.status = v.status;
+    s.side = v.side;
+    s.venue = str(params_.venue);
+    s.leaves_qty = v.leaves;
+    s.cum_qty = v.cum;
+    s.avg_px = v.avg;
+    if (v.cum > 0)
+      s.flags |= TH_ORDER_STATUS_HAS_AVG_PX;
+    orders.push_back(s);
+  }
+  th_venue_snapshot snapshot{};
+  snapshot.struct_size = sizeof snapshot;
+  snapshot.venue = str(params_.venue);
+  snapshot.orders = orders.data();
+  snapshot.order_count = orders.size();
+  if (th_status st = report(snapshot); st != TH_OK)
+    log(TH_LOG_WARN, "fix-broker: the host refused the venue snapshot (status " + std::to_string(st) + ")");
+  log(TH_LOG_INFO,
+      "fix-broker: reconcile: the venue has " + std::to_string(orders.size()) + " working orders");
+  reconcile_id_.clear();
+  reconcile_orders_.clear();
+}
+#endif
 
 void Broker::on_logon() {
   {
@@ -190,7 +385,19 @@ void Broker::on_logon() {
   count("fix_broker_logons_total");
   api()->metric(host(), TH_METRIC_GAUGE, str("fix_broker_logged_on"), nullptr, 0, 1);
   log(TH_LOG_INFO, "fix-broker: logged on to " + params_.session.target_comp_id);
+  report_venue(true, "logged on");
   request_open_order_status();
+#ifdef FIX_BROKER_LIFECYCLE
+  send_reconcile_request();
+#endif
+}
+
+void Broker::report_venue(bool connected, std::string_view reason) {
+#ifdef FIX_BROKER_LIFECYCLE
+  report_venue_state(connected ? TH_VENUE_CONNECTED : TH_VENUE_DISCONNECTED, params_.venue, reason);
+#else
+  (void)connected, (void)reason;
+#endif
 }
 
 void Broker::on_logout() {
@@ -200,6 +407,7 @@ void Broker::on_logout() {
   }
   api()->metric(host(), TH_METRIC_GAUGE, str("fix_broker_logged_on"), nullptr, 0, 0);
   log(TH_LOG_WARN, "fix-broker: logged out of " + params_.session.target_comp_id);
+  report_venue(false, "logged out");
 }
 
 // Reconciliation at logon: the venue answers 35=H with an ExecType I report per order; fills
@@ -223,6 +431,27 @@ void Broker::on_session_event(const std::string &text) {
 
 void Broker::on_report(const Report &r) {
   std::lock_guard lock(mutex_);
+#ifdef FIX_BROKER_LIFECYCLE
+  if (r.exec_type == 'I' && !r.mass_status_req_id.empty() && r.mass_status_req_id == reconcile_id_) {
+    if (r.tot_num_reports != 0) {
+      VenueOrder v;
+      const OrderRecord *known = journal_.find(r.cl_ord_id);
+      v.order_id = known ? known->order_id : r.cl_ord_id;
+      v.corr_id = known ? known->corr_id : "";
+      v.agent_id = known ? known->agent_id : "";
+      v.instrument = r.symbol;
+      v.venue_order_id = r.venue_order_id;
+      v.status = status_of(r.ord_status);
+      v.side = r.side == '2' ? TH_SIDE_SELL : TH_SIDE_BUY;
+      v.leaves = r.leaves_qty, v.cum = r.cum_qty, v.avg = r.avg_px;
+      reconcile_orders_.push_back(v);
+    }
+    if (r.last_rpt_requested || r.tot_num_reports == 0 ||
+        (r.tot_num_reports > 0 && reconcile_orders_.size() >= static_cast<size_t>(r.tot_num_reports)))
+      finish_reconcile();
+    return;
+  }
+#endif
   OrderRecord *order = journal_.find(r.cl_ord_id);
   if (!order && !r.orig_cl_ord_id.empty())
     order = journal_.find(r.orig_cl_ord_id);
@@ -252,6 +481,25 @@ void Broker::on_report(const Report &r) {
     return;
   }
   apply_execution(*order, r);
+  order->cum_qty = r.cum_qty, order->leaves_qty = r.leaves_qty, order->avg_px = r.avg_px;
+  if (!r.venue_order_id.empty())
+    order->venue_order_id = r.venue_order_id;
+  if (r.exec_type == '5') { // the replace took effect: its ClOrdID and terms are the order's now
+    journal_.record_current(r.cl_ord_id, order->order_id);
+    if (auto it = pending_replaces_.find(r.cl_ord_id); it != pending_replaces_.end()) {
+      order->quantity = it->second.quantity, order->price = it->second.price;
+      order->stop_px = it->second.stop_px;
+      pending_replaces_.erase(it);
+    }
+  }
+#ifdef FIX_BROKER_LIFECYCLE
+  if (int32_t status = status_of(r)) {
+    order->status = status;
+    publish_status(*order, status,
+                   r.exec_type == '8' || r.exec_type == '4' || r.exec_type == 'C' ? r.text : "",
+                   r.transact_time_ns);
+  }
+#endif
   // After the fill: a crash in between re-emits the same fill_id, which the host's portfolio
   // and audit trail de-duplicate; recording first could lose the fill instead.
   journal_.record_exec(r.exec_id);
@@ -344,6 +592,35 @@ void Broker::emit_fill(const OrderRecord &o, int32_t status, double quantity, do
   if (th_status st = emit(f); st != TH_OK)
     log(TH_LOG_WARN, "fix-broker: the host refused fill " + fill_id + " (status " + std::to_string(st) + ")",
         o.corr_id);
+}
+
+void Broker::publish_status(const OrderRecord &o, int32_t status, std::string_view reason,
+                            int64_t timestamp_ns) {
+#ifdef FIX_BROKER_LIFECYCLE
+  th_order_status s{};
+  s.struct_size = sizeof s;
+  s.corr_id = str(o.corr_id);
+  s.order_id = str(o.order_id);
+  s.venue_order_id = str(o.venue_order_id);
+  s.agent_id = str(o.agent_id);
+  s.instrument = str(o.instrument);
+  s.status = status;
+  s.side = o.side;
+  s.reason = str(reason);
+  s.venue = str(params_.venue);
+  s.timestamp_ns = timestamp_ns;
+  s.leaves_qty = o.leaves_qty;
+  s.cum_qty = o.cum_qty;
+  s.avg_px = o.avg_px;
+  if (o.cum_qty > 0)
+    s.flags |= TH_ORDER_STATUS_HAS_AVG_PX;
+  if (th_status st = emit(s); st != TH_OK && st != TH_UNSUPPORTED)
+    log(TH_LOG_WARN,
+        "fix-broker: the host refused a status of " + o.order_id + " (status " + std::to_string(st) + ")",
+        o.corr_id);
+#else
+  (void)o, (void)status, (void)reason, (void)timestamp_ns;
+#endif
 }
 
 } // namespace fix_broker

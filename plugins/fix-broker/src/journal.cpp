@@ -40,6 +40,11 @@ Journal::Journal(const std::string &path, bool fsync) : path_(path), fsync_(fsyn
         o.instrument = j.value("instrument", "");
         o.side = j.value("side", 0);
         o.quantity = j.value("quantity", 0.0);
+        o.ord_type = j.value("ord_type", std::string("1"))[0];
+        o.time_in_force = j.value("tif", std::string("0"))[0];
+        o.price = j.value("price", 0.0);
+        o.stop_px = j.value("stop_px", 0.0);
+        o.current_cl_ord_id = o.order_id;
         orders_[o.order_id] = o;
       }
     }
@@ -79,15 +84,20 @@ void Journal::record_exec(const std::string &exec_id) {
     append(json{{"exec", exec_id}}.dump());
 }
 
-void Journal::record_order(const OrderRecord &o) {
-  orders_[o.order_id] = o;
+void Journal::record_order(const OrderRecord &order) {
+  OrderRecord &o = orders_[order.order_id] = order;
+  o.current_cl_ord_id = o.order_id;
   append(json{{"order", o.order_id},
               {"corr_id", o.corr_id},
               {"parent_corr_id", o.parent_corr_id},
               {"agent_id", o.agent_id},
               {"instrument", o.instrument},
               {"side", o.side},
-              {"quantity", o.quantity}}
+              {"quantity", o.quantity},
+              {"ord_type", std::string(1, o.ord_type)},
+              {"tif", std::string(1, o.time_in_force)},
+              {"price", o.price},
+              {"stop_px", o.stop_px}}
              .dump());
 }
 
@@ -102,6 +112,14 @@ void Journal::record_closed(const std::string &order_id) {
 void Journal::record_alias(const std::string &cl_ord_id, const std::string &order_id) {
   aliases_[cl_ord_id] = order_id;
   append(json{{"alias", cl_ord_id}, {"of", order_id}}.dump());
+}
+
+void Journal::record_current(const std::string &cl_ord_id, const std::string &order_id) {
+  auto it = orders_.find(order_id);
+  if (it == orders_.end() || it->second.current_cl_ord_id == cl_ord_id)
+    return;
+  it->second.current_cl_ord_id = cl_ord_id;
+  append(json{{"current", cl_ord_id}, {"of", order_id}}.dump());
 }
 
 OrderRecord *Journal::find(const std::string &cl_ord_id) {

@@ -17,7 +17,14 @@ struct OrderRecord {
   std::string corr_id, parent_corr_id, agent_id, instrument;
   int32_t side = 0;
   double quantity = 0;
+  char ord_type = '1', time_in_force = '0'; // FIX 40 / 59, for replaces
+  double price = 0, stop_px = 0;
+  std::string current_cl_ord_id; // after a replace: OrigClOrdID 41 of the next request
   bool open = true;
+  // Not journaled: what the last ExecutionReport said (the host's ABI 1.2 statuses).
+  int32_t status = 0;
+  double cum_qty = 0, leaves_qty = 0, avg_px = 0;
+  std::string venue_order_id;
 };
 
 class Journal {
@@ -34,6 +41,8 @@ public:
   void record_closed(const std::string &order_id);
   // A ClOrdID the plugin gave a cancel or replace of order_id.
   void record_alias(const std::string &cl_ord_id, const std::string &order_id);
+  // The venue acknowledged a replace: cl_ord_id is now the order's ClOrdID at the venue.
+  void record_current(const std::string &cl_ord_id, const std::string &order_id);
 
   // The order a ClOrdID (the order's own or an alias) belongs to; null when unknown.
   OrderRecord *find(const std::string &cl_ord_id);

@@ -131,6 +131,9 @@ public:
     r.commission = number_field(message, FIX::FIELD::Commission);
     r.comm_type = char_field(message, FIX::FIELD::CommType);
     r.cxl_rej_response_to = static_cast<int>(number_field(message, FIX::FIELD::CxlRejResponseTo));
+    if (message.isSetField(FIX::FIELD::TotNumReports))
+      r.tot_num_reports = static_cast<int>(number_field(message, FIX::FIELD::TotNumReports));
+    r.last_rpt_requested = field(message, FIX::FIELD::LastRptRequested) == "Y";
     r.poss_dup = field(message.getHeader(), FIX::FIELD::PossDupFlag) == "Y";
     r.transact_time_ns = parse_fix_timestamp(field(message, FIX::FIELD::TransactTime));
     events_.on_report(r);

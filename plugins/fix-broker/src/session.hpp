@@ -56,10 +56,12 @@ struct Report {
   std::string exec_id, cl_ord_id, orig_cl_ord_id, venue_order_id, symbol, text, mass_status_req_id;
   double order_qty = 0, last_qty = 0, last_px = 0, leaves_qty = 0, cum_qty = 0, avg_px = 0;
   bool has_commission = false;
-  double commission = 0;       // 12
-  char comm_type = 0;          // 13: '1' per unit, '2' percent, '3' absolute
-  int cxl_rej_response_to = 0; // 434 (35=9)
-  bool poss_dup = false;       // 43=Y
+  double commission = 0;           // 12
+  char comm_type = 0;              // 13: '1' per unit, '2' percent, '3' absolute
+  int cxl_rej_response_to = 0;     // 434 (35=9)
+  int tot_num_reports = -1;        // 911 on a mass status answer; -1 = absent
+  bool last_rpt_requested = false; // 912=Y
+  bool poss_dup = false;           // 43=Y
   int64_t transact_time_ns = 0;
 };
 

@@ -431,6 +431,15 @@ void Venue::mass_status(const FIX::Message &m) {
     r.setField(FIX::FIELD::LastRptRequested, i + 1 == open.size() ? "Y" : "N");
     send(r);
   }
+  if (open.empty()) { // one report saying "none", so the client knows the answer is complete
+    Order none;
+    none.cl_ord_id = "NONE", none.venue_order_id = "NONE", none.status = '8';
+    FIX::Message r = report(none, 'I', "no open orders");
+    r.setField(FIX::FIELD::MassStatusReqID, id);
+    r.setField(FIX::FIELD::TotNumReports, "0");
+    r.setField(FIX::FIELD::LastRptRequested, "Y");
+    send(r);
+  }
   event("mass_status_sent", {{"request_id", id}, {"reports", open.size()}});
 }
 
