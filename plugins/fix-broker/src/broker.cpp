@@ -18,6 +18,7 @@ constexpr std::string_view metric_duplicates = "fix_broker_duplicate_executions_
 constexpr std::string_view metric_orders = "fix_broker_orders_sent_total";
 constexpr std::string_view metric_rejects = "fix_broker_orders_rejected_total";
 constexpr std::string_view metric_unknown = "fix_broker_unknown_reports_total";
+constexpr std::string_view metric_refused = "fix_broker_fills_refused_total";
 
 char fix_side(int32_t side) {
   return side == TH_SIDE_SELL ? '2' : '1';
@@ -480,7 +481,12 @@ void Broker::on_report(const Report &r) {
         order->corr_id);
     return;
   }
-  apply_execution(*order, r);
+  if (!apply_execution(*order, r)) {
+    // Not recorded as seen: a resend or the venue's replay at the next logon brings it again,
+    // rather than the fill being marked done while the host never took it.
+    count(metric_refused);
+    return;
+  }
   order->cum_qty = r.cum_qty, order->leaves_qty = r.leaves_qty, order->avg_px = r.avg_px;
   if (!r.venue_order_id.empty())
     order->venue_order_id = r.venue_order_id;
@@ -507,7 +513,7 @@ void Broker::on_report(const Report &r) {
     journal_.record_closed(order->order_id);
 }
 
-void Broker::apply_execution(OrderRecord &o, const Report &r) {
+bool Broker::apply_execution(OrderRecord &o, const Report &r) {
   const int64_t ts = r.transact_time_ns ? r.transact_time_ns : now_ns();
   const double requested = r.order_qty > 0 ? r.order_qty : o.quantity;
   switch (r.exec_type) {
@@ -522,29 +528,29 @@ void Broker::apply_execution(OrderRecord &o, const Report &r) {
         commission = r.commission;
     }
     const bool complete = r.ord_status == '2' || r.leaves_qty <= 0;
-    emit_fill(o, complete ? TH_FILL_COMPLETE : TH_FILL_PARTIAL, r.last_qty, requested, r.last_px, commission,
-              ts, r.exec_id, {}, r.venue_order_id);
+    if (!emit_fill(o, complete ? TH_FILL_COMPLETE : TH_FILL_PARTIAL, r.last_qty, requested, r.last_px,
+                   commission, ts, r.exec_id, {}, r.venue_order_id))
+      return false;
     count(metric_fills);
-    return;
+    return true;
   }
   case '8': // Rejected
     count(metric_rejects);
-    emit_fill(o, TH_FILL_REJECTED, 0, requested, 0, 0, ts, r.exec_id, "FIX-REJECT: " + r.text,
-              r.venue_order_id);
-    return;
+    return emit_fill(o, TH_FILL_REJECTED, 0, requested, 0, 0, ts, r.exec_id, "FIX-REJECT: " + r.text,
+                     r.venue_order_id);
   case '4': // Canceled (also the unfilled rest of an IOC/FOK)
   case 'C': // Expired
-    emit_fill(o, TH_FILL_CANCELLED, 0, requested, 0, 0, ts, r.exec_id,
-              std::string(r.exec_type == 'C' ? "expired" : "cancelled") +
-                  (r.text.empty() ? "" : ": " + r.text),
-              r.venue_order_id);
-    return;
+    return emit_fill(o, TH_FILL_CANCELLED, 0, requested, 0, 0, ts, r.exec_id,
+                     std::string(r.exec_type == 'C' ? "expired" : "cancelled") +
+                         (r.text.empty() ? "" : ": " + r.text),
+                     r.venue_order_id);
   default: // New, Replaced, Pending*, Restated, Triggered: states, no fill
     log(TH_LOG_INFO,
         "fix-broker: order " + o.order_id + " ExecType " + std::string(1, r.exec_type) + " OrdStatus " +
             std::string(1, r.ord_status) + (r.text.empty() ? "" : " (" + r.text + ")"),
         o.corr_id);
   }
+  return true;
 }
 
 void Broker::apply_status(OrderRecord &o, const Report &r) {
@@ -565,7 +571,7 @@ void Broker::apply_status(OrderRecord &o, const Report &r) {
         o.corr_id);
 }
 
-void Broker::emit_fill(const OrderRecord &o, int32_t status, double quantity, double requested, double price,
+bool Broker::emit_fill(const OrderRecord &o, int32_t status, double quantity, double requested, double price,
                        double commission, int64_t timestamp_ns, std::string_view fill_key,
                        std::string_view reason, std::string_view venue_order_id) {
   // Deterministic and unique per agent: the order id (which names the agent) and the ExecID.
@@ -589,9 +595,12 @@ void Broker::emit_fill(const OrderRecord &o, int32_t status, double quantity, do
   f.execution_venue = str(params_.venue);
   f.commission = commission;
   f.extra_json = str(extra);
-  if (th_status st = emit(f); st != TH_OK)
+  if (th_status st = emit(f); st != TH_OK) {
     log(TH_LOG_WARN, "fix-broker: the host refused fill " + fill_id + " (status " + std::to_string(st) + ")",
         o.corr_id);
+    return false;
+  }
+  return true;
 }
 
 void Broker::publish_status(const OrderRecord &o, int32_t status, std::string_view reason,

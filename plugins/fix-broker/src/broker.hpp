@@ -46,10 +46,11 @@ private:
   void on_session_event(const std::string &text) override;
 
   // Under mutex_: an ExecutionReport that changes the order's state (not an order-status answer).
-  void apply_execution(OrderRecord &order, const Report &report);
+  // False when the host refused the fill it carried.
+  bool apply_execution(OrderRecord &order, const Report &report);
   // The venue's answer to a status request (ExecType I): compared with what the journal says.
   void apply_status(OrderRecord &order, const Report &report);
-  void emit_fill(const OrderRecord &order, int32_t status, double quantity, double requested, double price,
+  bool emit_fill(const OrderRecord &order, int32_t status, double quantity, double requested, double price,
                  double commission, int64_t timestamp_ns, std::string_view fill_key, std::string_view reason,
                  std::string_view venue_order_id);
   // ABI 1.2: the order's status to the host (no-op with an older header or host).

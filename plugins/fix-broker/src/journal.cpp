@@ -29,6 +29,9 @@ Journal::Journal(const std::string &path, bool fsync) : path_(path), fsync_(fsyn
       else if (j.contains("closed")) {
         if (auto it = orders_.find(j.value("closed", "")); it != orders_.end())
           it->second.open = false;
+      } else if (j.contains("current")) { // a replace took effect: cancels name its ClOrdID
+        if (auto it = orders_.find(j.value("of", "")); it != orders_.end())
+          it->second.current_cl_ord_id = j.value("current", "");
       } else if (j.contains("alias"))
         aliases_[j.value("alias", "")] = j.value("of", "");
       else if (j.contains("order")) {
